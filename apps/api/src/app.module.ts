@@ -1,0 +1,38 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { CacheModule } from '@app/cache';
+import { AppConfig, ConfigModule, DatabaseModule } from '@app/core';
+import { EventsModule } from '@app/events';
+import { SCHEMA } from '@app/schema';
+import { AccountHttpModule } from './account/account-http.module';
+import { CommentHttpModule } from './comment/comment-http.module';
+import { FeedHttpModule } from './feed/feed-http.module';
+import { HealthController } from './health/health.controller';
+import { LikeHttpModule } from './like/like-http.module';
+import { MetricsService } from './metrics/metrics.service';
+import { SocialHttpModule } from './social/social-http.module';
+import { UploadHttpModule } from './upload/upload-http.module';
+import { VideoHttpModule } from './video/video-http.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config?: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot(SCHEMA),
+        CacheModule,
+        EventsModule,
+        AccountHttpModule,
+        VideoHttpModule,
+        LikeHttpModule,
+        CommentHttpModule,
+        SocialHttpModule,
+        FeedHttpModule,
+        UploadHttpModule,
+      ],
+      controllers: [HealthController],
+      providers: [MetricsService],
+    };
+  }
+}

@@ -1,0 +1,39 @@
+import { Logger } from '@nestjs/common';
+import type { FastifyInstance } from 'fastify';
+import type { MetricsService } from '../metrics/metrics.service';
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Request id on every response, one log line per request (info level), and request metrics. */
+export function registerRequestHooks(
+  fastify: FastifyInstance,
+  metrics: MetricsService,
+  logRequests: boolean,
+): void {
+  const logger = new Logger('HTTP');
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    void reply.header('x-request-id', request.id);
+    done(null, payload);
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.observe(request.method, route, reply.statusCode, seconds);
+    if (logRequests) {
+      logger.log(
+        `${request.id} ${request.method} ${request.url} ${reply.statusCode} ${(seconds * 1000).toFixed(1)}ms`,
+      );
+    }
+    done();
+  });
+}
+
+let seq = 0;
+const base = Math.random().toString(36).slice(2, 8);
+
+/** Honours a sane incoming `X-Request-Id`, else makes a short unique one. */
+export function genRequestId(header: string | string[] | undefined): string {
+  if (typeof header === 'string' && REQUEST_ID.test(header)) return header;
+  seq = (seq + 1) % 1e9;
+  return `${base}-${seq.toString(36)}`;
+}

@@ -1,0 +1,63 @@
+import { Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CacheMetrics, CacheStore } from '@app/cache';
+import { EventPublisher } from '@app/events';
+import { Database } from '@app/core';
+
+/** Prometheus metrics of one api process (its own registry, so test apps don't collide). */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  readonly requests: Counter<'method' | 'route' | 'status'>;
+  readonly latency: Histogram<'method' | 'route' | 'status'>;
+
+  constructor(cacheMetrics: CacheMetrics, cache: CacheStore, publisher: EventPublisher, db: Database) {
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    this.requests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests by route template and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [this.registry],
+    });
+    this.latency = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency by route template and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    });
+    const counterFrom = (name: string, help: string, map: Map<string, number>): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['cache'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const [cacheName, n] of map) this.set({ cache: cacheName }, n);
+        },
+      });
+    };
+    counterFrom('cache_hits_total', 'Cache hits by cache name', cacheMetrics.hits);
+    counterFrom('cache_misses_total', 'Cache misses by cache name', cacheMetrics.misses);
+    new Gauge({
+      name: 'dependency_up',
+      help: 'Dependency state: 1 up, 0 down, -1 disabled',
+      labelNames: ['dependency'],
+      registers: [this.registry],
+      async collect() {
+        const v = (s: string): number => (s === 'up' ? 1 : s === 'down' ? 0 : -1);
+        const up = await db.ping();
+        this.set({ dependency: 'database' }, up ? 1 : 0);
+        this.set({ dependency: 'redis' }, v(cache.state()));
+        this.set({ dependency: 'rabbitmq' }, v(publisher.state()));
+      },
+    });
+  }
+
+  observe(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method, route, status: String(status) };
+    this.requests.inc(labels);
+    this.latency.observe(labels, seconds);
+  }
+}

@@ -1,0 +1,76 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { CacheStore } from './cache-store';
+import { CacheKeys } from './cache-keys';
+import { CacheMetrics } from './cache-metrics';
+
+export interface CacheAsideOptions {
+  ttlMs: number;
+  /** Lock lifetime: how long one rebuild may take before others give up waiting. */
+  lockTtlMs?: number;
+  /** How long a caller that lost the lock race waits for the fill before reading the database. */
+  waitMs?: number;
+  /** Counted as hit/miss under this name in /metrics. */
+  name: string;
+}
+
+/**
+ * Cache-aside with a rebuild lock (SPEC §5) and in-process singleflight: a cold key costs the
+ * database one query however many callers arrive, across processes (Redis lock) and within
+ * one (shared promise). With the cache down, every caller reads the database.
+ */
+@Injectable()
+export class CacheAside {
+  private readonly inflight = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly store: CacheStore,
+    private readonly metrics: CacheMetrics,
+  ) {}
+
+  /** Returns the cached JSON text, or loads, stores and returns it. */
+  async getOrLoadRaw(key: string, opts: CacheAsideOptions, load: () => Promise<string>): Promise<string> {
+    const cached = await this.store.get(key);
+    if (cached !== null) {
+      this.metrics.hit(opts.name);
+      return cached;
+    }
+    this.metrics.miss(opts.name);
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const p = this.rebuild(key, opts, load).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  async getOrLoad<T>(key: string, opts: CacheAsideOptions, load: () => Promise<T>): Promise<T> {
+    return JSON.parse(await this.getOrLoadRaw(key, opts, async () => JSON.stringify(await load()))) as T;
+  }
+
+  private async rebuild(key: string, opts: CacheAsideOptions, load: () => Promise<string>): Promise<string> {
+    const lockKey = CacheKeys.lock(key);
+    const token = randomUUID();
+    const got = await this.store.setNx(lockKey, token, opts.lockTtlMs ?? 2000);
+    if (got === false) {
+      // Someone else is rebuilding: wait briefly for the fill, then go to the database.
+      const deadline = Date.now() + (opts.waitMs ?? 500);
+      for (let delay = 5; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
+        await new Promise((r) => setTimeout(r, delay));
+        const v = await this.store.get(key);
+        if (v !== null) return v;
+      }
+      return load();
+    }
+    try {
+      const value = await load();
+      await this.store.set(key, value, opts.ttlMs);
+      return value;
+    } finally {
+      if (got) await this.store.delIfEquals(lockKey, token);
+    }
+  }
+
+  invalidate(...keys: string[]): Promise<boolean> {
+    return this.store.del(...keys);
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * Every cache key of SPEC §5 in one place (without the configured prefix, which the store adds).
+ * Keys used together in one command share a `{hash tag}` so the same commands run on Redis Cluster.
+ */
+export const CacheKeys = {
+  token: (accountId: number): string => `account:${accountId}`,
+  latestFeed: (limit: number, cursor: string): string => `feed:listLatest:limit=${limit}:before=${cursor}`,
+  followingFeed: (limit: number, uid: number, cursor: string): string =>
+    `feed:listByFollow:limit=${limit}:uid=${uid}:before=${cursor}`,
+  videoDetail: (id: number): string => `video:detail:id=${id}`,
+  /** Minute bucket `yyyyMMddHHmm` (UTC). The `{video}` tag keeps buckets and snapshots in one slot. */
+  hotBucket: (minute: string): string => `hot:{video}:1m:${minute}`,
+  hotSnapshot: (asOf: number): string => `hot:{video}:merge:1m:${asOf}`,
+  lock: (key: string): string => `lock:${key}`,
+  rateLimit: (name: string, subject: string): string => `rl:${name}:${subject}`,
+};
+
+/** `yyyyMMddHHmm` of a unix-ms time, in UTC. */
+export function minuteBucket(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}`;
+}

@@ -1,0 +1,36 @@
+import type Redis from 'ioredis';
+
+export type DependencyState = 'up' | 'down' | 'disabled';
+
+/**
+ * What the rest of the code sees of the cache: Redis when `REDIS_URL` is set, else an
+ * in-process map. Keys are passed WITHOUT the configured prefix; stores add it. No method
+ * throws: a Redis error or timeout reads as a miss (`null`) or a failed write (`false`), so
+ * callers fall back to the database.
+ */
+export abstract class CacheStore {
+  abstract readonly kind: 'redis' | 'memory';
+  /** `up`/`down` for Redis (breaker closed/open), `disabled` for the in-process store. */
+  abstract state(): DependencyState;
+  abstract get(key: string): Promise<string | null>;
+  abstract mget(keys: string[]): Promise<(string | null)[]>;
+  abstract set(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** SET NX PX; `null` when the store is unavailable (callers decide how to degrade). */
+  abstract setNx(key: string, value: string, ttlMs: number): Promise<boolean | null>;
+  abstract del(...keys: string[]): Promise<boolean>;
+  /** Deletes `key` only while it still holds `value` (lock release). */
+  abstract delIfEquals(key: string, value: string): Promise<boolean>;
+  /** INCR + PEXPIRE on first hit; returns the count and the ms left in the window, or null when unavailable. */
+  abstract hit(key: string, windowMs: number): Promise<{ count: number; ttlMs: number } | null>;
+  abstract pexpire(key: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Runs raw commands on the Redis client (scripts, sorted sets) behind the timeout and the
+   * breaker. Resolves `undefined` when Redis is not configured, down, or the call failed.
+   */
+  abstract withRedis<T>(op: (redis: Redis, prefix: string) => Promise<T>): Promise<T | undefined>;
+  /** Resolves once connected, or after `timeoutMs` (then the store just reports `down`). */
+  ready(_timeoutMs: number): Promise<void> {
+    return Promise.resolve();
+  }
+  abstract close(): Promise<void>;
+}

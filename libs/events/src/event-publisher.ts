@@ -1,0 +1,24 @@
+import type { DomainEvent } from './events';
+import type { DependencyState } from '@app/cache';
+
+/**
+ * Publishes to the broker and resolves only on the broker's confirm. Implementations never
+ * throw: `false` means "not confirmed" (broker down, unroutable, nack, timeout), which the
+ * caller answers with the direct write.
+ */
+export abstract class EventPublisher {
+  abstract readonly enabled: boolean;
+  abstract state(): DependencyState;
+  abstract publish(event: DomainEvent): Promise<boolean>;
+}
+
+/** The embedded profile: no broker; derived updates are applied in the source transaction. */
+export class NoBrokerPublisher extends EventPublisher {
+  readonly enabled = false;
+  state(): DependencyState {
+    return 'disabled';
+  }
+  publish(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+}

@@ -1,0 +1,7 @@
+import type { MigrationList } from '@app/core';
+import { Initial1795676004987 as MysqlInitial } from './mysql/1795676004987-Initial';
+import { Initial1795676004987 as SqliteInitial } from './sqlite/1795676004987-Initial';
+
+// Migrations in order. Add a new pair with `npm run migration:generate -- <Name>` and list both here.
+export const MYSQL_MIGRATIONS: MigrationList = [MysqlInitial];
+export const SQLITE_MIGRATIONS: MigrationList = [SqliteInitial];

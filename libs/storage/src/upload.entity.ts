@@ -1,0 +1,32 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { bigintAsNumber } from '@app/core';
+
+export type UploadKind = 'video' | 'cover' | 'avatar';
+
+/** Every stored file and its owner, so a URL can be checked as "one of the caller's uploads". */
+@Entity('uploads')
+@Index('ix_uploads_account', ['accountId', 'id'])
+export class UploadEntity {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ name: 'account_id', type: 'int' })
+  accountId!: number;
+
+  @Column({ type: 'varchar', length: 16 })
+  kind!: UploadKind;
+
+  /** Storage key, e.g. `videos/2026/11/3f2a….mp4`. */
+  @Index('uq_uploads_storage_key', { unique: true })
+  @Column({ name: 'storage_key', type: 'varchar', length: 255 })
+  storageKey!: string;
+
+  @Column({ name: 'content_type', type: 'varchar', length: 64 })
+  contentType!: string;
+
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
+  size!: number;
+
+  @Column({ name: 'create_time', type: 'bigint', transformer: bigintAsNumber })
+  createTime!: number;
+}
