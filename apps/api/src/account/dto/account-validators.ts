@@ -1,0 +1,75 @@
+import { Transform } from 'class-transformer';
+import { ValidateBy, ValidationArguments } from 'class-validator';
+import { isValidPassword, isValidUsername, normalizeUsername } from '@app/account';
+
+/** Trims strings (SPEC §1: text input is trimmed; passwords are not). Other types pass through. */
+export const Trim = (): PropertyDecorator =>
+  Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
+
+const typeMessage = (args: ValidationArguments | undefined, what: string): string | null => {
+  if (args?.value === undefined || args.value === null) return `${args?.property} is required`;
+  if (typeof args.value !== 'string') return `${args?.property} must be ${what}`;
+  return null;
+};
+
+/** SPEC §1 usernames: 1–32 letters (any script), digits, `_`, `.`, `-`. */
+export const IsUsername = (): PropertyDecorator =>
+  ValidateBy({
+    name: 'isUsername',
+    validator: {
+      validate: (v: unknown) => typeof v === 'string' && isValidUsername(normalizeUsername(v)),
+      defaultMessage: (args) =>
+        typeMessage(args, 'a string') ??
+        `${args?.property} must be 1-32 characters: letters, digits, "_", "." or "-"`,
+    },
+  });
+
+/** SPEC §3.1 passwords: 6–72 bytes (UTF-8), taken exactly as sent. */
+export const IsPassword = (): PropertyDecorator =>
+  ValidateBy({
+    name: 'isPassword',
+    validator: {
+      validate: (v: unknown) => typeof v === 'string' && isValidPassword(v),
+      defaultMessage: (args) => typeMessage(args, 'a string') ?? `${args?.property} must be 6-72 bytes`,
+    },
+  });
+
+/** A required string, non-empty (after the Trim transform when applied), at most `max` characters. */
+export const IsRequiredString = (max: number): PropertyDecorator =>
+  ValidateBy({
+    name: 'isRequiredString',
+    validator: {
+      validate: (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= max,
+      defaultMessage: (args) =>
+        typeMessage(args, 'a string') ??
+        ((args?.value as string).length === 0
+          ? `${args?.property} must not be empty`
+          : `${args?.property} must be at most ${max} characters`),
+    },
+  });
+
+/** An optional string (absent is fine; null or another type is a 400), at most `max` characters. */
+export const IsOptionalString = (max: number): PropertyDecorator =>
+  ValidateBy({
+    name: 'isOptionalString',
+    validator: {
+      validate: (v: unknown) => v === undefined || (typeof v === 'string' && v.length <= max),
+      defaultMessage: (args) =>
+        typeof args?.value !== 'string'
+          ? `${args?.property} must be a string`
+          : `${args?.property} must be at most ${max} characters`,
+    },
+  });
+
+/** SPEC §1 ids: a positive integer up to 2^53−1, sent as a JSON number. */
+export const IsEntityId = (): PropertyDecorator =>
+  ValidateBy({
+    name: 'isEntityId',
+    validator: {
+      validate: (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1,
+      defaultMessage: (args) =>
+        args?.value === undefined || args.value === null
+          ? `${args?.property} is required`
+          : `${args?.property} must be a positive integer`,
+    },
+  });

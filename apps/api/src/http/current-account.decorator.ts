@@ -1,0 +1,15 @@
+import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import type { AuthAccount } from '@app/account';
+
+export interface RequestWithAccount {
+  account?: AuthAccount;
+}
+
+/**
+ * The authenticated caller `{ id, username }`, set by the global AuthGuard. Always set on JWT
+ * routes; `undefined` on `@SoftAuth()` routes for anonymous callers and on `@Public()` routes.
+ */
+export const CurrentAccount = createParamDecorator(
+  (_data: unknown, ctx: ExecutionContext): AuthAccount | undefined =>
+    ctx.switchToHttp().getRequest<RequestWithAccount>().account,
+);

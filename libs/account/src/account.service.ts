@@ -1,0 +1,267 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { EntityManager } from 'typeorm';
+import {
+  APP_CONFIG,
+  conflict,
+  Database,
+  fieldError,
+  isDuplicateKey,
+  notFound,
+  nowMs,
+  unauthenticated,
+  validationError,
+} from '@app/core';
+import type { AppConfig } from '@app/core';
+import { UploadEntity } from '@app/storage';
+import { AccountEntity } from './account.entity';
+import { AccountMessages } from './account.errors';
+import { AccountRenameHooks } from './account-rename-hooks';
+import type { AccountView, AuthAccount, LoginResult, RefreshResult } from './account.types';
+import { JwtService } from './jwt.service';
+import { PasswordHasher } from './password-hasher.service';
+import { TokenCache } from './token-cache.service';
+import { normalizeUsername, usernameKey } from './username';
+
+const REFRESH_TTL_MS = 7 * 24 * 3600 * 1000;
+
+export function toAccountView(a: AccountEntity): AccountView {
+  return { id: a.id, username: a.username, avatar_url: a.avatarUrl ?? '', bio: a.bio ?? '' };
+}
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/**
+ * Accounts (SPEC §3.1). Inputs arrive validated by the DTOs (shape, lengths); this service
+ * applies the rules that need state. Every token change goes through {@link lockedUpdate} so
+ * the token cache is written in database order (see TokenCache).
+ */
+@Injectable()
+export class AccountService {
+  private readonly logger = new Logger(AccountService.name);
+
+  constructor(
+    private readonly db: Database,
+    private readonly jwt: JwtService,
+    private readonly tokens: TokenCache,
+    private readonly hasher: PasswordHasher,
+    private readonly renameHooks: AccountRenameHooks,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  private get repo() {
+    return this.db.manager.getRepository(AccountEntity);
+  }
+
+  async findById(id: number): Promise<AccountEntity | null> {
+    return this.repo.findOne({ where: { id } });
+  }
+
+  async findByUsername(username: string): Promise<AccountEntity | null> {
+    const key = usernameKey(username);
+    const row = await this.repo.findOne({ where: { usernameKey: key } });
+    // MySQL's collation may match accent variants; the key must match exactly in both dialects.
+    return row && row.usernameKey === key ? row : null;
+  }
+
+  async getById(id: number): Promise<AccountView> {
+    const a = await this.findById(id);
+    if (!a) throw notFound(AccountMessages.accountNotFound);
+    return toAccountView(a);
+  }
+
+  async getByUsername(username: string): Promise<AccountView> {
+    const a = await this.findByUsername(username);
+    if (!a) throw notFound(AccountMessages.accountNotFound);
+    return toAccountView(a);
+  }
+
+  async register(rawUsername: string, password: string): Promise<{ id: number; username: string }> {
+    const username = normalizeUsername(rawUsername);
+    if (await this.findByUsername(username)) throw conflict(AccountMessages.usernameTaken);
+    const passwordHash = await this.hasher.hash(password);
+    try {
+      const saved = await this.db.transaction((m) =>
+        m.getRepository(AccountEntity).save(
+          m.getRepository(AccountEntity).create({
+            username,
+            usernameKey: usernameKey(username),
+            passwordHash,
+            token: null,
+            refreshTokenHash: null,
+            refreshExpiresAt: null,
+            avatarUrl: '',
+            bio: '',
+            followerCount: 0,
+            vloggerCount: 0,
+            createTime: nowMs(),
+          }),
+        ),
+      );
+      return { id: saved.id, username: saved.username };
+    } catch (err) {
+      if (isDuplicateKey(err)) throw conflict(AccountMessages.usernameTaken);
+      throw err;
+    }
+  }
+
+  /** 401 with one message for unknown user and wrong password; both spend a bcrypt verify. */
+  private async checkCredentials(username: string, password: string): Promise<AccountEntity> {
+    const a = await this.findByUsername(username);
+    if (!a) {
+      await this.hasher.burn(password);
+      throw unauthenticated(AccountMessages.badCredentials);
+    }
+    if (!(await this.hasher.verify(password, a.passwordHash))) {
+      throw unauthenticated(AccountMessages.badCredentials);
+    }
+    return a;
+  }
+
+  async login(username: string, password: string): Promise<LoginResult> {
+    const found = await this.checkCredentials(username, password);
+    const refreshSecret = randomBytes(32).toString('base64url');
+    const { account, token } = await this.lockedUpdate(found.id, (a) => {
+      const t = this.jwt.sign(a.id, a.username);
+      a.token = t;
+      a.refreshTokenHash = sha256(refreshSecret);
+      a.refreshExpiresAt = nowMs() + REFRESH_TTL_MS;
+      return t;
+    });
+    return {
+      token,
+      refresh_token: `${account.id}.${refreshSecret}`,
+      account_id: account.id,
+      username: account.username,
+    };
+  }
+
+  /** Refresh tokens are `<account id>.<secret>`; only sha256(secret) is stored. Not rotated. */
+  async refresh(refreshToken: string): Promise<RefreshResult> {
+    const m = /^([1-9]\d{0,15})\.([A-Za-z0-9_-]{20,100})$/.exec(refreshToken);
+    const id = m ? Number(m[1]) : NaN;
+    if (!m || !Number.isSafeInteger(id)) throw unauthenticated(AccountMessages.badRefreshToken);
+    const given = Buffer.from(sha256(m[2]), 'hex');
+    const valid = (a: AccountEntity): boolean =>
+      a.refreshTokenHash !== null &&
+      a.refreshExpiresAt !== null &&
+      a.refreshExpiresAt > nowMs() &&
+      timingSafeEqual(Buffer.from(a.refreshTokenHash, 'hex'), given);
+    const pre = await this.findById(id);
+    if (!pre || !valid(pre)) throw unauthenticated(AccountMessages.badRefreshToken);
+    const { account, token } = await this.lockedUpdate(id, (a) => {
+      if (!valid(a)) throw unauthenticated(AccountMessages.badRefreshToken);
+      const t = this.jwt.sign(a.id, a.username);
+      a.token = t;
+      return t;
+    });
+    return { token, account_id: account.id, username: account.username };
+  }
+
+  /** Verifies the old password, stores the new one and revokes every token (forced logout). */
+  async changePassword(username: string, oldPassword: string, newPassword: string): Promise<void> {
+    const found = await this.checkCredentials(username, oldPassword);
+    const passwordHash = await this.hasher.hash(newPassword);
+    await this.lockedUpdate(found.id, (a) => {
+      a.passwordHash = passwordHash;
+      revokeAll(a);
+    });
+  }
+
+  async logout(caller: AuthAccount): Promise<void> {
+    await this.lockedUpdate(caller.id, (a) => revokeAll(a));
+  }
+
+  /** New name (registration's rules), new access token; the old token and refresh token are revoked. */
+  async rename(caller: AuthAccount, rawNewUsername: string): Promise<{ token: string }> {
+    const newUsername = normalizeUsername(rawNewUsername);
+    const key = usernameKey(newUsername);
+    const holder = await this.findByUsername(newUsername);
+    if (holder && holder.id !== caller.id) throw conflict(AccountMessages.usernameTaken);
+    let result: { account: AccountEntity; token: string };
+    try {
+      result = await this.lockedUpdate(caller.id, async (a, m) => {
+        a.username = newUsername;
+        a.usernameKey = key;
+        revokeAll(a);
+        a.token = this.jwt.sign(a.id, newUsername);
+        await this.renameHooks.runInTransaction(m, a.id, newUsername);
+        return a.token;
+      });
+    } catch (err) {
+      if (isDuplicateKey(err)) throw conflict(AccountMessages.usernameTaken);
+      throw err;
+    }
+    await this.renameHooks.runAfterCommit(caller.id, newUsername, (err) =>
+      this.logger.error(`after-rename hook failed for account ${caller.id}: ${String(err)}`),
+    );
+    return { token: result.token };
+  }
+
+  /** `avatar_url`: `""` clears it, else the URL of one of the caller's own image uploads. */
+  async updateProfile(
+    caller: AuthAccount,
+    patch: { avatarUrl?: string; bio?: string },
+  ): Promise<AccountView> {
+    if (patch.avatarUrl === undefined && patch.bio === undefined) {
+      throw validationError(AccountMessages.emptyProfileUpdate, [
+        { field: 'avatar_url', message: AccountMessages.emptyProfileUpdate },
+      ]);
+    }
+    if (patch.avatarUrl !== undefined && patch.avatarUrl !== '') {
+      await this.assertOwnImage(caller.id, patch.avatarUrl);
+    }
+    const { account } = await this.lockedUpdate(caller.id, (a) => {
+      if (patch.avatarUrl !== undefined) a.avatarUrl = patch.avatarUrl;
+      if (patch.bio !== undefined) a.bio = patch.bio;
+    });
+    return toAccountView(account);
+  }
+
+  private async assertOwnImage(accountId: number, url: string): Promise<void> {
+    const prefixes = ['/static/'];
+    if (this.config.publicBaseUrl) prefixes.push(`${this.config.publicBaseUrl}/static/`);
+    const prefix = prefixes.find((p) => url.startsWith(p));
+    const storageKey = prefix ? url.slice(prefix.length) : '';
+    const upload =
+      storageKey === ''
+        ? null
+        : await this.db.manager.getRepository(UploadEntity).findOne({ where: { accountId, storageKey } });
+    if (
+      !upload ||
+      (upload.kind !== 'avatar' && upload.kind !== 'cover') ||
+      upload.storageKey !== storageKey
+    ) {
+      throw fieldError('avatar_url', 'must be "" or the URL of one of your own image uploads');
+    }
+  }
+
+  /**
+   * Loads the account row under a write lock, lets `change` edit it, saves it and, when the
+   * token changed, writes the token cache before commit (cache order = database order).
+   */
+  private async lockedUpdate<T>(
+    accountId: number,
+    change: (a: AccountEntity, m: EntityManager) => T | Promise<T>,
+  ): Promise<{ account: AccountEntity; token: T }> {
+    return this.db.transaction(async (m) => {
+      const repo = m.getRepository(AccountEntity);
+      const a = await repo.findOne({
+        where: { id: accountId },
+        ...(this.db.dialect === 'mysql' ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+      });
+      if (!a) throw notFound(AccountMessages.accountNotFound);
+      const before = a.token;
+      const out = await change(a, m);
+      await repo.save(a);
+      if (a.token !== before) await this.tokens.store(a.id, a.token);
+      return { account: a, token: out };
+    });
+  }
+}
+
+function revokeAll(a: AccountEntity): void {
+  a.token = null;
+  a.refreshTokenHash = null;
+  a.refreshExpiresAt = null;
+}
