@@ -8,3 +8,4 @@ export * from './database/migrations-runner';
 export * from './database/column-types';
 export * from './time/clock';
 export * from './idempotency/idempotency-key.entity';
+export * from './idempotency/idempotency.service';

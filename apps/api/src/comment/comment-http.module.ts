@@ -1,5 +1,10 @@
 import { Module } from '@nestjs/common';
+import { CommentModule } from '@app/comment';
+import { CommentController } from './comment.controller';
 
-/** HTTP edge of the comment domain: controllers and request DTOs (filled in by its issue). */
-@Module({})
+/** HTTP edge of the comment domain. */
+@Module({
+  imports: [CommentModule],
+  controllers: [CommentController],
+})
 export class CommentHttpModule {}

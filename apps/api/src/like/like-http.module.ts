@@ -1,5 +1,10 @@
 import { Module } from '@nestjs/common';
+import { LikeModule } from '@app/like';
+import { LikeController } from './like.controller';
 
-/** HTTP edge of the like domain: controllers and request DTOs (filled in by its issue). */
-@Module({})
+/** HTTP edge of the like domain. */
+@Module({
+  imports: [LikeModule],
+  controllers: [LikeController],
+})
 export class LikeHttpModule {}

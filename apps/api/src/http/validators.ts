@@ -1,0 +1,110 @@
+import { applyDecorators } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import { IsOptional, ValidateBy, ValidationArguments } from 'class-validator';
+
+/** Largest id or cursor a JSON number carries exactly (2^53 − 1). */
+export const MAX_ID = Number.MAX_SAFE_INTEGER;
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+
+function rule(name: string, test: (v: unknown) => boolean, reason: string): PropertyDecorator {
+  return ValidateBy({
+    name,
+    validator: {
+      validate: (v: unknown) => test(v),
+      defaultMessage: (args?: ValidationArguments) => `${args?.property ?? 'value'} ${reason}`,
+    },
+  });
+}
+
+/**
+ * An id naming an entity (SPEC §1): a positive integer ≤ 2^53 − 1. 0, negative, fractional,
+ * too large or not a number (strings included: nothing is coerced) is a 400.
+ * `optional` lets the field be absent (or null): the route then uses its default.
+ */
+export function IsEntityId(opts: { optional?: boolean } = {}): PropertyDecorator {
+  const check = rule('isEntityId', (v) => isInt(v) && v >= 1 && v <= MAX_ID, 'must be a positive integer id');
+  return opts.optional ? applyDecorators(IsOptional(), check) : check;
+}
+
+/** A cursor (`id_before`, `id_after`, …): absent or 0 = first page; negative or fractional is a 400. */
+export function IsCursor(): PropertyDecorator {
+  return applyDecorators(
+    IsOptional(),
+    rule('isCursor', (v) => isInt(v) && v >= 0 && v <= MAX_ID, 'must be a non-negative integer'),
+  );
+}
+
+/** A page size: absent or 0 = default, above the maximum clamped ({@link resolveLimit}). */
+export function IsLimit(): PropertyDecorator {
+  return applyDecorators(
+    IsOptional(),
+    rule('isLimit', (v) => isInt(v) && v >= 0, 'must be a non-negative integer'),
+  );
+}
+
+/** Default 50, max 200 for non-feed lists (SPEC §1). */
+export const LIST_LIMIT = { default: 50, max: 200 } as const;
+
+export function resolveLimit(
+  limit: number | undefined,
+  bounds: { default: number; max: number } = LIST_LIMIT,
+): number {
+  if (limit === undefined || limit === null || limit === 0) return bounds.default;
+  return Math.min(limit, bounds.max);
+}
+
+/** A cursor's "first page" (absent or 0) as undefined. */
+export const cursorOrUndefined = (v: number | undefined | null): number | undefined => (v ? v : undefined);
+
+/** Trims strings before validation (passwords excepted: never put this on them). */
+export function Trim(): PropertyDecorator {
+  return Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
+}
+
+const charLength = (s: string): number => Array.from(s).length;
+
+/**
+ * Text, trimmed, `min`–`max` characters (code points, as the database counts them). Required
+ * unless `optional`: an optional field may be absent, a present one must still be a string.
+ */
+export function IsText(min: number, max: number, opts: { optional?: boolean } = {}): PropertyDecorator {
+  const decorators = [
+    Trim(),
+    rule('isString', (v) => typeof v === 'string', 'must be a string'),
+    rule(
+      'minChars',
+      (v) => typeof v === 'string' && charLength(v) >= min,
+      min === 1 ? 'must not be empty' : `must be at least ${min} characters`,
+    ),
+    rule(
+      'maxChars',
+      (v) => typeof v === 'string' && charLength(v) <= max,
+      `must be at most ${max} characters`,
+    ),
+  ];
+  return applyDecorators(...(opts.optional ? [IsOptional(), ...decorators] : decorators));
+}
+
+const HTTP_URL = /^https?:\/\/[^\s/?#]+[^\s]*$/i;
+const STATIC_PATH = /^\/static\/[^\s]+$/;
+
+/** `http(s)://host/...` or `/static/...` only: no `javascript:`, `data:` or relative tricks. */
+export function isMediaUrl(v: unknown): boolean {
+  if (typeof v !== 'string' || v.length > 512) return false;
+  if (STATIC_PATH.test(v)) return !v.split(/[/?#]/).includes('..');
+  if (!HTTP_URL.test(v)) return false;
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+export function IsMediaUrl(): PropertyDecorator {
+  return applyDecorators(
+    Trim(),
+    rule('isMediaUrl', isMediaUrl, 'must be an http(s):// URL or a /static/ path (at most 512 characters)'),
+  );
+}

@@ -1,0 +1,17 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsCursor, IsLimit } from '../../http/validators';
+
+export class ListLikedDto {
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 200,
+    default: 50,
+    description: '0 or absent = 50; above 200 = 200',
+  })
+  @IsLimit()
+  limit?: number;
+
+  @ApiPropertyOptional({ minimum: 0, description: 'like_id of the last item; 0 or absent = first page' })
+  @IsCursor()
+  id_before?: number;
+}

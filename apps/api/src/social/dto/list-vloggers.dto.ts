@@ -1,0 +1,21 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsCursor, IsEntityId, IsLimit } from '../../http/validators';
+
+export class ListVloggersDto {
+  @ApiPropertyOptional({ minimum: 1, description: 'absent = the caller' })
+  @IsEntityId({ optional: true })
+  follower_id?: number;
+
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 200,
+    default: 50,
+    description: '0 or absent = 50; above 200 = 200',
+  })
+  @IsLimit()
+  limit?: number;
+
+  @ApiPropertyOptional({ minimum: 0, description: 'follow_id of the last item; 0 or absent = first page' })
+  @IsCursor()
+  id_before?: number;
+}

@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, In, LessThan, Repository } from 'typeorm';
+import { AccountEntity } from '@app/account';
+import { SocialEntity } from './social.entity';
+
+/** The `socials` source rows, and the follow counters they derive on `accounts`. */
+@Injectable()
+export class SocialRepository {
+  constructor(
+    @InjectRepository(SocialEntity) private readonly repo: Repository<SocialEntity>,
+    @InjectRepository(AccountEntity) private readonly accounts: Repository<AccountEntity>,
+  ) {}
+
+  findAccount(id: number): Promise<AccountEntity | null> {
+    return this.accounts.findOne({ where: { id } });
+  }
+
+  async accountExists(manager: EntityManager, id: number): Promise<boolean> {
+    return (await manager.count(AccountEntity, { where: { id } })) > 0;
+  }
+
+  /** By ids; order is the caller's business. */
+  async findAccounts(ids: number[]): Promise<Map<number, AccountEntity>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.accounts.find({ where: { id: In(ids) } });
+    return new Map(rows.map((a) => [a.id, a]));
+  }
+
+  /** Follows of a vlogger (its followers), newest first by follow id. */
+  listFollowers(vloggerId: number, idBefore: number | undefined, limit: number): Promise<SocialEntity[]> {
+    return this.repo.find({
+      where: idBefore ? { vloggerId, id: LessThan(idBefore) } : { vloggerId },
+      order: { id: 'DESC' },
+      take: limit,
+    });
+  }
+
+  /** Follows by a follower (its vloggers), newest first by follow id. */
+  listVloggers(followerId: number, idBefore: number | undefined, limit: number): Promise<SocialEntity[]> {
+    return this.repo.find({
+      where: idBefore ? { followerId, id: LessThan(idBefore) } : { followerId },
+      order: { id: 'DESC' },
+      take: limit,
+    });
+  }
+
+  async insert(manager: EntityManager, row: Omit<SocialEntity, 'id'>): Promise<void> {
+    await manager.insert(SocialEntity, row);
+  }
+
+  async delete(manager: EntityManager, followerId: number, vloggerId: number): Promise<number> {
+    return (await manager.delete(SocialEntity, { followerId, vloggerId })).affected ?? 0;
+  }
+
+  /**
+   * `follower_count` of the vlogger and `vlogger_count` of the follower, `± delta`. Rows are
+   * updated in id order so that two opposite follows can't deadlock each other.
+   */
+  async adjustFollowCounts(
+    manager: EntityManager,
+    followerId: number,
+    vloggerId: number,
+    delta: 1 | -1,
+  ): Promise<void> {
+    const updates: [number, string][] = [
+      [vloggerId, 'UPDATE accounts SET follower_count = follower_count + ? WHERE id = ?'],
+      [followerId, 'UPDATE accounts SET vlogger_count = vlogger_count + ? WHERE id = ?'],
+    ];
+    updates.sort((a, b) => a[0] - b[0]);
+    for (const [id, sql] of updates) await manager.query(sql, [delta, id]);
+  }
+}

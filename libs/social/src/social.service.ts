@@ -1,0 +1,88 @@
+import { Injectable } from '@nestjs/common';
+import { isDuplicateKey, nowMs } from '@app/core';
+import { EventBus, makeEvent } from '@app/events';
+import { SocialErrors } from './social.errors';
+import { SocialRepository } from './social.repository';
+import type { SocialEntity } from './social.entity';
+import {
+  FollowAccountView,
+  FollowCounts,
+  FollowersPage,
+  toFollowAccountView,
+  VloggersPage,
+} from './social.view';
+
+@Injectable()
+export class SocialService {
+  constructor(
+    private readonly bus: EventBus,
+    private readonly socials: SocialRepository,
+  ) {}
+
+  /** 400 self, 404 unknown account, 409 already following. */
+  async follow(followerId: number, vloggerId: number): Promise<void> {
+    if (followerId === vloggerId) throw SocialErrors.selfFollow();
+    try {
+      await this.bus.transaction(async (manager, emit) => {
+        if (!(await this.socials.accountExists(manager, vloggerId))) throw SocialErrors.accountNotFound();
+        const ts = nowMs();
+        await this.socials.insert(manager, { followerId, vloggerId, createTime: ts });
+        emit(makeEvent('social.follow', { follower_id: followerId, vlogger_id: vloggerId }, ts));
+      });
+    } catch (err) {
+      if (isDuplicateKey(err)) throw SocialErrors.alreadyFollowing();
+      throw err;
+    }
+  }
+
+  /** 400 self, 404 unknown account, 409 not following. */
+  async unfollow(followerId: number, vloggerId: number): Promise<void> {
+    if (followerId === vloggerId) throw SocialErrors.selfFollow();
+    await this.bus.transaction(async (manager, emit) => {
+      if (!(await this.socials.accountExists(manager, vloggerId))) throw SocialErrors.accountNotFound();
+      if ((await this.socials.delete(manager, followerId, vloggerId)) === 0)
+        throw SocialErrors.notFollowing();
+      emit(makeEvent('social.unfollow', { follower_id: followerId, vlogger_id: vloggerId }, nowMs()));
+    });
+  }
+
+  async getFollowers(vloggerId: number, idBefore: number | undefined, limit: number): Promise<FollowersPage> {
+    const account = await this.socials.findAccount(vloggerId);
+    if (!account) throw SocialErrors.accountNotFound();
+    const page = await this.socials.listFollowers(vloggerId, idBefore, limit);
+    return {
+      followers: await this.withAccounts(page, (s) => s.followerId),
+      follower_count: account.followerCount,
+    };
+  }
+
+  async getVloggers(followerId: number, idBefore: number | undefined, limit: number): Promise<VloggersPage> {
+    const account = await this.socials.findAccount(followerId);
+    if (!account) throw SocialErrors.accountNotFound();
+    const page = await this.socials.listVloggers(followerId, idBefore, limit);
+    return {
+      vloggers: await this.withAccounts(page, (s) => s.vloggerId),
+      vlogger_count: account.vloggerCount,
+    };
+  }
+
+  /** Totals from the derived counters on `accounts`. */
+  async getCounts(accountId: number): Promise<FollowCounts> {
+    const account = await this.socials.findAccount(accountId);
+    if (!account) throw SocialErrors.accountNotFound();
+    return { follower_count: account.followerCount, vlogger_count: account.vloggerCount };
+  }
+
+  private async withAccounts(
+    page: SocialEntity[],
+    other: (s: SocialEntity) => number,
+  ): Promise<FollowAccountView[]> {
+    const accounts = await this.socials.findAccounts(page.map(other));
+    const out: FollowAccountView[] = [];
+    for (const s of page) {
+      const a = accounts.get(other(s));
+      if (a) out.push(toFollowAccountView(a, s.id));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,22 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+
+/** Removes rows that belong to a video, inside the transaction that deletes the video. */
+export type VideoDeleteHook = (manager: EntityManager, videoId: number) => Promise<void>;
+
+/**
+ * Domains above video (likes, comments) register here so that deleting a video removes
+ * their rows in the same transaction, without video depending on them.
+ */
+@Injectable()
+export class VideoDeleteHooks {
+  private readonly hooks: VideoDeleteHook[] = [];
+
+  register(hook: VideoDeleteHook): void {
+    this.hooks.push(hook);
+  }
+
+  async run(manager: EntityManager, videoId: number): Promise<void> {
+    for (const hook of this.hooks) await hook(manager, videoId);
+  }
+}
