@@ -1,11 +1,17 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import { Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, loadConfig } from '@app/core';
+import { ConfigError, loadConfig, type AppConfig } from '@app/core';
 import { WorkerModule } from './worker.module';
 
+function logLevels(level: AppConfig['logLevel']): LogLevel[] {
+  const all: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+  const upto: Record<AppConfig['logLevel'], number> = { silent: 0, error: 2, warn: 3, info: 4, debug: 6 };
+  return all.slice(0, upto[level]);
+}
+
 async function bootstrap(): Promise<void> {
-  let config;
+  let config: AppConfig;
   try {
     config = loadConfig();
   } catch (err) {
@@ -16,16 +22,33 @@ async function bootstrap(): Promise<void> {
     throw err;
   }
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), {
-    logger: ['fatal', 'error', 'warn', 'log'],
+    logger: logLevels(config.logLevel),
+    abortOnError: false,
   });
-  app.enableShutdownHooks();
+  // SIGTERM/SIGINT: stop consuming, finish in-flight messages, close, exit 0.
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    new Logger('Worker').log(`${signal}: draining and shutting down`);
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error('worker shutdown failed:', err);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
   await app.init();
   new Logger('Worker').log(
     config.amqpUrl ? 'started, consuming from RabbitMQ' : 'started without AMQP_URL: nothing to consume',
   );
+  process.send?.({ type: 'ready' });
 }
 
 bootstrap().catch((err: unknown) => {
-  console.error('worker failed to start:', err);
+  console.error('worker failed to start:', err instanceof Error ? err.message : err);
   process.exit(1);
 });

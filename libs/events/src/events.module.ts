@@ -1,12 +1,18 @@
 import { Global, Module } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@app/core';
+import { AmqpConnection } from './amqp-connection';
+import { AmqpPublisher } from './amqp-publisher';
+import { DeadLetterCounter } from './dead-letter.counter';
 import { EventApplier } from './event-applier.service';
 import { EventBus } from './event-bus.service';
 import { EventHandlerRegistry } from './event-handler.registry';
 import { EventPublisher, NoBrokerPublisher } from './event-publisher';
+import { OutboxMarker } from './outbox-marker.service';
 
 /**
- * Write path and derived-state plumbing shared by api and worker. The broker-backed
- * publisher replaces {@link NoBrokerPublisher} when `AMQP_URL` is set.
+ * Write path and derived-state plumbing shared by api and worker. With `AMQP_URL` set the
+ * publisher is {@link AmqpPublisher} on the process's {@link AmqpConnection} (which declares the
+ * topology on every connect); without it, {@link NoBrokerPublisher}.
  */
 @Global()
 @Module({
@@ -14,8 +20,24 @@ import { EventPublisher, NoBrokerPublisher } from './event-publisher';
     EventHandlerRegistry,
     EventApplier,
     EventBus,
-    { provide: EventPublisher, useClass: NoBrokerPublisher },
+    OutboxMarker,
+    DeadLetterCounter,
+    AmqpConnection,
+    {
+      provide: EventPublisher,
+      inject: [APP_CONFIG, AmqpConnection],
+      useFactory: (config: AppConfig, connection: AmqpConnection): EventPublisher =>
+        config.amqpUrl ? new AmqpPublisher(connection) : new NoBrokerPublisher(),
+    },
   ],
-  exports: [EventHandlerRegistry, EventApplier, EventBus, EventPublisher],
+  exports: [
+    EventHandlerRegistry,
+    EventApplier,
+    EventBus,
+    EventPublisher,
+    OutboxMarker,
+    DeadLetterCounter,
+    AmqpConnection,
+  ],
 })
 export class EventsModule {}

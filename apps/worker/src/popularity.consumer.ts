@@ -1,0 +1,18 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@app/core';
+import { AmqpConnection, CONSUMER_QUEUES, DeadLetterCounter, EventApplier, EventConsumer } from '@app/events';
+
+/** Queue `popularity.worker`: applies popularity events' derived state. */
+@Injectable()
+export class PopularityConsumer extends EventConsumer {
+  readonly queue = CONSUMER_QUEUES.popularity;
+
+  constructor(
+    connection: AmqpConnection,
+    applier: EventApplier,
+    deadLetters: DeadLetterCounter,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    super(connection, applier, deadLetters, config);
+  }
+}

@@ -1,0 +1,59 @@
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AmqpConnection, EventHandlerRegistry, ROUTING_KEYS, unboundRoutingKeys } from '@app/events';
+import { CommentConsumer } from './comment.consumer';
+import { LikeConsumer } from './like.consumer';
+import { OutboxRelay } from './outbox-relay.service';
+import { PopularityConsumer } from './popularity.consumer';
+import { SocialConsumer } from './social.consumer';
+
+/** Thrown at boot when a routing key has nobody to apply it. */
+export class MissingHandlersError extends Error {
+  constructor(readonly keys: string[]) {
+    super(`no derived-state handler registered for: ${keys.join(', ')}`);
+    this.name = 'MissingHandlersError';
+  }
+}
+
+/**
+ * Starts the worker once every module has registered its handlers: refuses to start while a
+ * routing key has no handler, then consumes every queue and runs the outbox relay. On shutdown
+ * it stops taking messages and waits for the ones in flight before the database closes.
+ */
+@Injectable()
+export class WorkerRunner implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(WorkerRunner.name);
+  private readonly consumers;
+
+  constructor(
+    private readonly registry: EventHandlerRegistry,
+    private readonly connection: AmqpConnection,
+    private readonly relay: OutboxRelay,
+    like: LikeConsumer,
+    comment: CommentConsumer,
+    social: SocialConsumer,
+    popularity: PopularityConsumer,
+  ) {
+    this.consumers = [like, comment, social, popularity];
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const missing = [...this.registry.missing(ROUTING_KEYS), ...unboundRoutingKeys(ROUTING_KEYS)];
+    if (missing.length > 0) throw new MissingHandlersError(missing);
+    if (!this.connection.enabled) {
+      this.logger.log('AMQP_URL is not set: derived state is applied by the api; nothing to consume');
+      return;
+    }
+    for (const c of this.consumers) await c.start();
+    this.relay.start();
+    this.logger.log(
+      this.connection.isUp
+        ? `consuming ${this.consumers.map((c) => c.queue.name).join(', ')}`
+        : 'RabbitMQ is down: consuming as soon as it is back (the outbox relay applies meanwhile)',
+    );
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.relay.stop();
+    await Promise.all(this.consumers.map((c) => c.stop()));
+  }
+}

@@ -1,0 +1,84 @@
+import type { Channel } from 'amqplib';
+import { EXCHANGE_OF, Exchange, type RoutingKey } from './events';
+
+/** One consumer's durable work queue and the routing keys bound to it. */
+export interface ConsumerQueue {
+  /** Work queue name; its retry queues are `<name>.retry.<ms>`, its dead-letter queue `<name>.dlq`. */
+  name: string;
+  routingKeys: readonly RoutingKey[];
+}
+
+export const CONSUMER_QUEUES = {
+  like: { name: 'like.worker', routingKeys: ['like.like', 'like.unlike'] },
+  comment: { name: 'comment.worker', routingKeys: ['comment.publish', 'comment.delete'] },
+  social: { name: 'social.worker', routingKeys: ['social.follow', 'social.unfollow'] },
+  popularity: { name: 'popularity.worker', routingKeys: ['video.popularity.update'] },
+} as const satisfies Record<string, ConsumerQueue>;
+
+export const ALL_CONSUMER_QUEUES: readonly ConsumerQueue[] = Object.values(CONSUMER_QUEUES);
+
+/** Direct exchange every work queue dead-letters into (routing key = the work queue's name). */
+export const DEAD_LETTER_EXCHANGE = 'events.dlx';
+
+/**
+ * Retry back-off steps. Each step is its own delay queue with a queue-level TTL (per-message TTLs
+ * only expire at the head of a queue, so mixing delays in one queue would hold short ones back);
+ * on expiry a message dead-letters through the default exchange back into its work queue.
+ */
+export const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 16000, 30000] as const;
+
+/** Delay before the next delivery after `failures` failed attempts (1-based). */
+export function retryDelayMs(failures: number): number {
+  const i = Math.min(Math.max(failures, 1), RETRY_DELAYS_MS.length) - 1;
+  return RETRY_DELAYS_MS[i];
+}
+
+export const retryQueueName = (queue: string, delayMs: number): string => `${queue}.retry.${delayMs}`;
+export const deadLetterQueueName = (queue: string): string => `${queue}.dlq`;
+
+/** Message prefetch per consumer channel: bounds in-flight work and memory per worker. */
+export const CONSUMER_PREFETCH = 64;
+
+/** Headers the pipeline sets on messages it moves between queues. */
+export const Headers = {
+  /** Failed attempts so far (absent = 0). */
+  failures: 'x-failures',
+  /** Why a message was dead-lettered (operator's note). */
+  error: 'x-error',
+} as const;
+
+/**
+ * Declares the whole topology (SPEC §4) idempotently: the four topic exchanges, one durable work
+ * queue per consumer bound to its routing keys, its retry delay queues, and its dead-letter queue
+ * behind {@link DEAD_LETTER_EXCHANGE}. The api and the worker both run this on every (re)connect,
+ * so an event published before any worker ever ran waits in its queue.
+ */
+export async function declareTopology(ch: Channel): Promise<void> {
+  for (const ex of Object.values(Exchange)) await ch.assertExchange(ex, 'topic', { durable: true });
+  await ch.assertExchange(DEAD_LETTER_EXCHANGE, 'direct', { durable: true });
+  for (const q of ALL_CONSUMER_QUEUES) {
+    const dlq = deadLetterQueueName(q.name);
+    await ch.assertQueue(dlq, { durable: true });
+    await ch.bindQueue(dlq, DEAD_LETTER_EXCHANGE, q.name);
+    await ch.assertQueue(q.name, {
+      durable: true,
+      deadLetterExchange: DEAD_LETTER_EXCHANGE,
+      deadLetterRoutingKey: q.name,
+    });
+    for (const key of q.routingKeys) await ch.bindQueue(q.name, EXCHANGE_OF[key], key);
+    for (const delay of RETRY_DELAYS_MS) {
+      await ch.assertQueue(retryQueueName(q.name, delay), {
+        durable: true,
+        messageTtl: delay,
+        deadLetterExchange: '',
+        deadLetterRoutingKey: q.name,
+      });
+    }
+  }
+}
+
+/** Every routing key must reach a queue, or mandatory publishes of it would all come back. */
+export function unboundRoutingKeys(keys: readonly RoutingKey[]): RoutingKey[] {
+  const bound = new Set<RoutingKey>(ALL_CONSUMER_QUEUES.flatMap((q) => q.routingKeys));
+  return keys.filter((k) => !bound.has(k));
+}

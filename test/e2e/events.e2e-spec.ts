@@ -1,0 +1,364 @@
+import 'reflect-metadata';
+import { Injectable, Module, OnModuleInit, type INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
+import { CacheModule } from '@app/cache';
+import { ConfigModule, Database, DatabaseModule, loadConfig } from '@app/core';
+import {
+  AmqpPublisher,
+  CONSUMER_QUEUES,
+  DeadLetterCounter,
+  EventBus,
+  EventHandlerRegistry,
+  EventPublisher,
+  EventsModule,
+  makeEvent,
+  OutboxStatus,
+  ROUTING_KEYS,
+  deadLetterQueueName,
+  type DomainEvent,
+} from '@app/events';
+import { SCHEMA } from '@app/schema';
+import { migrate } from '../../apps/api/src/app.factory';
+import { createTestEnv, AMQP_BASE, type TestEnv } from '../helpers/test-env';
+import { startWorker, type TestWorker } from '../helpers/worker';
+import { TcpProxy } from '../helpers/tcp-proxy';
+
+jest.setTimeout(60_000);
+
+/** Handlers that count applications per routing key and video in a test table; one id is poison. */
+const POISON_VIDEO = 666;
+const poisonCalls: number[] = [];
+
+@Injectable()
+class CountingHandlers implements OnModuleInit {
+  constructor(private readonly registry: EventHandlerRegistry) {}
+  onModuleInit(): void {
+    for (const key of ROUTING_KEYS) {
+      this.registry.register({
+        routingKey: key,
+        apply: async (m, payload) => {
+          const id = 'video_id' in payload ? payload.video_id : payload.vlogger_id;
+          if (id === POISON_VIDEO) {
+            poisonCalls.push(Date.now());
+            throw new Error('poison');
+          }
+          await m.query(
+            'INSERT INTO pipeline_counts (k, n) VALUES (?, 1) ON DUPLICATE KEY UPDATE n = n + 1',
+            [`${key}:${id}`],
+          );
+        },
+      });
+    }
+  }
+}
+
+@Module({ providers: [CountingHandlers] })
+class CountingHandlersModule {}
+
+/** The api's side of the pipeline without HTTP: EventBus + publisher on the given env. */
+async function startProducer(env: Record<string, string>): Promise<INestApplicationContext> {
+  const config = loadConfig(env);
+  const app = await NestFactory.createApplicationContext(
+    {
+      module: class ProducerModule {},
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot(SCHEMA),
+        CacheModule,
+        EventsModule,
+        CountingHandlersModule,
+      ],
+    },
+    { logger: ['fatal', 'error'], abortOnError: false },
+  );
+  await app.init();
+  return app;
+}
+
+async function waitFor<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let v = await fn();
+  while (!ok(v) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    v = await fn();
+  }
+  return v;
+}
+
+describe('event pipeline (MariaDB + RabbitMQ)', () => {
+  let env: TestEnv;
+  let producer: INestApplicationContext;
+  let worker: TestWorker | undefined;
+  let db: Database;
+  let bus: EventBus;
+  let amqp: ChannelModel;
+  let raw: ConfirmChannel;
+
+  const count = async (key: string, id: number): Promise<number> => {
+    const rows = await db.query<{ n: number }>('SELECT n FROM pipeline_counts WHERE k = ?', [`${key}:${id}`]);
+    return rows.length ? Number(rows[0].n) : 0;
+  };
+  const outboxStatus = async (eventId: string): Promise<number | null> => {
+    const rows = await db.query<{ status: number }>('SELECT status FROM outbox WHERE event_id = ?', [
+      eventId,
+    ]);
+    return rows.length ? Number(rows[0].status) : null;
+  };
+  const emitLike = (videoId: number, accountId = 1): Promise<DomainEvent[]> =>
+    bus.transaction(async (_m, emit) => {
+      const events = [
+        makeEvent('like.like', { account_id: accountId, video_id: videoId }),
+        makeEvent('video.popularity.update', { video_id: videoId, delta: 1, reason: 'like' }),
+      ];
+      events.forEach(emit);
+      return events;
+    });
+  const queueDepth = async (q: string): Promise<number> => (await raw.checkQueue(q)).messageCount;
+
+  beforeAll(async () => {
+    env = await createTestEnv('full', { amqp: true, env: { MAX_DELIVERIES: '3' } });
+    const config = loadConfig(env.env);
+    await migrate(config);
+    producer = await startProducer(env.env);
+    db = producer.get(Database);
+    bus = producer.get(EventBus);
+    await db.query('CREATE TABLE pipeline_counts (k VARCHAR(100) PRIMARY KEY, n INT NOT NULL)');
+    amqp = await connect(`${AMQP_BASE}/${env.vhost}`);
+    raw = await amqp.createConfirmChannel();
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await producer?.close();
+    await amqp?.close().catch(() => undefined);
+    await env?.cleanup();
+  });
+
+  it('the api declares the topology: an event published before any worker ran waits in its queue', async () => {
+    expect(producer.get(EventPublisher).state()).toBe('up');
+    const [like] = await emitLike(1);
+    expect(
+      await waitFor(
+        () => outboxStatus(like.payload.event_id),
+        (st) => st === OutboxStatus.Sent,
+        3000,
+      ),
+    ).toBe(OutboxStatus.Sent);
+    expect(await queueDepth(CONSUMER_QUEUES.like.name)).toBe(1);
+    expect(await queueDepth(CONSUMER_QUEUES.popularity.name)).toBe(1);
+    expect(await count('like.like', 1)).toBe(0);
+  });
+
+  it('the worker refuses to start while a routing key has no handler', async () => {
+    await expect(startWorker(env, { domainModules: [], migrate: false })).rejects.toThrow(
+      /no derived-state handler registered for: like\.like/,
+    );
+  });
+
+  it('the worker drains the queues and applies each event once', async () => {
+    worker = await startWorker(env, { domainModules: [CountingHandlersModule], migrate: false });
+    expect(
+      await waitFor(
+        () => count('like.like', 1),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
+    expect(
+      await waitFor(
+        () => count('video.popularity.update', 1),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
+    await Promise.all(Array.from({ length: 50 }, () => emitLike(2)));
+    expect(
+      await waitFor(
+        () => count('like.like', 2),
+        (n) => n === 50,
+      ),
+    ).toBe(50);
+    expect(
+      await waitFor(
+        () => count('video.popularity.update', 2),
+        (n) => n === 50,
+      ),
+    ).toBe(50);
+    const pending = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM outbox WHERE status = 0');
+    expect(Number(pending[0].n)).toBe(0);
+  });
+
+  it('a duplicated or redelivered message is applied once', async () => {
+    const e = makeEvent('comment.publish', { account_id: 1, video_id: 3, comment_id: 10 });
+    const body = Buffer.from(JSON.stringify(e.payload));
+    for (let i = 0; i < 3; i++) {
+      raw.publish('comment.events', 'comment.publish', body, {
+        messageId: e.payload.event_id,
+        persistent: true,
+      });
+    }
+    await raw.waitForConfirms();
+    expect(
+      await waitFor(
+        () => count('comment.publish', 3),
+        (n) => n >= 1,
+      ),
+    ).toBe(1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await count('comment.publish', 3)).toBe(1);
+    const rows = await db.query<{ n: number }>(
+      'SELECT COUNT(*) AS n FROM processed_events WHERE event_id = ?',
+      [e.payload.event_id],
+    );
+    expect(Number(rows[0].n)).toBe(1);
+  });
+
+  it('a malformed message goes straight to the dead-letter queue', async () => {
+    const dlq = deadLetterQueueName(CONSUMER_QUEUES.like.name);
+    const before = await queueDepth(dlq);
+    raw.publish('like.events', 'like.like', Buffer.from('not json'), { persistent: true });
+    raw.publish('like.events', 'like.like', Buffer.from(JSON.stringify({ video_id: 5 })), {
+      persistent: true,
+    });
+    await raw.waitForConfirms();
+    expect(
+      await waitFor(
+        () => queueDepth(dlq),
+        (n) => n === before + 2,
+      ),
+    ).toBe(before + 2);
+    expect(worker!.app.get(DeadLetterCounter).snapshot()[CONSUMER_QUEUES.like.name]).toBe(2);
+    const msg = await raw.get(dlq, { noAck: true });
+    expect(msg && (msg.properties.headers as Record<string, unknown>)['x-error']).toMatch(/not JSON/);
+  });
+
+  it('a message that keeps failing is retried with backoff, then dead-lettered (no hot loop)', async () => {
+    const dlq = deadLetterQueueName(CONSUMER_QUEUES.social.name);
+    const before = await queueDepth(dlq);
+    poisonCalls.length = 0;
+    const e = makeEvent('social.follow', { follower_id: 1, vlogger_id: POISON_VIDEO });
+    raw.publish('social.events', 'social.follow', Buffer.from(JSON.stringify(e.payload)), {
+      messageId: e.payload.event_id,
+      persistent: true,
+    });
+    await raw.waitForConfirms();
+    expect(
+      await waitFor(
+        () => queueDepth(dlq),
+        (n) => n === before + 1,
+        20000,
+      ),
+    ).toBe(before + 1);
+    // MAX_DELIVERIES=3: three attempts, 1 s then 2 s apart.
+    expect(poisonCalls).toHaveLength(3);
+    expect(poisonCalls[1] - poisonCalls[0]).toBeGreaterThanOrEqual(900);
+    expect(poisonCalls[2] - poisonCalls[1]).toBeGreaterThanOrEqual(1800);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(poisonCalls).toHaveLength(3);
+  });
+
+  it('an unroutable publish is not confirmed', async () => {
+    const publisher = producer.get<EventPublisher, AmqpPublisher>(EventPublisher);
+    const ok = await publisher.publishRaw('like.events', 'like.nobody', Buffer.from('{}'), 'x-1');
+    expect(ok).toBe(false);
+    const e = makeEvent('like.like', { account_id: 1, video_id: 9 });
+    expect(await publisher.publish(e)).toBe(true);
+  });
+
+  it('the outbox relay publishes a row an api left Pending', async () => {
+    const e = makeEvent('like.unlike', { account_id: 1, video_id: 7 });
+    const old = Date.now() - 60_000;
+    await db.query(
+      'INSERT INTO outbox (event_id, exchange, routing_key, payload, status, attempts, create_time, update_time) VALUES (?, ?, ?, ?, 0, 0, ?, ?)',
+      [e.payload.event_id, 'like.events', 'like.unlike', JSON.stringify(e.payload), old, old],
+    );
+    expect(
+      await waitFor(
+        () => count('like.unlike', 7),
+        (n) => n === 1,
+        10000,
+      ),
+    ).toBe(1);
+    expect(
+      await waitFor(
+        () => outboxStatus(e.payload.event_id),
+        (s) => s === OutboxStatus.Sent,
+      ),
+    ).toBe(OutboxStatus.Sent);
+  });
+
+  it('with the broker unreachable a write is applied directly (降级直写), quickly, and marked Applied', async () => {
+    const proxy = new TcpProxy('127.0.0.1', Number(new URL(AMQP_BASE).port || 5672));
+    await proxy.start();
+    const u = new URL(AMQP_BASE);
+    const down = await startProducer({
+      ...env.env,
+      AMQP_URL: `amqp://${u.username}:${u.password}@127.0.0.1:${proxy.port}/${env.vhost}`,
+    });
+    try {
+      const downBus = down.get(EventBus);
+      expect(down.get(EventPublisher).state()).toBe('up');
+      proxy.cut();
+      await waitFor(
+        async () => down.get(EventPublisher).state(),
+        (s) => s === 'down',
+        5000,
+      );
+      const started = Date.now();
+      const events = await downBus.transaction(async (_m, emit) => {
+        const list = [
+          makeEvent('like.like', { account_id: 2, video_id: 8 }),
+          makeEvent('video.popularity.update', { video_id: 8, delta: 1, reason: 'like' }),
+        ];
+        list.forEach(emit);
+        return list;
+      });
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(await count('like.like', 8)).toBe(1);
+      expect(await count('video.popularity.update', 8)).toBe(1);
+      for (const e of events) {
+        expect(
+          await waitFor(
+            () => outboxStatus(e.payload.event_id),
+            (s) => s === OutboxStatus.Applied,
+            3000,
+          ),
+        ).toBe(OutboxStatus.Applied);
+      }
+      // Back up: the publisher reconnects by itself.
+      proxy.restore();
+      expect(
+        await waitFor(
+          async () => down.get(EventPublisher).state(),
+          (s) => s === 'up',
+          10000,
+        ),
+      ).toBe('up');
+    } finally {
+      await down.close();
+      await proxy.stop();
+    }
+  });
+
+  it('the relay applies Pending rows directly when there is no broker', async () => {
+    const e = makeEvent('social.unfollow', { follower_id: 3, vlogger_id: 4 });
+    // Recent, so the running worker's relay (3 s staleness) leaves it to this one.
+    const old = Date.now() - 100;
+    await db.query(
+      'INSERT INTO outbox (event_id, exchange, routing_key, payload, status, attempts, create_time, update_time) VALUES (?, ?, ?, ?, 0, 0, ?, ?)',
+      [e.payload.event_id, 'social.events', 'social.unfollow', JSON.stringify(e.payload), old, old],
+    );
+    const offline = await startWorker(env, {
+      domainModules: [CountingHandlersModule],
+      env: { AMQP_URL: '' },
+      migrate: false,
+    });
+    try {
+      const run = await offline.relay.runOnce(0);
+      expect(run.applied).toBeGreaterThanOrEqual(1);
+      expect(await count('social.unfollow', 4)).toBe(1);
+      expect(await outboxStatus(e.payload.event_id)).toBe(OutboxStatus.Applied);
+    } finally {
+      await offline.close();
+    }
+  });
+});

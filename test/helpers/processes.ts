@@ -1,0 +1,114 @@
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+export const API_MAIN = join(ROOT, 'dist/apps/api/src/main.js');
+export const WORKER_MAIN = join(ROOT, 'dist/apps/worker/src/main.js');
+
+/** Builds the server once if `dist` is missing (`npm run build:server` before process-level tests). */
+export function ensureBuilt(): void {
+  if (existsSync(API_MAIN) && existsSync(WORKER_MAIN)) return;
+  execSync('npm run --silent build:server', { cwd: ROOT, stdio: 'inherit' });
+}
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** A spawned api or worker process. */
+export interface ServerProcess {
+  proc: ChildProcess;
+  /** Last lines of its stdout/stderr, for failure messages. */
+  output(): string;
+  /** Sends `signal` and resolves with the exit code (or signal name) once it is gone. */
+  kill(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string | null>;
+}
+
+export interface ApiProcess extends ServerProcess {
+  port: number;
+  url: string;
+}
+
+function track(proc: ChildProcess): ServerProcess {
+  const lines: string[] = [];
+  const keep = (chunk: Buffer): void => {
+    lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    if (lines.length > 200) lines.splice(0, lines.length - 200);
+  };
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  const exited = new Promise<number | string | null>((resolve) =>
+    proc.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
+  return {
+    proc,
+    output: () => lines.join('\n'),
+    kill: async (signal = 'SIGTERM', timeoutMs = 15000) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode ?? proc.signalCode;
+      proc.kill(signal);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
+
+/** Starts the built api on `port` (a free one by default) and waits until `/healthz` answers 200. */
+export async function spawnApi(env: Record<string, string>, port?: number): Promise<ApiProcess> {
+  ensureBuilt();
+  const p = port ?? (await freePort());
+  const proc = spawn(process.execPath, [API_MAIN], {
+    env: { ...process.env, ...env, PORT: String(p), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const t = track(proc);
+  const url = `http://127.0.0.1:${p}`;
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`api exited with ${proc.exitCode}:\n${t.output()}`);
+    try {
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      await t.kill('SIGKILL');
+      throw new Error(`api did not become healthy:\n${t.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { ...t, port: p, url };
+}
+
+/** Starts the built worker and waits for its ready message (sent once it consumes). */
+export async function spawnWorker(env: Record<string, string>): Promise<ServerProcess> {
+  ensureBuilt();
+  const proc = spawn(process.execPath, [WORKER_MAIN], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const t = track(proc);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker not ready in 60 s:\n${t.output()}`)), 60000);
+    proc.on('message', (m: { type?: string }) => {
+      if (m?.type === 'ready') {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited with ${code}:\n${t.output()}`));
+    });
+  });
+  proc.disconnect?.();
+  return t;
+}
