@@ -30,6 +30,9 @@ export class CacheAside {
 
   /** Returns the cached JSON text, or loads, stores and returns it. */
   async getOrLoadRaw(key: string, opts: CacheAsideOptions, load: () => Promise<string>): Promise<string> {
+    // A rebuild already running in this process answers everyone who arrives meanwhile.
+    const pending = this.inflight.get(key);
+    if (pending) return pending;
     const cached = await this.store.get(key);
     if (cached !== null) {
       this.metrics.hit(opts.name);
@@ -62,6 +65,11 @@ export class CacheAside {
       return load();
     }
     try {
+      if (got) {
+        // Filled between our miss and the lock (e.g. by another process): no second load.
+        const filled = await this.store.get(key);
+        if (filled !== null) return filled;
+      }
       const value = await load();
       await this.store.set(key, value, opts.ttlMs);
       return value;

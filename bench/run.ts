@@ -1,0 +1,403 @@
+/**
+ * Drives each read scenario with autocannon against the built api (and worker when AMQP_URL is
+ * set) on the configured profile, next to a bare `node:http` server answering the same route with
+ * the same bytes (the ceiling of any Node server here). Server processes are pinned to core 0, the
+ * load generator (this process) to core 1.
+ *
+ *   npm run bench:seed && npm run bench [-- --duration 10 --connections 50 --only latest]
+ *
+ * Needs the dataset of bench/seed.ts (bench/results/seed-info.json). Prints req/s, p50, p99,
+ * errors and the ratio to the bare server per scenario; writes bench/results/bench-<time>.json.
+ */
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+interface AcRequest {
+  method: 'POST' | 'GET';
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  setupRequest?: (req: AcRequest) => AcRequest;
+}
+interface AcResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number; average: number; max: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  '4xx'?: number;
+  '5xx'?: number;
+}
+type Autocannon = (opts: Record<string, unknown>) => Promise<AcResult>;
+const autocannon = createRequire(__filename)('autocannon') as Autocannon;
+
+interface SeedInfo {
+  password: string;
+  following_users: { account_id: number; username: string; follows: number }[];
+  max_video_id: number;
+  time_range_ms: [number, number];
+  max_likes_count: number;
+  args: { accounts: number };
+}
+
+interface Scenario {
+  name: string;
+  target: 'api' | 'bare';
+  requests: AcRequest[];
+}
+
+interface Row {
+  scenario: string;
+  req_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+  non2xx: number;
+  total: number;
+  ratio_to_bare: number | null;
+}
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : def;
+};
+const DURATION = Number(opt('duration', '10'));
+const CONNECTIONS = Number(opt('connections', '50'));
+const ONLY = opt('only', '');
+const API_PORT = Number(opt('port', '38080'));
+const BARE_PORT = API_PORT + 1;
+const DIST = join(__dirname, '..');
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+const rand = (n: number): number => Math.floor(Math.random() * n);
+const hasTaskset = spawnSync('taskset', ['-V']).status === 0 && cpus().length >= 2;
+
+/** Re-executes this script pinned to core 1, once. */
+function pinSelf(): boolean {
+  if (!hasTaskset || process.env.BENCH_PINNED === '1') return false;
+  const child = spawn('taskset', ['-c', '1', process.execPath, __filename, ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, BENCH_PINNED: '1' },
+  });
+  child.on('exit', (code) => process.exit(code ?? 1));
+  return true;
+}
+
+function startPinned(script: string, env: Record<string, string>, label: string): ChildProcess {
+  const cmd = hasTaskset ? 'taskset' : process.execPath;
+  const argv = hasTaskset ? ['-c', '0', process.execPath, script] : [script];
+  const child = spawn(cmd, argv, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  child.on('exit', (code, sig) => {
+    if (!stopping) console.error(`[bench] ${label} exited (${code ?? sig})`);
+  });
+  return child;
+}
+
+let stopping = false;
+
+async function waitHealthy(port: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (res.status === 200) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`api on port ${port} did not become healthy`);
+}
+
+async function post(path: string, body: unknown, token?: string): Promise<{ status: number; text: string }> {
+  const headers: Record<string, string> = { ...JSON_HEADERS };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`http://127.0.0.1:${API_PORT}${path}`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+async function login(username: string, password: string): Promise<string> {
+  const res = await post('/account/login', { username, password });
+  if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${res.text}`);
+  return (JSON.parse(res.text) as { token: string }).token;
+}
+
+/** The bare ceiling: node:http, same route, same bytes and headers as the api's cache hit. */
+function bareServerScript(bodyFile: string): string {
+  const file = join(tmpdir(), `fsv-bare-${process.pid}.js`);
+  writeFileSync(
+    file,
+    `const http = require('node:http');
+const fs = require('node:fs');
+const body = fs.readFileSync(${JSON.stringify(bodyFile)});
+let seq = 0;
+http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    if (req.method === 'POST' && (req.url === '/feed/listLatest' || req.url === '/api/feed/listLatest')) {
+      JSON.parse(Buffer.concat(chunks).toString() || '{}');
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, 'x-request-id': 'bare-' + (++seq).toString(36) });
+      res.end(body);
+    } else if (req.url === '/healthz') { res.writeHead(200); res.end('{}'); }
+    else { res.writeHead(404); res.end(); }
+  });
+}).listen(${BARE_PORT}, '127.0.0.1');
+`,
+  );
+  return file;
+}
+
+async function run(s: Scenario): Promise<AcResult> {
+  const port = s.target === 'bare' ? BARE_PORT : API_PORT;
+  return autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: DURATION,
+    requests: s.requests,
+  });
+}
+
+async function main(): Promise<void> {
+  if (pinSelf()) return;
+  const info = JSON.parse(
+    readFileSync(join(process.cwd(), 'bench', 'results', 'seed-info.json'), 'utf8'),
+  ) as SeedInfo;
+  const env: Record<string, string> = {
+    RATE_LIMITS: 'off',
+    LOG_LEVEL: 'warn',
+    PORT: String(API_PORT),
+    NODE_ENV: 'production',
+  };
+  if (!process.env.JWT_SECRET) env.JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
+  const procs: ChildProcess[] = [startPinned(join(DIST, 'apps/api/src/main.js'), env, 'api')];
+  if (process.env.AMQP_URL) procs.push(startPinned(join(DIST, 'apps/worker/src/main.js'), env, 'worker'));
+  const stop = (): void => {
+    stopping = true;
+    for (const p of procs) p.kill('SIGTERM');
+  };
+  process.on('SIGINT', () => {
+    stop();
+    process.exit(130);
+  });
+  try {
+    await waitHealthy(API_PORT);
+    const first = await post('/feed/listLatest', { limit: 10 });
+    if (first.status !== 200) throw new Error(`listLatest: ${first.status} ${first.text}`);
+    const bodyFile = join(tmpdir(), `fsv-bare-body-${process.pid}.json`);
+    writeFileSync(bodyFile, first.text);
+    procs.push(startPinned(bareServerScript(bodyFile), {}, 'bare'));
+    await waitHealthy(BARE_PORT);
+
+    const tokens = new Map<number, string>();
+    for (const u of info.following_users) tokens.set(u.follows, await login(u.username, info.password));
+    // Likers for the read/like mix: accounts past the special ones.
+    const likers: string[] = [];
+    for (let i = 0; i < 50; i++) likers.push(await login(`user${100 + i}`, info.password));
+    const pop = JSON.parse((await post('/feed/listByPopularity', { limit: 10 })).text) as { as_of: number };
+
+    const [tMin, tMax] = info.time_range_ms;
+    const randomTime = (): number => tMin + rand(tMax - tMin);
+    const latestBody = JSON.stringify({ limit: 10 });
+    const auth = (tok: string): Record<string, string> => ({
+      ...JSON_HEADERS,
+      authorization: `Bearer ${tok}`,
+    });
+    const randomize =
+      (make: () => unknown) =>
+      (req: AcRequest): AcRequest => ({ ...req, body: JSON.stringify(make()) });
+
+    const scenarios: Scenario[] = [
+      {
+        name: 'bare node:http (ceiling)',
+        target: 'bare',
+        requests: [{ method: 'POST', path: '/feed/listLatest', headers: JSON_HEADERS, body: latestBody }],
+      },
+      {
+        name: 'listLatest anonymous first page (cache hit)',
+        target: 'api',
+        requests: [{ method: 'POST', path: '/feed/listLatest', headers: JSON_HEADERS, body: latestBody }],
+      },
+      {
+        name: 'listLatest deep pages (random cursors)',
+        target: 'api',
+        requests: [
+          {
+            method: 'POST',
+            path: '/feed/listLatest',
+            headers: JSON_HEADERS,
+            setupRequest: randomize(() => ({
+              limit: 10,
+              latest_time: randomTime(),
+              id_before: 1 + rand(info.max_video_id),
+            })),
+          },
+        ],
+      },
+      {
+        name: 'listLikesCount (first page + random cursors)',
+        target: 'api',
+        requests: [
+          {
+            method: 'POST',
+            path: '/feed/listLikesCount',
+            headers: JSON_HEADERS,
+            setupRequest: randomize(() =>
+              Math.random() < 0.2
+                ? { limit: 10 }
+                : {
+                    limit: 10,
+                    likes_count_before: rand(info.max_likes_count + 1),
+                    id_before: 1 + rand(info.max_video_id),
+                  },
+            ),
+          },
+        ],
+      },
+      {
+        name: 'listByPopularity through a snapshot (random offsets)',
+        target: 'api',
+        requests: [
+          {
+            method: 'POST',
+            path: '/feed/listByPopularity',
+            headers: JSON_HEADERS,
+            setupRequest: randomize(() => ({ limit: 10, as_of: pop.as_of, offset: 10 * rand(50) })),
+          },
+        ],
+      },
+      ...info.following_users.map((u): Scenario => ({
+        name: `listByFollowing, follows ${u.follows} (first page, cached)`,
+        target: 'api',
+        requests: [
+          {
+            method: 'POST',
+            path: '/feed/listByFollowing',
+            headers: auth(tokens.get(u.follows) ?? ''),
+            body: latestBody,
+          },
+        ],
+      })),
+      ...info.following_users.map((u): Scenario => ({
+        name: `listByFollowing, follows ${u.follows} (random cursors, uncached)`,
+        target: 'api',
+        requests: [
+          {
+            method: 'POST',
+            path: '/feed/listByFollowing',
+            headers: auth(tokens.get(u.follows) ?? ''),
+            setupRequest: randomize(() => ({
+              limit: 10,
+              latest_time: randomTime(),
+              id_before: 1 + rand(info.max_video_id),
+            })),
+          },
+        ],
+      })),
+      {
+        name: 'getDetail (random ids)',
+        target: 'api',
+        requests: [
+          {
+            method: 'POST',
+            path: '/video/getDetail',
+            headers: JSON_HEADERS,
+            setupRequest: randomize(() => ({ id: 1 + rand(Math.min(info.max_video_id, 20_000)) })),
+          },
+        ],
+      },
+      {
+        name: 'mix 90% reads / 10% likes',
+        target: 'api',
+        requests: [
+          {
+            method: 'POST',
+            path: '/feed/listLatest',
+            headers: JSON_HEADERS,
+            setupRequest: (req) => {
+              const r = Math.random();
+              if (r < 0.1) {
+                return {
+                  ...req,
+                  path: '/like/like',
+                  headers: auth(likers[rand(likers.length)]),
+                  body: JSON.stringify({ video_id: 1 + rand(info.max_video_id) }),
+                };
+              }
+              if (r < 0.5)
+                return {
+                  ...req,
+                  path: '/video/getDetail',
+                  headers: JSON_HEADERS,
+                  body: JSON.stringify({ id: 1 + rand(20_000) }),
+                };
+              return { ...req, path: '/feed/listLatest', headers: JSON_HEADERS, body: latestBody };
+            },
+          },
+        ],
+      },
+    ];
+
+    const rows: Row[] = [];
+    let bare = 0;
+    for (const s of scenarios) {
+      if (ONLY && s.target !== 'bare' && !s.name.includes(ONLY)) continue;
+      const r = await run(s);
+      if (s.target === 'bare') bare = r.requests.average;
+      const row: Row = {
+        scenario: s.name,
+        req_per_s: Math.round(r.requests.average),
+        p50_ms: r.latency.p50,
+        p99_ms: r.latency.p99,
+        errors: r.errors + r.timeouts,
+        non2xx: r.non2xx,
+        total: r.requests.total,
+        ratio_to_bare: bare ? Math.round((r.requests.average / bare) * 1000) / 1000 : null,
+      };
+      rows.push(row);
+      console.log(
+        `${row.scenario.padEnd(58)} ${String(row.req_per_s).padStart(7)} req/s  p50 ${String(row.p50_ms).padStart(4)} ms  p99 ${String(row.p99_ms).padStart(4)} ms  errors ${row.errors}  non2xx ${row.non2xx}  ratio ${row.ratio_to_bare ?? '-'}`,
+      );
+    }
+    const dir = join(process.cwd(), 'bench', 'results');
+    mkdirSync(dir, { recursive: true });
+    const out = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(
+      out,
+      JSON.stringify(
+        {
+          at: new Date().toISOString(),
+          duration_s: DURATION,
+          connections: CONNECTIONS,
+          pinned: hasTaskset,
+          database: process.env.DATABASE_URL ? 'mysql' : 'sqlite',
+          redis: Boolean(process.env.REDIS_URL),
+          amqp: Boolean(process.env.AMQP_URL),
+          rows,
+        },
+        null,
+        2,
+      ),
+    );
+    console.log(`[bench] results in ${out}`);
+  } finally {
+    stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  stopping = true;
+  process.exit(1);
+});

@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { FeedRepository } from './feed.repository';
+import { FeedService } from './feed.service';
+import { HotListService } from './hot-list.service';
+
+/** The four feeds and the hot list (no controllers: the api's FeedHttpModule is the edge). */
+@Module({
+  providers: [FeedRepository, FeedService, HotListService],
+  exports: [FeedService, HotListService],
+})
+export class FeedModule {}

@@ -1,0 +1,135 @@
+import { Injectable } from '@nestjs/common';
+import { CacheAside, CacheKeys } from '@app/cache';
+import { validationError } from '@app/core';
+import { FeedPageCache, packPage, unpackPage } from './feed-page-cache';
+import { FeedRepository } from './feed.repository';
+import {
+  clampLimit,
+  FEED_CACHE_TTL_MS,
+  FeedVideoItem,
+  LikesCountPage,
+  LikesCountQuery,
+  TimeCursorQuery,
+  TimePage,
+  toFeedItem,
+  VideoRow,
+} from './feed.types';
+
+/**
+ * The latest, likes-count and following feeds (SPEC §3.6). The viewer-independent page is built
+ * once and shared: latest and following pages are cached (SPEC §5, 5 s, rebuilt under a lock with
+ * in-process singleflight); `is_liked` is then filled per viewer with one batched query.
+ */
+@Injectable()
+export class FeedService {
+  /** Pre-serialised anonymous latest pages, for the HTTP fast path. */
+  readonly latestPages = new FeedPageCache();
+
+  constructor(
+    private readonly repo: FeedRepository,
+    private readonly cache: CacheAside,
+  ) {}
+
+  /** The cache key of an anonymous latest page (normalised request). */
+  static latestKey(q: TimeCursorQuery): string {
+    return CacheKeys.latestFeed(q.limit, q.latestTime > 0 ? `${q.latestTime}:${q.idBefore}` : '0');
+  }
+
+  /** Normalises `{limit, latest_time, id_before}` (already checked non-negative integers). */
+  static timeQuery(
+    limit?: number | null,
+    latestTime?: number | null,
+    idBefore?: number | null,
+  ): TimeCursorQuery {
+    const lt = latestTime ?? 0;
+    return { limit: clampLimit(limit), latestTime: lt, idBefore: lt > 0 ? (idBefore ?? 0) : 0 };
+  }
+
+  /** The anonymous page as its exact JSON bytes (shared by every viewer, cached 5 s). */
+  async latestJson(q: TimeCursorQuery): Promise<string> {
+    const key = FeedService.latestKey(q);
+    const local = this.latestPages.get(key);
+    if (local !== undefined) return local;
+    const raw = await this.cache.getOrLoadRaw(
+      key,
+      { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_latest' },
+      async () =>
+        packPage(
+          Date.now(),
+          JSON.stringify(this.timePage(await this.repo.latest(q.limit + 1, q.latestTime, q.idBefore), q)),
+        ),
+    );
+    const { builtAt, json } = unpackPage(raw);
+    this.latestPages.set(key, json, builtAt + FEED_CACHE_TTL_MS);
+    return json;
+  }
+
+  async listLatest(q: TimeCursorQuery, viewerId?: number): Promise<TimePage> {
+    const page = JSON.parse(await this.latestJson(q)) as TimePage;
+    if (viewerId !== undefined) await this.markLiked(viewerId, page.video_list);
+    return page;
+  }
+
+  async listByFollowing(q: TimeCursorQuery, viewerId: number): Promise<TimePage> {
+    const key = CacheKeys.followingFeed(
+      q.limit,
+      viewerId,
+      q.latestTime > 0 ? `${q.latestTime}:${q.idBefore}` : '0',
+    );
+    const page = await this.cache.getOrLoad(
+      key,
+      { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_following' },
+      async () =>
+        this.timePage(await this.repo.following(viewerId, q.limit + 1, q.latestTime, q.idBefore), q),
+    );
+    await this.markLiked(viewerId, page.video_list);
+    return page;
+  }
+
+  /** Not cached: keyset reads over ix_videos_likes_count are a few index entries per page. */
+  async listLikesCount(q: LikesCountQuery, viewerId?: number): Promise<LikesCountPage> {
+    const hasCount = q.likesCountBefore !== undefined && q.likesCountBefore !== null;
+    const hasId = q.idBefore !== undefined && q.idBefore !== null && q.idBefore > 0;
+    const firstPage = !hasId && (!hasCount || q.likesCountBefore === 0);
+    if (!firstPage && !(hasCount && hasId)) {
+      throw validationError('likes_count_before and id_before must be sent together', [
+        {
+          field: hasCount ? 'id_before' : 'likes_count_before',
+          message: 'likes_count_before and id_before must be sent together',
+        },
+      ]);
+    }
+    const cursor = firstPage ? undefined : { likes: q.likesCountBefore ?? 0, id: q.idBefore ?? 0 };
+    const rows = await this.repo.likesCount(q.limit + 1, cursor);
+    const items = rows.slice(0, q.limit).map(toFeedItem);
+    const last = items[items.length - 1];
+    if (viewerId !== undefined) await this.markLiked(viewerId, items);
+    return {
+      video_list: items,
+      next_likes_count_before: last ? last.likes_count : (cursor?.likes ?? 0),
+      next_id_before: last ? last.id : (cursor?.id ?? 0),
+      has_more: rows.length > q.limit,
+    };
+  }
+
+  /** Sets `is_liked` on the items the viewer likes (one query per page; never cached). */
+  async markLiked(viewerId: number, items: FeedVideoItem[]): Promise<void> {
+    if (items.length === 0) return;
+    const liked = await this.repo.likedAmong(
+      viewerId,
+      items.map((i) => i.id),
+    );
+    for (const i of items) i.is_liked = liked.has(i.id);
+  }
+
+  private timePage(rows: VideoRow[], q: TimeCursorQuery): TimePage {
+    const items = rows.slice(0, q.limit).map(toFeedItem);
+    const last = rows[Math.min(rows.length, q.limit) - 1];
+    return {
+      video_list: items,
+      next_time: last ? Number(last.create_time) : q.latestTime,
+      next_id_before: last ? Number(last.id) : q.idBefore,
+      has_more: rows.length > q.limit,
+    };
+  }
+}

@@ -1,0 +1,95 @@
+/** SPEC §3.6 FeedVideoItem: `create_time` in unix seconds. */
+export interface FeedVideoItem {
+  id: number;
+  author: { id: number; username: string };
+  title: string;
+  description: string;
+  play_url: string;
+  cover_url: string;
+  create_time: number;
+  likes_count: number;
+  comments_count: number;
+  is_liked: boolean;
+}
+
+/** A row of `videos` as the feed queries select it (both drivers). */
+export interface VideoRow {
+  id: number | string;
+  author_id: number | string;
+  username: string;
+  title: string;
+  description: string;
+  play_url: string;
+  cover_url: string;
+  create_time: number | string;
+  likes_count: number | string;
+  comments_count: number | string;
+}
+
+export interface TimePage {
+  video_list: FeedVideoItem[];
+  /** unix ms of the last item's create_time (the request's cursor on an empty page). */
+  next_time: number;
+  next_id_before: number;
+  has_more: boolean;
+}
+
+export interface LikesCountPage {
+  video_list: FeedVideoItem[];
+  next_likes_count_before: number;
+  next_id_before: number;
+  has_more: boolean;
+}
+
+export interface PopularityPage {
+  video_list: FeedVideoItem[];
+  as_of: number;
+  next_offset: number;
+  has_more: boolean;
+}
+
+/** Normalised requests (the edge validated types and signs; 0 = absent). */
+export interface TimeCursorQuery {
+  limit: number;
+  latestTime: number;
+  idBefore: number;
+}
+
+export interface LikesCountQuery {
+  limit: number;
+  /** undefined when absent from the request */
+  likesCountBefore?: number;
+  idBefore?: number;
+}
+
+export interface PopularityQuery {
+  limit: number;
+  asOf: number;
+  offset: number;
+}
+
+export const FEED_DEFAULT_LIMIT = 10;
+export const FEED_MAX_LIMIT = 50;
+/** TTL of the cached latest and following pages (SPEC §5). */
+export const FEED_CACHE_TTL_MS = 5000;
+
+/** absent/0 → default, above the maximum → clamped (SPEC §1). */
+export function clampLimit(limit: number | undefined | null): number {
+  if (!limit) return FEED_DEFAULT_LIMIT;
+  return Math.min(limit, FEED_MAX_LIMIT);
+}
+
+export function toFeedItem(r: VideoRow): FeedVideoItem {
+  return {
+    id: Number(r.id),
+    author: { id: Number(r.author_id), username: r.username },
+    title: r.title,
+    description: r.description,
+    play_url: r.play_url,
+    cover_url: r.cover_url,
+    create_time: Math.floor(Number(r.create_time) / 1000),
+    likes_count: Number(r.likes_count),
+    comments_count: Number(r.comments_count),
+    is_liked: false,
+  };
+}

@@ -1,0 +1,165 @@
+import { Injectable } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { createHash } from 'node:crypto';
+import { CacheKeys, CacheStore, minuteBucket } from '@app/cache';
+import { FeedRepository } from './feed.repository';
+import { PopularityPage, PopularityQuery, toFeedItem, VideoRow } from './feed.types';
+
+/** Minutes in the hot window (SPEC §6). */
+export const HOT_WINDOW_MINUTES = 60;
+/** A snapshot lives this long after its last read (SPEC §5). */
+export const HOT_SNAPSHOT_TTL_MS = 120_000;
+/** Encoded score = window score × 2^32 + video id, so equal scores order by id, highest first. */
+const ID_SPACE = 4294967296;
+/** Last member of every snapshot (score 0, below every encoded entry): marks "built", even when empty. */
+const SENTINEL = '0';
+
+/**
+ * Builds the snapshot once (atomically: the script is the lock, Redis runs it alone) and returns a
+ * slice of it, extending its life. KEYS[1] = snapshot, KEYS[2..] = the minute buckets (one slot,
+ * hash tag `{video}`). ARGV: start, stop, ttl ms. Returns [entries incl. sentinel, members in order].
+ */
+const SNAPSHOT_SLICE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local tmp = {}
+  for i = 2, #KEYS do tmp[#tmp + 1] = KEYS[i] end
+  redis.call('ZUNIONSTORE', KEYS[1], #tmp, unpack(tmp))
+  local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+  redis.call('DEL', KEYS[1])
+  local args = {}
+  for i = 1, #all, 2 do
+    local score = tonumber(all[i + 1])
+    local id = tonumber(all[i])
+    if score and id and score >= 1 and id >= 1 and id < ${ID_SPACE} then
+      args[#args + 1] = string.format('%.0f', math.floor(score) * ${ID_SPACE} + id)
+      args[#args + 1] = all[i]
+      if #args >= 1000 then
+        redis.call('ZADD', KEYS[1], unpack(args))
+        args = {}
+      end
+    end
+  end
+  args[#args + 1] = '0'
+  args[#args + 1] = '${SENTINEL}'
+  redis.call('ZADD', KEYS[1], unpack(args))
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {redis.call('ZCARD', KEYS[1]), redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])}
+`;
+
+/** The common case, one key: extend the snapshot's life and slice it; nil when it does not exist. */
+const SNAPSHOT_READ = `
+if redis.call('PEXPIRE', KEYS[1], ARGV[3]) == 0 then return false end
+return {redis.call('ZCARD', KEYS[1]), redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])}
+`;
+
+const sha1 = (script: string): string => createHash('sha1').update(script).digest('hex');
+const SHA = { read: sha1(SNAPSHOT_READ), build: sha1(SNAPSHOT_SLICE) };
+
+/** EVALSHA (the script body is not resent per call), loading the script on NOSCRIPT. */
+async function evalCached(
+  redis: Redis,
+  script: string,
+  sha: string,
+  keys: string[],
+  args: (string | number)[],
+): Promise<unknown> {
+  try {
+    return await redis.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return redis.eval(script, keys.length, ...keys, ...args);
+  }
+}
+
+/**
+ * The hot list (SPEC §6): a frozen snapshot per `as_of` minute, the union of the 60 minute buckets
+ * ending there; pages are slices by `offset`. An empty window, or Redis down, reads the database
+ * by (popularity desc, id desc) with the same `as_of` + `offset` paging. Offset paging over the
+ * database is exact on a frozen dataset only: a popularity change between two pages can shift rows
+ * across the offset (the snapshot, by contrast, never moves). A walk that starts on the snapshot and
+ * continues on the database (Redis lost mid-walk) switches order and may repeat items.
+ */
+@Injectable()
+export class HotListService {
+  constructor(
+    private readonly store: CacheStore,
+    private readonly repo: FeedRepository,
+  ) {}
+
+  /** unix s of the minute the request reads: `as_of` truncated, or now when absent/future/too old. */
+  static resolveAsOf(asOf: number, nowMs = Date.now()): number {
+    const current = Math.floor(nowMs / 60_000) * 60;
+    if (!asOf) return current;
+    const minute = Math.floor(asOf / 60) * 60;
+    if (minute > current || minute <= current - HOT_WINDOW_MINUTES * 60) return current;
+    return minute;
+  }
+
+  static bucketKeys(asOf: number): string[] {
+    const keys: string[] = [];
+    for (let i = 0; i < HOT_WINDOW_MINUTES; i++)
+      keys.push(CacheKeys.hotBucket(minuteBucket((asOf - i * 60) * 1000)));
+    return keys;
+  }
+
+  async list(q: PopularityQuery): Promise<PopularityPage> {
+    const asOf = HotListService.resolveAsOf(q.asOf);
+    const fromSnapshot = await this.fromSnapshot(asOf, q);
+    if (fromSnapshot) return fromSnapshot;
+    const rows = await this.repo.popularity(q.limit + 1, q.offset);
+    const items = rows.slice(0, q.limit).map(toFeedItem);
+    return {
+      video_list: items,
+      as_of: asOf,
+      next_offset: q.offset + items.length,
+      has_more: rows.length > q.limit,
+    };
+  }
+
+  /** A page of the snapshot, or undefined when Redis is unavailable or the window is empty. */
+  private async fromSnapshot(asOf: number, q: PopularityQuery): Promise<PopularityPage | undefined> {
+    const key = CacheKeys.hotSnapshot(asOf);
+    const items = [];
+    let offset = q.offset;
+    let first = true;
+    let more = true;
+    // Read slices until `limit` live videos plus one more entry (for has_more) are found; entries
+    // whose video is gone are skipped but consumed (they count in next_offset).
+    for (let round = 0; round < 10; round++) {
+      const want = q.limit - items.length + 1;
+      const chunk = Math.max(want, 16);
+      const args = [offset, offset + chunk - 1, HOT_SNAPSHOT_TTL_MS];
+      const reply = await this.store.withRedis(async (redis, prefix) => {
+        const read = await evalCached(redis, SNAPSHOT_READ, SHA.read, [prefix + key], args);
+        if (read !== null) return read as [number, string[]];
+        const all = [key, ...HotListService.bucketKeys(asOf)].map((k) => prefix + k);
+        return (await evalCached(redis, SNAPSHOT_SLICE, SHA.build, all, args)) as [number, string[]];
+      });
+      if (reply === undefined) {
+        if (first) return undefined;
+        break; // Redis lost mid-page: serve what was read (has_more stays true); the next page falls back.
+      }
+      const [size, members] = reply;
+      if (size <= 1) return undefined; // empty window: only the sentinel
+      const ids = members.filter((m) => m !== SENTINEL).map(Number);
+      first = false;
+      const rows = new Map((await this.repo.byIds(ids)).map((r: VideoRow) => [Number(r.id), r]));
+      let i = 0;
+      for (; i < ids.length; i++) {
+        const row = rows.get(ids[i]);
+        if (!row) continue;
+        if (items.length === q.limit) {
+          return { video_list: items, as_of: asOf, next_offset: offset + i, has_more: true };
+        }
+        items.push(toFeedItem(row));
+      }
+      offset += ids.length;
+      if (ids.length < chunk) {
+        more = false; // reached the end of the snapshot
+        break;
+      }
+    }
+    return { video_list: items, as_of: asOf, next_offset: offset, has_more: more };
+  }
+}

@@ -1,0 +1,123 @@
+import { Database } from '@app/core';
+import { startApp, TestApp } from '../helpers/test-app';
+import { PROFILES } from '../helpers/test-env';
+import { insertAccounts, insertVideos, registerAndLogin } from './feed-fixtures';
+
+/** Counts SQL statements reading `videos` (repositories and raw queries alike). */
+function countVideoReads(t: TestApp): { count: () => number; restore: () => void } {
+  const qr = t.app.get(Database).dataSource.createQueryRunner();
+  const proto = Object.getPrototypeOf(qr) as { query: (...args: unknown[]) => Promise<unknown> };
+  void qr.release();
+  const original = proto.query;
+  let n = 0;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    const sql = String(args[0]);
+    if (/^\s*SELECT/i.test(sql) && /FROM [`"]?videos[`"]?/i.test(sql)) n++;
+    return original.apply(this, args);
+  };
+  return { count: () => n, restore: () => (proto.query = original) };
+}
+
+// Walks, cache-TTL convergence and a Redis cut take longer than jest's 5 s default.
+jest.setTimeout(60_000);
+
+describe.each(PROFILES)('feed and detail caches (%s)', (profile) => {
+  let t: TestApp;
+  let me: { id: number; token: string };
+
+  beforeAll(async () => {
+    t = await startApp(profile);
+    me = await registerAndLogin(t, 'cache');
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('stampede: 200 concurrent getDetail on a cold key reach the database once', async () => {
+    const [author] = await insertAccounts(t, 1);
+    const [v] = await insertVideos(t, [
+      { author_id: author, create_time: Date.now(), likes_count: 0, popularity: 0 },
+    ]);
+    const reads = countVideoReads(t);
+    try {
+      const res = await Promise.all(
+        Array.from({ length: 200 }, () => t.http.post('/video/getDetail').send({ id: v.id })),
+      );
+      expect(res.every((r) => r.status === 200)).toBe(true);
+      expect(reads.count()).toBe(1);
+    } finally {
+      reads.restore();
+    }
+  });
+
+  it('stampede: 200 concurrent listLatest on a cold key reach the database once (all statements counted)', async () => {
+    const reads = countVideoReads(t);
+    try {
+      const res = await Promise.all(
+        Array.from({ length: 200 }, () => t.http.post('/feed/listLatest').send({ limit: 17 })),
+      );
+      expect(res.every((r) => r.status === 200)).toBe(true);
+      expect(reads.count()).toBe(1);
+    } finally {
+      reads.restore();
+    }
+  });
+
+  it('a like, comment, rename and delete show in getDetail at once and in the cached latest feed within its TTL', async () => {
+    const [v] = await insertVideos(t, [
+      { author_id: me.id, create_time: Date.now() + 60_000, likes_count: 0, popularity: 0 },
+    ]);
+    const detail = async (): Promise<{ status: number; body: Record<string, unknown> }> =>
+      t.http.post('/video/getDetail').send({ id: v.id });
+    const top = async (): Promise<Record<string, unknown> | undefined> =>
+      (await t.http.post('/feed/listLatest').send({ limit: 1 }).expect(200)).body.video_list[0];
+    /** Polls the cached feed until `check` holds; feeds converge within their 5 s TTL. */
+    const converges = async (
+      check: (item: Record<string, unknown> | undefined) => boolean,
+    ): Promise<boolean> => {
+      for (let i = 0; i < 80; i++) {
+        if (check(await top())) return true;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return false;
+    };
+    expect((await detail()).status).toBe(200);
+    expect((await top())?.id).toBe(v.id); // now cached with 0 likes
+
+    await t.http
+      .post('/like/like')
+      .set('authorization', `Bearer ${me.token}`)
+      .send({ video_id: v.id })
+      .expect(200);
+    expect((await detail()).body.likes_count).toBe(1);
+    expect(await converges((i) => i?.likes_count === 1)).toBe(true);
+
+    await t.http
+      .post('/comment/publish')
+      .set('authorization', `Bearer ${me.token}`)
+      .send({ video_id: v.id, content: 'hello' })
+      .expect(200);
+    expect((await detail()).body.comments_count).toBe(1);
+    expect(await converges((i) => i?.comments_count === 1)).toBe(true);
+
+    const newName = `renamed${Date.now().toString(36)}`;
+    const renamed = await t.http
+      .post('/account/rename')
+      .set('authorization', `Bearer ${me.token}`)
+      .send({ new_username: newName })
+      .expect(200);
+    me.token = renamed.body.token as string;
+    expect((await detail()).body.username).toBe(newName);
+    expect(
+      await converges((i) => (i?.author as { username: string } | undefined)?.username === newName),
+    ).toBe(true);
+
+    await t.http
+      .post('/video/delete')
+      .set('authorization', `Bearer ${me.token}`)
+      .send({ id: v.id })
+      .expect(200);
+    expect((await detail()).status).toBe(404);
+    expect(await converges((i) => i?.id !== v.id)).toBe(true);
+  });
+});

@@ -1,0 +1,128 @@
+import type { TestApp } from '../helpers/test-app';
+
+/** A video row as the fixtures insert it. */
+export interface FixtureVideo {
+  id: number;
+  author_id: number;
+  create_time: number;
+  likes_count: number;
+  popularity: number;
+}
+
+let seq = 0;
+
+/** Registers and logs in an account through the routes; returns its id and token. */
+export async function registerAndLogin(
+  t: TestApp,
+  prefix = 'viewer',
+): Promise<{ id: number; token: string }> {
+  const username = `${prefix}${Date.now().toString(36)}${seq++}`;
+  const password = 'secret-password';
+  await t.http.post('/account/register').send({ username, password }).expect(200);
+  const res = await t.http.post('/account/login').send({ username, password }).expect(200);
+  return { id: res.body.account_id as number, token: res.body.token as string };
+}
+
+/** Inserts `n` accounts directly (feeds are read-only: data comes from SQL); returns their ids. */
+export async function insertAccounts(t: TestApp, n: number, prefix = 'author'): Promise<number[]> {
+  const ids: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = `${prefix}${seq++}x${i}`;
+    await t.sql(
+      `INSERT INTO accounts (username, username_key, password_hash, avatar_url, bio, follower_count, vlogger_count, create_time)
+       VALUES (?, ?, 'x', '', '', 0, 0, ?)`,
+      [name, name.toLowerCase(), Date.now()],
+    );
+    const [row] = await t.sql<{ id: number }>('SELECT id FROM accounts WHERE username_key = ?', [
+      name.toLowerCase(),
+    ]);
+    ids.push(Number(row.id));
+  }
+  return ids;
+}
+
+/** Inserts videos in multi-row statements; returns them with their ids. */
+export async function insertVideos(t: TestApp, rows: Omit<FixtureVideo, 'id'>[]): Promise<FixtureVideo[]> {
+  const [before] = await t.sql<{ m: number | null }>('SELECT MAX(id) AS m FROM videos');
+  for (let i = 0; i < rows.length; i += 100) {
+    const part = rows.slice(i, i + 100);
+    await t.sql(
+      `INSERT INTO videos (author_id, username, title, description, play_url, cover_url, create_time, likes_count, comments_count, popularity)
+       VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+      part.flatMap((r, j) => [
+        r.author_id,
+        `author${r.author_id}`,
+        `video ${i + j}`,
+        '',
+        'https://cdn.example.com/v.mp4',
+        'https://cdn.example.com/c.jpg',
+        r.create_time,
+        r.likes_count,
+        r.popularity - r.likes_count,
+        r.popularity,
+      ]),
+    );
+  }
+  const inserted = await t.sql<{
+    id: number;
+    author_id: number;
+    create_time: number;
+    likes_count: number;
+    popularity: number;
+  }>('SELECT id, author_id, create_time, likes_count, popularity FROM videos WHERE id > ? ORDER BY id', [
+    Number(before.m ?? 0),
+  ]);
+  return inserted.map((r) => ({
+    id: Number(r.id),
+    author_id: Number(r.author_id),
+    create_time: Number(r.create_time),
+    likes_count: Number(r.likes_count),
+    popularity: Number(r.popularity),
+  }));
+}
+
+export async function follow(t: TestApp, followerId: number, vloggerIds: number[]): Promise<void> {
+  for (const v of vloggerIds) {
+    await t.sql('INSERT INTO socials (follower_id, vlogger_id, create_time) VALUES (?, ?, ?)', [
+      followerId,
+      v,
+      Date.now(),
+    ]);
+  }
+}
+
+export const byTimeDesc = (a: FixtureVideo, b: FixtureVideo): number =>
+  b.create_time - a.create_time || b.id - a.id;
+export const byLikesDesc = (a: FixtureVideo, b: FixtureVideo): number =>
+  b.likes_count - a.likes_count || b.id - a.id;
+export const byPopularityDesc = (a: FixtureVideo, b: FixtureVideo): number =>
+  b.popularity - a.popularity || b.id - a.id;
+
+interface Page {
+  video_list: { id: number }[];
+  has_more: boolean;
+  [k: string]: unknown;
+}
+
+/**
+ * Walks a feed page by page, passing each response's cursor fields back, until has_more is false.
+ * Fails on a non-200, on an empty page that claimed to have more, or after too many pages.
+ */
+export async function walk(
+  post: (body: Record<string, unknown>) => Promise<{ status: number; body: Page }>,
+  first: Record<string, unknown>,
+  next: (page: Page) => Record<string, unknown>,
+  maxPages = 500,
+): Promise<{ ids: number[]; pages: number }> {
+  const ids: number[] = [];
+  let body = first;
+  for (let pages = 1; pages <= maxPages; pages++) {
+    const res = await post(body);
+    expect(res.status).toBe(200);
+    ids.push(...res.body.video_list.map((v) => v.id));
+    if (!res.body.has_more) return { ids, pages };
+    expect(res.body.video_list.length).toBeGreaterThan(0);
+    body = { ...first, ...next(res.body) };
+  }
+  throw new Error('walk did not end');
+}

@@ -1,0 +1,482 @@
+import { Database } from '@app/core';
+import { FeedService } from '@app/feed';
+import { CacheKeys, minuteBucket } from '@app/cache';
+import { expectError, startApp, TestApp } from '../helpers/test-app';
+import { PROFILES, redisClient } from '../helpers/test-env';
+import { TcpProxy } from '../helpers/tcp-proxy';
+import {
+  byLikesDesc,
+  byPopularityDesc,
+  byTimeDesc,
+  FixtureVideo,
+  follow,
+  insertAccounts,
+  insertVideos,
+  registerAndLogin,
+  walk,
+} from './feed-fixtures';
+
+const DAY = 86_400_000;
+const LIMITS = [1, 7, 10, 50];
+
+// Walks, cache-TTL convergence and a Redis cut take longer than jest's 5 s default.
+jest.setTimeout(60_000);
+
+describe.each(PROFILES)('feeds (%s)', (profile) => {
+  let t: TestApp;
+  let videos: FixtureVideo[];
+  let authors: number[];
+  let many: { id: number; token: string }; // follows 55 authors (time-index plan)
+  let few: { id: number; token: string }; // follows 3 authors (per-author plan)
+
+  beforeAll(async () => {
+    t = await startApp(profile);
+    many = await registerAndLogin(t, 'many');
+    few = await registerAndLogin(t, 'few');
+    authors = await insertAccounts(t, 60);
+    const base = Date.now() - 1000;
+    // 210 videos on 7 distinct create_times (30 per millisecond), 4 like counts, 5 popularities,
+    // spread over 18 days so the following feed crosses its 7-day scan window.
+    videos = await insertVideos(
+      t,
+      Array.from({ length: 210 }, (_, i) => ({
+        author_id: authors[i % authors.length],
+        create_time: base - (i % 7) * 3 * DAY,
+        likes_count: i % 4,
+        popularity: (i % 4) + (i % 5),
+      })),
+    );
+    await follow(t, many.id, authors.slice(0, 55));
+    await follow(t, few.id, authors.slice(10, 13));
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const post = (route: string, token?: string) => async (body: Record<string, unknown>) => {
+    const req = t.http.post(route);
+    if (token) void req.set('authorization', `Bearer ${token}`);
+    return req.send(body);
+  };
+
+  it.each(LIMITS)('listLatest walks every video once, newest first, with ties (limit %i)', async (limit) => {
+    const expected = [...videos].sort(byTimeDesc).map((v) => v.id);
+    const { ids, pages } = await walk(post('/feed/listLatest'), { limit }, (p) => ({
+      latest_time: p.next_time,
+      id_before: p.next_id_before,
+    }));
+    expect(ids).toEqual(expected);
+    expect(pages).toBe(Math.ceil(expected.length / limit));
+  });
+
+  it.each(LIMITS)('listByFollowing walks the followed authors once, in order (limit %i)', async (limit) => {
+    for (const [viewer, followed] of [
+      [many, authors.slice(0, 55)],
+      [few, authors.slice(10, 13)],
+    ] as const) {
+      const set = new Set(followed);
+      const expected = videos
+        .filter((v) => set.has(v.author_id))
+        .sort(byTimeDesc)
+        .map((v) => v.id);
+      const { ids } = await walk(post('/feed/listByFollowing', viewer.token), { limit }, (p) => ({
+        latest_time: p.next_time,
+        id_before: p.next_id_before,
+      }));
+      expect(ids).toEqual(expected);
+    }
+  });
+
+  it.each(LIMITS)(
+    'listLikesCount walks every video once by (likes_count, id) desc (limit %i)',
+    async (limit) => {
+      const expected = [...videos].sort(byLikesDesc).map((v) => v.id);
+      const { ids, pages } = await walk(post('/feed/listLikesCount'), { limit }, (p) => ({
+        likes_count_before: p.next_likes_count_before,
+        id_before: p.next_id_before,
+      }));
+      expect(ids).toEqual(expected);
+      expect(pages).toBe(Math.ceil(expected.length / limit));
+    },
+  );
+
+  it('a page has the FeedVideoItem shape, create_time in seconds and cursors in ms', async () => {
+    const res = await t.http.post('/api/feed/listLatest').send({ limit: 2 }).expect(200);
+    const top = [...videos].sort(byTimeDesc)[0];
+    expect(Object.keys(res.body).sort()).toEqual(['has_more', 'next_id_before', 'next_time', 'video_list']);
+    expect(res.body.video_list[0]).toEqual({
+      id: top.id,
+      author: { id: top.author_id, username: `author${top.author_id}` },
+      title: expect.any(String),
+      description: '',
+      play_url: 'https://cdn.example.com/v.mp4',
+      cover_url: 'https://cdn.example.com/c.jpg',
+      create_time: Math.floor(top.create_time / 1000),
+      likes_count: top.likes_count,
+      comments_count: top.popularity - top.likes_count,
+      is_liked: false,
+    });
+    expect(res.body.next_time).toBe([...videos].sort(byTimeDesc)[1].create_time);
+    expect(res.headers['x-request-id']).toBeTruthy();
+  });
+
+  it('the anonymous fast path answers the same bytes and headers as the Nest route', async () => {
+    const a = await t.http.post('/feed/listLatest').send({ limit: 3 }).expect(200); // fills the cache
+    const feeds = t.app.get(FeedService);
+    const spy = jest.spyOn(feeds, 'listLatest');
+    const b = await t.http.post('/api/feed/listLatest').send({ limit: 3, extra: 'x' }).expect(200);
+    expect(spy).not.toHaveBeenCalled(); // answered before Nest
+    await t.http
+      .post('/feed/listLatest')
+      .set('authorization', `Bearer ${few.token}`)
+      .send({ limit: 3 })
+      .expect(200);
+    expect(spy).toHaveBeenCalledTimes(1); // a viewer goes through Nest (is_liked)
+    spy.mockRestore();
+    expect(b.text).toBe(a.text);
+    expect(b.headers['content-type']).toBe(a.headers['content-type']);
+    expect(b.headers['x-request-id']).toBeTruthy();
+    expect(b.headers['x-request-id']).not.toBe(a.headers['x-request-id']);
+    const c = await t.http
+      .post('/feed/listLatest')
+      .set('x-request-id', 'mine-1')
+      .send({ limit: 3 })
+      .expect(200);
+    expect(c.headers['x-request-id']).toBe('mine-1');
+    // Bad input never takes the fast path.
+    expectError(await t.http.post('/feed/listLatest').send({ limit: -3 }), 400, 'VALIDATION_FAILED');
+  });
+
+  it('an empty page echoes the request cursor with has_more false', async () => {
+    const res = await t.http
+      .post('/feed/listLatest')
+      .send({ limit: 5, latest_time: 1000, id_before: 7 })
+      .expect(200);
+    expect(res.body).toEqual({ video_list: [], next_time: 1000, next_id_before: 7, has_more: false });
+    const lc = await t.http
+      .post('/feed/listLikesCount')
+      .send({ likes_count_before: 0, id_before: 1 })
+      .expect(200);
+    expect(lc.body).toEqual({
+      video_list: [],
+      next_likes_count_before: 0,
+      next_id_before: 1,
+      has_more: false,
+    });
+  });
+
+  it('limit: absent/0 = 10, above 50 clamped to 50', async () => {
+    expect((await t.http.post('/feed/listLatest').send({}).expect(200)).body.video_list).toHaveLength(10);
+    expect(
+      (await t.http.post('/feed/listLatest').send({ limit: 0 }).expect(200)).body.video_list,
+    ).toHaveLength(10);
+    expect(
+      (await t.http.post('/feed/listLikesCount').send({ limit: 51 }).expect(200)).body.video_list,
+    ).toHaveLength(50);
+    expect(
+      (await t.http.post('/feed/listByPopularity').send({ limit: 500 }).expect(200)).body.video_list,
+    ).toHaveLength(50);
+  });
+
+  it("is_liked is true only for the viewer's own likes, false for anonymous", async () => {
+    const top = [...videos].sort(byTimeDesc).slice(0, 3);
+    await t.sql('INSERT INTO likes (video_id, account_id, create_time) VALUES (?, ?, ?)', [
+      top[1].id,
+      few.id,
+      Date.now(),
+    ]);
+    const mine = await t.http
+      .post('/feed/listLatest')
+      .set('authorization', `Bearer ${few.token}`)
+      .send({ limit: 3 })
+      .expect(200);
+    expect(mine.body.video_list.map((v: { is_liked: boolean }) => v.is_liked)).toEqual([false, true, false]);
+    const other = await t.http
+      .post('/feed/listLatest')
+      .set('authorization', `Bearer ${many.token}`)
+      .send({ limit: 3 })
+      .expect(200);
+    expect(other.body.video_list.map((v: { is_liked: boolean }) => v.is_liked)).toEqual([
+      false,
+      false,
+      false,
+    ]);
+    const anon = await t.http.post('/feed/listLatest').send({ limit: 3 }).expect(200);
+    expect(anon.body.video_list.map((v: { is_liked: boolean }) => v.is_liked)).toEqual([false, false, false]);
+  });
+
+  it('listByPopularity without Redis buckets pages the database by (popularity, id) with as_of + offset', async () => {
+    const expected = [...videos].sort(byPopularityDesc).map((v) => v.id);
+    for (const limit of [7, 50]) {
+      let asOf = 0;
+      const { ids } = await walk(post('/feed/listByPopularity'), { limit }, (p) => {
+        if (asOf === 0) asOf = p.as_of as number;
+        expect(p.as_of).toBe(asOf);
+        return { as_of: p.as_of, offset: p.next_offset };
+      });
+      expect(ids).toEqual(expected);
+      expect(asOf % 60).toBe(0);
+    }
+  });
+
+  it('listByPopularity: as_of is truncated to its minute; future or too old means now', async () => {
+    const now = Math.floor(Date.now() / 60_000) * 60;
+    const r1 = await t.http
+      .post('/feed/listByPopularity')
+      .send({ as_of: now - 120 + 17 })
+      .expect(200);
+    expect(r1.body.as_of).toBe(now - 120);
+    const r2 = await t.http
+      .post('/feed/listByPopularity')
+      .send({ as_of: now + 3600 })
+      .expect(200);
+    expect([now, now + 60]).toContain(r2.body.as_of);
+    const r3 = await t.http
+      .post('/feed/listByPopularity')
+      .send({ as_of: now - 7200 })
+      .expect(200);
+    expect([now, now + 60]).toContain(r3.body.as_of);
+  });
+
+  it('validation: every bad cursor and limit combination is a 400', async () => {
+    const bad: [string, Record<string, unknown>][] = [
+      ['/feed/listLatest', { limit: -1 }],
+      ['/feed/listLatest', { limit: 1.5 }],
+      ['/feed/listLatest', { limit: '10' }],
+      ['/feed/listLatest', { latest_time: -5 }],
+      ['/feed/listLatest', { latest_time: 12.5 }],
+      ['/feed/listLatest', { latest_time: '123' }],
+      ['/feed/listLatest', { id_before: -1 }],
+      ['/feed/listByFollowing', { id_before: 0.5 }],
+      ['/feed/listLikesCount', { likes_count_before: 3 }],
+      ['/feed/listLikesCount', { id_before: 3 }],
+      ['/feed/listLikesCount', { likes_count_before: 3, id_before: 0 }],
+      ['/feed/listLikesCount', { likes_count_before: -1, id_before: 3 }],
+      ['/feed/listLikesCount', { likes_count_before: 1, id_before: 2.5 }],
+      ['/feed/listByPopularity', { as_of: -60 }],
+      ['/feed/listByPopularity', { offset: -1 }],
+      ['/feed/listByPopularity', { offset: 1.5 }],
+      ['/feed/listByPopularity', { limit: true }],
+    ];
+    for (const [route, body] of bad) {
+      const res = await t.http.post(route).set('authorization', `Bearer ${few.token}`).send(body);
+      expectError(res, 400, 'VALIDATION_FAILED');
+    }
+    const pair = await t.http.post('/feed/listLikesCount').send({ likes_count_before: 3 });
+    expect(expectError(pair, 400, 'VALIDATION_FAILED').error).toMatch(/together/);
+    expectError(await t.http.post('/feed/listLatest').send([1, 2]), 400, 'VALIDATION_FAILED');
+  });
+
+  it('401: listByFollowing without a token; any feed with a bad token', async () => {
+    expectError(await t.http.post('/feed/listByFollowing').send({}), 401, 'UNAUTHENTICATED');
+    for (const route of [
+      '/feed/listLatest',
+      '/feed/listLikesCount',
+      '/feed/listByPopularity',
+      '/feed/listByFollowing',
+    ]) {
+      expectError(
+        await t.http.post(route).set('authorization', 'Bearer not-a-token').send({}),
+        401,
+        'UNAUTHENTICATED',
+      );
+      expectError(
+        await t.http.post(route).set('authorization', 'Basic abc').send({}),
+        401,
+        'UNAUTHENTICATED',
+      );
+    }
+  });
+
+  it('stampede: 200 concurrent requests on a cold feed key reach the database once', async () => {
+    const db = t.app.get(Database);
+    const original = db.query.bind(db);
+    let latest = 0;
+    let following = 0;
+    db.query = (sql: string, params?: unknown[]) => {
+      // Each following-page load starts by reading the caller's follows; a latest page is one query.
+      if (/FROM socials WHERE follower_id/.test(sql)) following++;
+      else if (/FROM videos v\b/.test(sql) && /ORDER BY v\.create_time DESC/.test(sql)) latest++;
+      return original(sql, params);
+    };
+    try {
+      const a = await Promise.all(
+        Array.from({ length: 200 }, () => t.http.post('/feed/listLatest').send({ limit: 13 })),
+      );
+      expect(a.every((r) => r.status === 200)).toBe(true);
+      expect(new Set(a.map((r) => r.text)).size).toBe(1);
+      expect(latest).toBe(1);
+      const f = await Promise.all(
+        Array.from({ length: 200 }, () =>
+          t.http
+            .post('/feed/listByFollowing')
+            .set('authorization', `Bearer ${few.token}`)
+            .send({ limit: 13 }),
+        ),
+      );
+      expect(f.every((r) => r.status === 200)).toBe(true);
+      expect(following).toBe(1);
+    } finally {
+      db.query = original;
+    }
+  });
+
+  if (profile === 'full') {
+    it('listByPopularity pages one Redis snapshot: score desc, ties by id desc, gone videos skipped but counted', async () => {
+      const r = redisClient();
+      try {
+        const prefix = t.testEnv.redisPrefix ?? '';
+        // A minute no earlier test has read (snapshots are frozen once built).
+        const asOf = Math.floor(Date.now() / 60_000) * 60 - 300;
+        const nowMs = asOf * 1000;
+        // 3 minutes of the window; scores tie a lot; one id is not a video; one nets to 0.
+        const picks = videos.slice(0, 40);
+        const scores = new Map<number, number>();
+        const pipe = r.pipeline();
+        picks.forEach((v, i) => {
+          const minute = minuteBucket(nowMs - (i % 3) * 60_000);
+          const s = 1 + (i % 4);
+          scores.set(v.id, (scores.get(v.id) ?? 0) + s);
+          pipe.zincrby(prefix + CacheKeys.hotBucket(minute), s, String(v.id));
+        });
+        const goneId = 99_999_999;
+        pipe.zincrby(prefix + CacheKeys.hotBucket(minuteBucket(nowMs)), 3, String(goneId));
+        pipe.zincrby(prefix + CacheKeys.hotBucket(minuteBucket(nowMs)), 1, String(videos[50].id));
+        pipe.zincrby(prefix + CacheKeys.hotBucket(minuteBucket(nowMs - 60_000)), -1, String(videos[50].id));
+        // Outside the window (61 minutes ago): ignored.
+        pipe.zincrby(
+          prefix + CacheKeys.hotBucket(minuteBucket(nowMs - 61 * 60_000)),
+          100,
+          String(videos[60].id),
+        );
+        await pipe.exec();
+        const expected = [...scores.entries()].sort((a, b) => b[1] - a[1] || b[0] - a[0]).map(([id]) => id);
+        for (const limit of [1, 7, 50]) {
+          const offsets: number[] = [];
+          const { ids } = await walk(post('/feed/listByPopularity'), { limit, as_of: asOf }, (p) => {
+            expect(p.as_of).toBe(asOf);
+            offsets.push(p.next_offset as number);
+            return { offset: p.next_offset };
+          });
+          expect(ids).toEqual(expected);
+          // The gone video (score 3) was consumed: offsets count every snapshot entry.
+          expect(offsets.length === 0 || offsets[offsets.length - 1] <= expected.length + 1).toBe(true);
+        }
+        const last = await t.http.post('/feed/listByPopularity').send({ as_of: asOf, limit: 50 }).expect(200);
+        expect(last.body.next_offset).toBe(expected.length + 1);
+        expect(last.body.has_more).toBe(false);
+        const key = prefix + CacheKeys.hotSnapshot(asOf);
+        const ttl = await r.pttl(key);
+        expect(ttl).toBeGreaterThan(60_000);
+        // Frozen: new activity in the window does not change the snapshot being paged.
+        await r.zincrby(prefix + CacheKeys.hotBucket(minuteBucket(nowMs)), 1000, String(videos[100].id));
+        const again = await t.http
+          .post('/feed/listByPopularity')
+          .send({ as_of: asOf, limit: 50 })
+          .expect(200);
+        expect(again.body.video_list.map((v: { id: number }) => v.id)).toEqual(expected.slice(0, 50));
+      } finally {
+        r.disconnect();
+      }
+    });
+  }
+});
+
+// Redis is the only thing cut, so this runs on the full profile only.
+if (PROFILES.includes('full')) {
+  describe('feeds with Redis cut mid-run (full)', () => {
+    let t: TestApp;
+    let proxy: TcpProxy;
+    let videos: FixtureVideo[];
+    let viewer: { id: number; token: string };
+
+    beforeAll(async () => {
+      proxy = new TcpProxy('127.0.0.1', 6379);
+      const port = await proxy.start();
+      t = await startApp('full', { redisUrl: `redis://127.0.0.1:${port}` });
+      viewer = await registerAndLogin(t, 'cut');
+      const authors = await insertAccounts(t, 5);
+      const base = Date.now() - 1000;
+      videos = await insertVideos(
+        t,
+        Array.from({ length: 60 }, (_, i) => ({
+          author_id: authors[i % 5],
+          create_time: base - (i % 4) * 1000,
+          likes_count: i % 3,
+          popularity: i % 6,
+        })),
+      );
+      await follow(t, viewer.id, authors.slice(0, 3));
+      // Some hot-list activity, so the first pages come from a Redis snapshot.
+      const r = redisClient();
+      const prefix = t.testEnv.redisPrefix ?? '';
+      for (const v of videos.slice(0, 20)) {
+        await r.zincrby(prefix + CacheKeys.hotBucket(minuteBucket(Date.now())), 1 + (v.id % 3), String(v.id));
+      }
+      r.disconnect();
+    });
+    afterAll(async () => {
+      await t?.close();
+      await proxy?.stop();
+    });
+
+    const routes: [string, Record<string, unknown>, boolean][] = [
+      ['/feed/listLatest', { limit: 5 }, false],
+      ['/feed/listLatest', { limit: 5 }, true],
+      ['/feed/listLikesCount', { limit: 5 }, false],
+      ['/feed/listByPopularity', { limit: 5 }, false],
+      ['/feed/listByFollowing', { limit: 5 }, true],
+    ];
+    const hitAll = async (): Promise<number[]> => {
+      const statuses: number[] = [];
+      for (const [route, body, auth] of routes) {
+        const req = t.http.post(route);
+        if (auth) void req.set('authorization', `Bearer ${viewer.token}`);
+        statuses.push((await req.send(body)).status);
+      }
+      return statuses;
+    };
+
+    it('every feed answers 2xx with Redis up, cut, and back; the hot list pages from the database without repeats; the cache refills', async () => {
+      expect(await hitAll()).toEqual([200, 200, 200, 200, 200]);
+      const snap = await t.http.post('/feed/listByPopularity').send({ limit: 50 }).expect(200);
+      expect(snap.body.video_list).toHaveLength(20); // the Redis snapshot, not the whole table
+
+      proxy.cut();
+      for (let i = 0; i < 3; i++) expect(await hitAll()).toEqual([200, 200, 200, 200, 200]);
+      const expected = [...videos].sort(byPopularityDesc).map((v) => v.id);
+      for (const limit of [4, 7]) {
+        const { ids } = await walk(
+          async (body) => t.http.post('/feed/listByPopularity').send(body),
+          { limit },
+          (p) => ({ as_of: p.as_of, offset: p.next_offset }),
+        );
+        expect(new Set(ids).size).toBe(ids.length);
+        expect(ids).toEqual(expected);
+      }
+      // The following feed reads the database while Redis is away.
+      const f = await t.http
+        .post('/feed/listByFollowing')
+        .set('authorization', `Bearer ${viewer.token}`)
+        .send({ limit: 50 })
+        .expect(200);
+      expect(f.body.video_list).toHaveLength(36);
+
+      proxy.restore();
+      const r = redisClient();
+      try {
+        const key = (t.testEnv.redisPrefix ?? '') + CacheKeys.latestFeed(9, '0');
+        let refilled = false;
+        for (let i = 0; i < 100 && !refilled; i++) {
+          expect((await t.http.post('/feed/listLatest').send({ limit: 9 })).status).toBe(200);
+          refilled = (await r.exists(key)) === 1;
+          if (!refilled) await new Promise((res) => setTimeout(res, 100));
+        }
+        expect(refilled).toBe(true);
+        expect(await hitAll()).toEqual([200, 200, 200, 200, 200]);
+      } finally {
+        r.disconnect();
+      }
+    });
+  });
+}
