@@ -11,6 +11,7 @@ const base = {
 };
 
 module.exports = {
+  testTimeout: 60000,
   projects: [
     {
       ...base,

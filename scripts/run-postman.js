@@ -56,6 +56,7 @@ async function main() {
           collection: require(join(root, 'test/postman.json')),
           envVar: [{ key: 'host', value: `http://127.0.0.1:${port}` }],
           reporters: ['cli'],
+          workingDir: root,
         },
         (err, s) => (err ? reject(err) : resolve(s)),
       ),

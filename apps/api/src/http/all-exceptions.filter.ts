@@ -20,7 +20,7 @@ export function toErrorResponse(
   logger: Logger,
   requestId?: string,
 ): { status: number; body: ErrorBody; retryAfter?: number } {
-  if (err instanceof DomainError) {
+  if (err instanceof DomainError && err.code !== ErrorCode.Internal) {
     const body: ErrorBody = { error: err.message, code: err.code };
     if (err.code === ErrorCode.ValidationFailed) body.details = err.details ?? [];
     return { status: STATUS_OF[err.code], body, retryAfter: err.retryAfter };

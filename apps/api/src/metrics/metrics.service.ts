@@ -1,7 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CacheMetrics, CacheStore } from '@app/cache';
-import { EventPublisher } from '@app/events';
+import {
+  ALL_CONSUMER_QUEUES,
+  AmqpConnection,
+  deadLetterQueueName,
+  EventPublisher,
+  OutboxEntity,
+  OutboxStatus,
+} from '@app/events';
 import { Database } from '@app/core';
 
 /** Prometheus metrics of one api process (its own registry, so test apps don't collide). */
@@ -11,7 +18,13 @@ export class MetricsService {
   readonly requests: Counter<'method' | 'route' | 'status'>;
   readonly latency: Histogram<'method' | 'route' | 'status'>;
 
-  constructor(cacheMetrics: CacheMetrics, cache: CacheStore, publisher: EventPublisher, db: Database) {
+  constructor(
+    cacheMetrics: CacheMetrics,
+    cache: CacheStore,
+    publisher: EventPublisher,
+    db: Database,
+    amqp: AmqpConnection,
+  ) {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     this.requests = new Counter({
       name: 'http_requests_total',
@@ -51,6 +64,45 @@ export class MetricsService {
         this.set({ dependency: 'database' }, up ? 1 : 0);
         this.set({ dependency: 'redis' }, v(cache.state()));
         this.set({ dependency: 'rabbitmq' }, v(publisher.state()));
+      },
+    });
+    new Gauge({
+      name: 'outbox_pending_events',
+      help: 'Outbox rows neither confirmed by the broker nor applied (the relay finishes them)',
+      registers: [this.registry],
+      async collect() {
+        try {
+          this.set(await db.manager.count(OutboxEntity, { where: { status: OutboxStatus.Pending } }));
+        } catch {
+          /* database down: dependency_up says so */
+        }
+      },
+    });
+    new Gauge({
+      name: 'events_queue_messages',
+      help: 'Messages waiting in each consumer queue and its dead-letter queue (broker-wide)',
+      labelNames: ['queue'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const conn = amqp.current;
+        if (!conn) return;
+        try {
+          const ch = await conn.createChannel();
+          ch.on('error', () => undefined);
+          try {
+            for (const q of ALL_CONSUMER_QUEUES) {
+              for (const name of [q.name, deadLetterQueueName(q.name)]) {
+                const info = await ch.checkQueue(name);
+                this.set({ queue: name }, info.messageCount);
+              }
+            }
+          } finally {
+            await ch.close().catch(() => undefined);
+          }
+        } catch {
+          /* broker down or topology not declared yet */
+        }
       },
     });
   }

@@ -1,0 +1,220 @@
+import { MemoryCacheStore } from './memory-cache.store';
+
+describe('MemoryCacheStore', () => {
+  let store: MemoryCacheStore;
+
+  beforeEach(() => {
+    jest.useFakeTimers({ now: new Date('2024-01-01T00:00:00.000Z') });
+    store = new MemoryCacheStore();
+  });
+
+  afterEach(async () => {
+    await store.close();
+    jest.useRealTimers();
+  });
+
+  it('is the in-process store and reports itself disabled', () => {
+    expect(store.kind).toBe('memory');
+    expect(store.state()).toBe('disabled');
+  });
+
+  describe('get / set / TTL', () => {
+    it('misses an unknown key', async () => {
+      await expect(store.get('nope')).resolves.toBeNull();
+    });
+
+    it('returns what was set, until the TTL has passed', async () => {
+      await expect(store.set('k', 'v', 1000)).resolves.toBe(true);
+      await expect(store.get('k')).resolves.toBe('v');
+      jest.advanceTimersByTime(999);
+      await expect(store.get('k')).resolves.toBe('v');
+      jest.advanceTimersByTime(1);
+      await expect(store.get('k')).resolves.toBeNull();
+    });
+
+    it('overwrites the value and the TTL', async () => {
+      await store.set('k', 'a', 100);
+      await store.set('k', 'b', 5000);
+      jest.advanceTimersByTime(1000);
+      await expect(store.get('k')).resolves.toBe('b');
+    });
+
+    it('mget answers in key order with null for misses and expired keys', async () => {
+      await store.set('a', '1', 1000);
+      await store.set('b', '2', 100);
+      jest.advanceTimersByTime(100);
+      await expect(store.mget(['a', 'b', 'c'])).resolves.toEqual(['1', null, null]);
+      await expect(store.mget([])).resolves.toEqual([]);
+    });
+
+    it('del removes every key given', async () => {
+      await store.set('a', '1', 1000);
+      await store.set('b', '2', 1000);
+      await store.set('c', '3', 1000);
+      await expect(store.del('a', 'b', 'missing')).resolves.toBe(true);
+      await expect(store.mget(['a', 'b', 'c'])).resolves.toEqual([null, null, '3']);
+    });
+  });
+
+  describe('setNx', () => {
+    it('sets an absent key and refuses a present one, keeping the first value', async () => {
+      await expect(store.setNx('lock', 'one', 1000)).resolves.toBe(true);
+      await expect(store.setNx('lock', 'two', 1000)).resolves.toBe(false);
+      await expect(store.get('lock')).resolves.toBe('one');
+    });
+
+    it('succeeds again once the holder has expired, with its own TTL', async () => {
+      await store.setNx('lock', 'one', 1000);
+      jest.advanceTimersByTime(1000);
+      await expect(store.setNx('lock', 'two', 500)).resolves.toBe(true);
+      await expect(store.get('lock')).resolves.toBe('two');
+      jest.advanceTimersByTime(500);
+      await expect(store.get('lock')).resolves.toBeNull();
+    });
+
+    it('never answers null (the store is always available)', async () => {
+      await expect(store.setNx('k', 'v', 10)).resolves.not.toBeNull();
+    });
+  });
+
+  describe('delIfEquals', () => {
+    it('deletes the key while it still holds the value', async () => {
+      await store.set('lock', 'mine', 1000);
+      await store.delIfEquals('lock', 'mine');
+      await expect(store.get('lock')).resolves.toBeNull();
+    });
+
+    it('leaves a key that holds another value (someone else took the lock)', async () => {
+      await store.set('lock', 'theirs', 1000);
+      await store.delIfEquals('lock', 'mine');
+      await expect(store.get('lock')).resolves.toBe('theirs');
+    });
+
+    it('is harmless on a missing key', async () => {
+      await expect(store.delIfEquals('none', 'x')).resolves.toBe(true);
+      await expect(store.get('none')).resolves.toBeNull();
+    });
+  });
+
+  describe('hit', () => {
+    it('counts hits within a window and reports the ms left in it', async () => {
+      await expect(store.hit('rl', 60_000)).resolves.toEqual({ count: 1, ttlMs: 60_000 });
+      jest.advanceTimersByTime(15_000);
+      await expect(store.hit('rl', 60_000)).resolves.toEqual({ count: 2, ttlMs: 45_000 });
+      jest.advanceTimersByTime(40_000);
+      await expect(store.hit('rl', 60_000)).resolves.toEqual({ count: 3, ttlMs: 5_000 });
+    });
+
+    it('a later hit does not extend the window (fixed window, not sliding)', async () => {
+      await store.hit('rl', 1000);
+      jest.advanceTimersByTime(900);
+      await store.hit('rl', 1000);
+      jest.advanceTimersByTime(100);
+      await expect(store.get('rl')).resolves.toBeNull();
+    });
+
+    it('starts a fresh window once the old one has expired', async () => {
+      await store.hit('rl', 1000);
+      await store.hit('rl', 1000);
+      jest.advanceTimersByTime(1000);
+      await expect(store.hit('rl', 1000)).resolves.toEqual({ count: 1, ttlMs: 1000 });
+    });
+
+    it('keeps separate counters per key', async () => {
+      await store.hit('a', 1000);
+      await store.hit('a', 1000);
+      await expect(store.hit('b', 1000)).resolves.toEqual({ count: 1, ttlMs: 1000 });
+      await expect(store.get('a')).resolves.toBe('2');
+    });
+  });
+
+  describe('pexpire', () => {
+    it('resets the TTL of a live key', async () => {
+      await store.set('k', 'v', 100);
+      await expect(store.pexpire('k', 5000)).resolves.toBe(true);
+      jest.advanceTimersByTime(4999);
+      await expect(store.get('k')).resolves.toBe('v');
+      jest.advanceTimersByTime(1);
+      await expect(store.get('k')).resolves.toBeNull();
+    });
+
+    it('can shorten the TTL', async () => {
+      await store.set('k', 'v', 60_000);
+      await store.pexpire('k', 10);
+      jest.advanceTimersByTime(10);
+      await expect(store.get('k')).resolves.toBeNull();
+    });
+
+    it('answers false for a missing or expired key and does not create it', async () => {
+      await expect(store.pexpire('none', 1000)).resolves.toBe(false);
+      await store.set('k', 'v', 100);
+      jest.advanceTimersByTime(100);
+      await expect(store.pexpire('k', 1000)).resolves.toBe(false);
+      await expect(store.get('k')).resolves.toBeNull();
+      await expect(store.get('none')).resolves.toBeNull();
+    });
+  });
+
+  describe('eviction bound', () => {
+    it('never holds more than maxEntries: the oldest insertion goes first', async () => {
+      const small = new MemoryCacheStore(3);
+      try {
+        await small.set('a', '1', 60_000);
+        await small.set('b', '2', 60_000);
+        await small.set('c', '3', 60_000);
+        await small.set('d', '4', 60_000);
+        await expect(small.mget(['a', 'b', 'c', 'd'])).resolves.toEqual([null, '2', '3', '4']);
+        await small.setNx('e', '5', 60_000);
+        await expect(small.mget(['b', 'c', 'd', 'e'])).resolves.toEqual([null, '3', '4', '5']);
+        await small.hit('f', 60_000);
+        await expect(small.mget(['c', 'd', 'e', 'f'])).resolves.toEqual([null, '4', '5', '1']);
+      } finally {
+        await small.close();
+      }
+    });
+
+    it('overwriting a present key at capacity evicts nothing', async () => {
+      const small = new MemoryCacheStore(2);
+      try {
+        await small.set('a', '1', 60_000);
+        await small.set('b', '2', 60_000);
+        await small.set('a', '1b', 60_000);
+        await expect(small.mget(['a', 'b'])).resolves.toEqual(['1b', '2']);
+      } finally {
+        await small.close();
+      }
+    });
+
+    it('the periodic sweep frees expired entries so live ones are not evicted', async () => {
+      const small = new MemoryCacheStore(2);
+      try {
+        await small.set('long', 'L', 60_000);
+        await small.set('short', 'S', 100);
+        jest.advanceTimersByTime(10_000); // sweeper runs every 10 s
+        await small.set('new', 'N', 60_000);
+        await expect(small.mget(['long', 'new'])).resolves.toEqual(['L', 'N']);
+      } finally {
+        await small.close();
+      }
+    });
+  });
+
+  it('withRedis resolves undefined without calling the op', async () => {
+    const op = jest.fn(() => Promise.resolve('never'));
+    await expect(store.withRedis(op)).resolves.toBeUndefined();
+    expect(op).not.toHaveBeenCalled();
+  });
+
+  it('ready resolves at once', async () => {
+    await expect(store.ready(1000)).resolves.toBeUndefined();
+  });
+
+  it('close empties the store and stops the sweeper', async () => {
+    const s = new MemoryCacheStore();
+    await s.set('k', 'v', 60_000);
+    const before = jest.getTimerCount();
+    await s.close();
+    expect(jest.getTimerCount()).toBe(before - 1);
+    await expect(s.get('k')).resolves.toBeNull();
+  });
+});
