@@ -45,10 +45,7 @@ export class LikeRepository {
 
   /** Inside a transaction: rows deleted (0 or 1), one round trip. */
   delete(manager: EntityManager, accountId: number, videoId: number): Promise<number> {
-    return affected(manager, 'DELETE FROM likes WHERE account_id = ? AND video_id = ?', [
-      accountId,
-      videoId,
-    ]);
+    return affected(manager, 'DELETE FROM likes WHERE account_id = ? AND video_id = ?', [accountId, videoId]);
   }
 
   async deleteByVideo(manager: EntityManager, videoId: number): Promise<void> {
