@@ -20,7 +20,9 @@ export function buildDataSourceOptions(config: AppConfig, schema: SchemaDefiniti
     synchronize: false,
     migrationsRun: false,
     migrationsTableName: 'migrations',
-    logging: ['error' as const],
+    // Failed queries reach the caller, which decides: a duplicate key is a 409, a deadlock is
+    // retried, anything else is logged once with an error id by the HTTP filter or the consumer.
+    logging: false,
   };
   if (config.database.type === 'sqlite') {
     mkdirSync(dirname(config.database.path), { recursive: true });
