@@ -9,18 +9,20 @@ step() { printf '\n=== %s\n' "$*"; }
 
 step "check (format, lint, types)"
 npm run --silent check
+if command -v docker-compose >/dev/null 2>&1; then
+  step "docker-compose.yml (docker-compose config -q)"
+  docker-compose -f docker-compose.yml config -q
+fi
 step "build"
 npm run --silent build
 step "unit"
-npx jest --selectProjects unit --passWithNoTests
+npx jest --selectProjects unit
 step "e2e (embedded + MariaDB/Redis/RabbitMQ)"
 npx jest --selectProjects e2e --maxWorkers=2
 step "faults"
-npx jest --selectProjects faults --runInBand --passWithNoTests
+npx jest --selectProjects faults --runInBand
 step "postman (newman)"
 node scripts/run-postman.js
-if [ -f test/browser/run.js ]; then
-  step "browser (playwright-core + Debian chromium)"
-  node test/browser/run.js
-fi
+step "browser (playwright-core + Debian chromium)"
+node test/browser/run.js
 step "all tests passed"
