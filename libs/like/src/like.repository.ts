@@ -27,20 +27,29 @@ export class LikeRepository {
   }
 
   /**
-   * Inside a transaction, one round trip: inserts the like only if its video exists, reading the
-   * video row under a shared lock (MySQL) held to commit. So a concurrent video delete (which takes
-   * the row `FOR UPDATE` before removing the video's likes) either waits for this like and then
-   * removes it, or goes first and this inserts nothing; likes of one video don't block each other.
-   * Returns 0 when the video does not exist (404); the unique key `(video_id, account_id)` turns a
-   * duplicate into a duplicate-key error (409).
+   * Inside a transaction: inserts the like only if its video exists, reading the video row under a
+   * shared lock (MySQL) held to commit. So a concurrent video delete (which takes the row
+   * `FOR UPDATE` before removing the video's likes) either waits for this like and then removes
+   * it, or goes first and this inserts nothing; likes of one video don't block each other (the old
+   * `FOR UPDATE` serialised them). Returns 0 when the video does not exist (404); the unique key
+   * `(video_id, account_id)` turns a duplicate into a duplicate-key error (409).
+   *
+   * Two statements on purpose: one `INSERT … SELECT` would be a "bulk insert" to InnoDB, which
+   * (with `innodb_autoinc_lock_mode = 1`) holds the table's AUTO-INC lock for the whole statement,
+   * including its wait for the row lock: every like insert would queue behind it, and measured
+   * under load it fails with "Failed to read auto-increment value from storage engine".
    */
   async insertIfVideoExists(manager: EntityManager, row: Omit<LikeEntity, 'id'>): Promise<number> {
-    return affected(
-      manager,
-      `INSERT INTO likes (video_id, account_id, create_time) SELECT id, ?, ? FROM videos WHERE id = ?` +
-        lockClause(this.db.dialect, 'share'),
-      [row.accountId, row.createTime, row.videoId],
+    const video = await manager.query<unknown[]>(
+      `SELECT 1 AS one FROM videos WHERE id = ?${lockClause(this.db.dialect, 'share')}`,
+      [row.videoId],
     );
+    if (video.length === 0) return 0;
+    return affected(manager, 'INSERT INTO likes (video_id, account_id, create_time) VALUES (?, ?, ?)', [
+      row.videoId,
+      row.accountId,
+      row.createTime,
+    ]);
   }
 
   /** Inside a transaction: rows deleted (0 or 1), one round trip. */
