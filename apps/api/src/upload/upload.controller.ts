@@ -95,6 +95,7 @@ export class UploadController {
     } catch (err) {
       // The rest of the body is never read: answer, then close the connection instead of draining it.
       void reply.header('connection', 'close');
+      lingerOnClose(req);
       throw this.translate(err, kind);
     }
   }
@@ -115,4 +116,32 @@ export class UploadController {
     }
     return err;
   }
+}
+
+const LINGER_MS = 2000;
+const LINGER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * After an early error answer (413/415) the client is usually still sending. Closing a socket
+ * with unread bytes makes the kernel send a reset, and a reset can destroy the answer before
+ * the client has read it. So: send FIN after the answer, discard what is still in flight for a
+ * short, bounded time (and bytes), then close — a lingering close, as nginx does. The body is
+ * still never read to its end.
+ */
+function lingerOnClose(req: FastifyRequest): void {
+  const raw = req.raw;
+  const socket = raw.socket as (typeof raw.socket & { destroySoon?: () => void }) | null;
+  if (!socket || socket.destroyed) return;
+  socket.destroySoon = function lingeringClose(this: typeof socket): void {
+    let discarded = 0;
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+    raw.on('data', (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > LINGER_BYTES) this.destroy();
+    });
+    raw.resume();
+    this.end();
+  };
 }
