@@ -1,8 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { Database, isDuplicateKey, nowMs } from '@app/core';
+import { ApplyContext } from './apply-context';
 import { EventHandlerRegistry } from './event-handler.registry';
-import type { DomainEvent } from './events';
+import type { DerivedStateHandler } from './event-handler.registry';
+import type { DomainEvent, RoutingKey } from './events';
 import { ProcessedEventEntity } from './processed-event.entity';
 
 /**
@@ -24,11 +26,48 @@ export class EventApplier {
    * event was already applied (nothing done).
    */
   async applyIn(manager: EntityManager, event: DomainEvent): Promise<boolean> {
-    const handler = this.registry.get(event.routingKey);
-    if (!handler) throw new Error(`no handler registered for ${event.routingKey}`);
+    const handler = this.handlerOf(event);
     if (!(await this.record(manager, event))) return false;
-    await handler.apply(manager, event.payload);
+    const context = new ApplyContext();
+    await handler.apply(manager, event.payload, context);
+    await context.flush(manager);
     return true;
+  }
+
+  /**
+   * Inside an open transaction: records and applies several events, none of which may have been
+   * applied before: one multi-row insert into `processed_events`, each handler, then the writes
+   * they deferred (one statement per kind for the whole batch). If any event was already
+   * recorded it throws {@link AlreadyApplied} before applying anything; the caller rolls back and
+   * applies the events one by one, each deduped on its own.
+   */
+  async applyManyIn(manager: EntityManager, events: DomainEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const handlers = events.map((e) => this.handlerOf(e));
+    if ((await this.recordMany(manager, events)) !== events.length) throw new AlreadyApplied();
+    const context = new ApplyContext();
+    for (let i = 0; i < events.length; i++) await handlers[i].apply(manager, events[i].payload, context);
+    await context.flush(manager);
+  }
+
+  private handlerOf(event: DomainEvent): DerivedStateHandler<RoutingKey> {
+    const handler = this.registry.get<RoutingKey>(event.routingKey);
+    if (!handler) throw new Error(`no handler registered for ${event.routingKey}`);
+    return handler;
+  }
+
+  /** `INSERT IGNORE` of every event id in one statement: how many were new. */
+  private async recordMany(manager: EntityManager, events: DomainEvent[]): Promise<number> {
+    const runner = manager.queryRunner;
+    if (!runner) throw new Error('events are recorded inside a transaction');
+    const now = nowMs();
+    const verb = this.db.dialect === 'mysql' ? 'INSERT IGNORE' : 'INSERT OR IGNORE';
+    const result = (await runner.query(
+      `${verb} INTO processed_events (event_id, routing_key, processed_at) VALUES ${events.map(() => '(?, ?, ?)').join(', ')}`,
+      events.flatMap((e) => [e.payload.event_id, e.routingKey, now]),
+      true,
+    )) as { affected?: number };
+    return result.affected ?? 0;
   }
 
   /**
@@ -77,8 +116,9 @@ export class EventApplier {
   }
 
   /**
-   * {@link applyStrict} for several events (the api's fallback for one write): their database
-   * parts in one transaction, each still deduped by its `event_id`, then their after-commit effects.
+   * {@link applyStrict} for several events (the api's fallback for one batch of writes): their
+   * database parts in one transaction (in `video_id` order, like a consumer's batch, so the two
+   * cannot deadlock), each still deduped by its `event_id`, then their after-commit effects.
    */
   async applyAllStrict(events: DomainEvent[]): Promise<void> {
     if (events.length === 1) {
@@ -86,51 +126,62 @@ export class EventApplier {
       return;
     }
     try {
-      await this.db.transaction(async (m) => {
-        for (const e of events) await this.applyIn(m, e);
-      });
+      await this.db.transaction((m) => this.applyManyIn(m, byVideo(events)));
     } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      // Only on the no-transaction insert path; fall back to one transaction per event.
+      if (!(err instanceof AlreadyApplied) && !isDuplicateKey(err)) throw err;
+      // Some were applied already (a publish whose confirm was lost): one transaction each.
       for (const e of events) await this.applyDatabase(e);
     }
-    for (const e of events) {
-      const handler = this.registry.get(e.routingKey);
-      if (handler?.afterCommit) await handler.afterCommit(e.payload);
-    }
+    const failure = (await this.afterCommitAll(events)).find((e) => e !== null);
+    if (failure) throw failure;
+  }
+
+  /**
+   * The after-commit effects of a batch: per routing key, `afterCommitMany` once for its events
+   * when the handler has it, else `afterCommit` for each. One entry per event: null, or the error
+   * of the call that covered it.
+   */
+  private async afterCommitAll(events: DomainEvent[]): Promise<(Error | null)[]> {
+    const out: (Error | null)[] = events.map(() => null);
+    const byKey = new Map<RoutingKey, number[]>();
+    events.forEach((e, i) => byKey.set(e.routingKey, [...(byKey.get(e.routingKey) ?? []), i]));
+    await Promise.all(
+      [...byKey].map(async ([key, indexes]) => {
+        const handler = this.registry.get<RoutingKey>(key);
+        if (handler?.afterCommitMany) {
+          const err = await settle(handler.afterCommitMany(indexes.map((i) => events[i].payload)));
+          for (const i of indexes) out[i] = err;
+        } else if (handler?.afterCommit) {
+          const commit = handler.afterCommit.bind(handler);
+          await Promise.all(
+            indexes.map(async (i) => {
+              out[i] = await settle(commit(events[i].payload));
+            }),
+          );
+        }
+      }),
+    );
+    return out;
   }
 
   /**
    * A consumer's micro-batch: the database parts of all `events` in one transaction (one commit
-   * instead of one per event; each still deduped by its own `event_id`), applied in `video_id`
+   * and a few statements instead of several per event; see {@link applyManyIn}), in `video_id`
    * order so concurrent batches take row locks in the same order; then each after-commit effect.
    * Resolves one entry per event, in order: `null` when it is fully applied, else its error. If
    * the shared transaction fails, every event is applied alone, so one bad event (which then gets
    * its own retry / dead-letter) cannot hold back the others, nor be counted twice.
    */
   async applyBatchStrict(events: DomainEvent[]): Promise<(Error | null)[]> {
-    const settle = (p: Promise<unknown>): Promise<Error | null> =>
-      p.then(
-        () => null,
-        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
-      );
     if (events.length === 1) return [await settle(this.applyStrict(events[0]))];
-    const ordered = [...events].sort((a, b) => videoOf(a) - videoOf(b));
     try {
-      await this.db.transaction(async (m) => {
-        for (const e of ordered) await this.applyIn(m, e);
-      });
+      await this.db.transaction((m) => this.applyManyIn(m, byVideo(events)));
     } catch {
       const out: (Error | null)[] = [];
       for (const e of events) out.push(await settle(this.applyStrict(e)));
       return out;
     }
-    return Promise.all(
-      events.map((e) => {
-        const handler = this.registry.get(e.routingKey);
-        return settle(Promise.resolve(handler?.afterCommit?.(e.payload)));
-      }),
-    );
+    return this.afterCommitAll(events);
   }
 
   private async applyDatabase(event: DomainEvent): Promise<boolean> {
@@ -155,7 +206,26 @@ export class EventApplier {
   }
 }
 
+function settle(p: Promise<unknown>): Promise<Error | null> {
+  return p.then(
+    () => null,
+    (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+  );
+}
+
+/** Some events of a batch were applied before: the batch is redone one event at a time. */
+export class AlreadyApplied extends Error {
+  constructor() {
+    super('some events of the batch were already applied');
+  }
+}
+
 function videoOf(event: DomainEvent): number {
   const id = (event.payload as { video_id?: unknown }).video_id;
   return typeof id === 'number' ? id : 0;
+}
+
+/** Events in `video_id` order (stable): every batch locks video rows in the same order. */
+function byVideo(events: DomainEvent[]): DomainEvent[] {
+  return [...events].sort((a, b) => videoOf(a) - videoOf(b));
 }

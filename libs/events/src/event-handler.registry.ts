@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { ApplyContext } from './apply-context';
 import type { EventPayloads, RoutingKey } from './events';
 
 /**
@@ -9,10 +10,19 @@ import type { EventPayloads, RoutingKey } from './events';
  */
 export interface DerivedStateHandler<K extends RoutingKey = RoutingKey> {
   routingKey: K;
-  /** Database part, inside the transaction that records the event as processed. */
-  apply(manager: EntityManager, payload: EventPayloads[K]): Promise<void>;
+  /**
+   * Database part, inside the transaction that records the event as processed. Writes that many
+   * events of a batch make alike (counters) may be deferred to `context`, which runs them once
+   * for the whole batch before commit.
+   */
+  apply(manager: EntityManager, payload: EventPayloads[K], context: ApplyContext): Promise<void>;
   /** After commit, best effort: cache invalidation, Redis hot buckets (must be idempotent itself). */
   afterCommit?(payload: EventPayloads[K]): Promise<void>;
+  /**
+   * The same for all of a batch's events of this key at once (one Redis round for the batch);
+   * used instead of {@link afterCommit} for batches when present.
+   */
+  afterCommitMany?(payloads: EventPayloads[K][]): Promise<void>;
 }
 
 @Injectable()

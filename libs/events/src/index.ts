@@ -1,6 +1,7 @@
 export * from './events';
 export * from './outbox.entity';
 export * from './processed-event.entity';
+export * from './apply-context';
 export * from './event-handler.registry';
 export * from './event-applier.service';
 export * from './event-publisher';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { DerivedStateHandler, LikeEventPayload } from '@app/events';
+import type { ApplyContext, DerivedStateHandler, LikeEventPayload } from '@app/events';
 import { VideoDetailCache, VideoRepository } from '@app/video';
 
 /** `like.like` / `like.unlike`: `videos.likes_count ± 1`, then the detail cache. */
@@ -12,9 +12,12 @@ function likeCountHandler(
 ): DerivedStateHandler<typeof routingKey> {
   return {
     routingKey,
-    apply: (manager: EntityManager, p: LikeEventPayload) =>
-      videos.adjustCounters(manager, p.video_id, { likes: delta }),
+    apply: (_manager: EntityManager, p: LikeEventPayload, context: ApplyContext) => {
+      videos.counters(context).add(p.video_id, { likes: delta });
+      return Promise.resolve();
+    },
     afterCommit: (p: LikeEventPayload) => cache.invalidate(p.video_id),
+    afterCommitMany: (ps: LikeEventPayload[]) => cache.invalidate(...new Set(ps.map((p) => p.video_id))),
   };
 }
 

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { CacheKeys, CacheStore, minuteBucket } from '@app/cache';
 import { nowMs } from '@app/core';
-import type { DerivedStateHandler, PopularityEventPayload } from '@app/events';
+import type { ApplyContext, DerivedStateHandler, PopularityEventPayload } from '@app/events';
 import { VideoDetailCache } from './video-detail.cache';
 import { VideoRepository } from './video.repository';
 
@@ -10,15 +10,19 @@ import { VideoRepository } from './video.repository';
 export const HOT_BUCKET_TTL_SECONDS = 2 * 60 * 60;
 
 /**
- * KEYS[1] dedupe key, KEYS[2] minute bucket (same `{video}` slot); ARGV delta, member, ttl.
- * The bucket moves only when this event was never seen, so a redelivery counts once.
+ * For each event i (1-based pairs): KEYS[2i-1] its dedupe key, KEYS[2i] its minute bucket (all in
+ * the `{video}` slot); ARGV[1] the ttl, ARGV[2i] its delta, ARGV[2i+1] its member. A bucket moves
+ * only for an event never seen, so a redelivery counts once. One call for a whole batch.
  */
-const HOT_INCR = `if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then
-  redis.call('ZINCRBY', KEYS[2], ARGV[1], ARGV[2])
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
-  return 1
+const HOT_INCR = `local n = 0
+for i = 1, #KEYS, 2 do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
+    redis.call('ZINCRBY', KEYS[i + 1], ARGV[i + 1], ARGV[i + 2])
+    redis.call('EXPIRE', KEYS[i + 1], ARGV[1])
+    n = n + 1
+  end
 end
-return 0`;
+return n`;
 
 export const hotSeenKey = (eventId: string): string => `hot:{video}:seen:${eventId}`;
 
@@ -34,29 +38,38 @@ export class VideoPopularityHandler implements DerivedStateHandler<'video.popula
     private readonly store: CacheStore,
   ) {}
 
-  async apply(manager: EntityManager, p: PopularityEventPayload): Promise<void> {
-    await this.videos.adjustCounters(manager, p.video_id, { popularity: p.delta });
+  apply(_manager: EntityManager, p: PopularityEventPayload, context: ApplyContext): Promise<void> {
+    this.videos.counters(context).add(p.video_id, { popularity: p.delta });
+    return Promise.resolve();
   }
 
-  async afterCommit(p: PopularityEventPayload): Promise<void> {
-    await this.cache.invalidate(p.video_id);
+  afterCommit(p: PopularityEventPayload): Promise<void> {
+    return this.afterCommitMany([p]);
+  }
+
+  /** The batch's detail keys (each video once), then its hot buckets in one script call. */
+  async afterCommitMany(ps: PopularityEventPayload[]): Promise<void> {
+    await this.cache.invalidate(...new Set(ps.map((p) => p.video_id)));
     if (this.store.kind !== 'redis') return;
     // A bucket older than the window is never read again: don't resurrect it.
-    if (nowMs() - p.ts >= HOT_BUCKET_TTL_SECONDS * 1000) return;
+    const now = nowMs();
+    const live = ps.filter((p) => now - p.ts < HOT_BUCKET_TTL_SECONDS * 1000);
+    if (live.length === 0) return;
     const result = await this.store.withRedis((redis, prefix) =>
       redis.eval(
         HOT_INCR,
-        2,
-        prefix + hotSeenKey(p.event_id),
-        prefix + CacheKeys.hotBucket(minuteBucket(p.ts)),
-        String(p.delta),
-        String(p.video_id),
+        live.length * 2,
+        ...live.flatMap((p) => [
+          prefix + hotSeenKey(p.event_id),
+          prefix + CacheKeys.hotBucket(minuteBucket(p.ts)),
+        ]),
         String(HOT_BUCKET_TTL_SECONDS),
+        ...live.flatMap((p) => [String(p.delta), String(p.video_id)]),
       ),
     );
     if (result === undefined) {
       // Surfaced to the caller (logged by the applier); the database is already right.
-      throw new Error(`hot bucket not updated for event ${p.event_id}: Redis unavailable`);
+      throw new Error(`hot buckets not updated for ${live.length} events: Redis unavailable`);
     }
   }
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, In, LessThan, Repository } from 'typeorm';
 import { Database } from '@app/core';
+import type { ApplyContext, DeferredWrite } from '@app/events';
 import { VideoEntity } from './video.entity';
 
 export interface CounterDelta {
@@ -15,6 +16,41 @@ const COUNTER_COLUMN: Record<keyof CounterDelta, string> = {
   comments: 'comments_count',
   popularity: 'popularity',
 };
+
+/** Counter deltas summed per video, flushed as one statement. */
+export class VideoCounterBatch implements DeferredWrite {
+  private readonly deltas = new Map<number, Required<CounterDelta>>();
+
+  add(videoId: number, delta: CounterDelta): void {
+    const sum = this.deltas.get(videoId) ?? { likes: 0, comments: 0, popularity: 0 };
+    for (const k of Object.keys(COUNTER_COLUMN) as (keyof CounterDelta)[]) {
+      const d = delta[k] ?? 0;
+      if (!Number.isInteger(d)) throw new Error(`counter delta must be an integer, got ${d}`);
+      sum[k] += d;
+    }
+    this.deltas.set(videoId, sum);
+  }
+
+  async flush(manager: EntityManager): Promise<void> {
+    const ids = [...this.deltas.keys()]
+      .filter((id) => Object.values(this.deltas.get(id)!).some((d) => d !== 0))
+      .sort((a, b) => a - b);
+    const sets: string[] = [];
+    const params: number[] = [];
+    for (const [k, column] of Object.entries(COUNTER_COLUMN) as [keyof CounterDelta, string][]) {
+      const changed = ids.filter((id) => this.deltas.get(id)![k] !== 0);
+      if (changed.length === 0) continue;
+      sets.push(`${column} = ${column} + CASE id ${changed.map(() => 'WHEN ? THEN ?').join(' ')} ELSE 0 END`);
+      for (const id of changed) params.push(id, this.deltas.get(id)![k]);
+    }
+    this.deltas.clear();
+    if (sets.length === 0) return;
+    await manager.query(
+      `UPDATE videos SET ${sets.join(', ')} WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      [...params, ...ids],
+    );
+  }
+}
 
 /** The `videos` aggregate. Reads use the repository; writes take the caller's manager. */
 @Injectable()
@@ -73,19 +109,12 @@ export class VideoRepository {
     await manager.delete(VideoEntity, { id });
   }
 
-  /** `SET x = x + ?` in one statement; a video that is gone updates nothing (fine). */
-  async adjustCounters(manager: EntityManager, videoId: number, delta: CounterDelta): Promise<void> {
-    const sets: string[] = [];
-    const params: number[] = [];
-    for (const [k, column] of Object.entries(COUNTER_COLUMN) as [keyof CounterDelta, string][]) {
-      const d = delta[k];
-      if (d === undefined || d === 0) continue;
-      if (!Number.isInteger(d)) throw new Error(`counter delta must be an integer, got ${d}`);
-      sets.push(`${column} = ${column} + ?`);
-      params.push(d);
-    }
-    if (sets.length === 0) return;
-    await manager.query(`UPDATE videos SET ${sets.join(', ')} WHERE id = ?`, [...params, videoId]);
+  /**
+   * The batch's counter changes, written once before commit (see {@link ApplyContext}): deltas
+   * summed per video, one `UPDATE … CASE` for all of them, rows locked in id order.
+   */
+  counters(context: ApplyContext): VideoCounterBatch {
+    return context.defer('videos.counters', () => new VideoCounterBatch());
   }
 
   /** Rename: the denormalised author name. */
