@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { AppConfig } from '@app/core';
+import { AckBatcher } from './ack-batcher';
 import type { AmqpConnection } from './amqp-connection';
 import type { DeadLetterCounter } from './dead-letter.counter';
 import type { EventApplier } from './event-applier.service';
@@ -19,7 +20,7 @@ const REPUBLISH_TIMEOUT_MS = 5000;
 
 /**
  * One consumer queue: parse and validate each message, apply it through {@link EventApplier}
- * (which dedupes by `event_id`), ack on success. A failure is re-queued through a delay queue
+ * (which dedupes by `event_id`), ack on success (batched: see {@link AckBatcher}). A failure is re-queued through a delay queue
  * with exponential backoff, counting attempts in a header; after `maxDeliveries` attempts (and at
  * once for a message that does not parse) it goes to `<queue>.dlq`, logged and counted. Nothing is
  * acked before it is applied, so a crash only ever causes a redelivery, which dedupe absorbs.
@@ -28,6 +29,7 @@ export abstract class EventConsumer {
   abstract readonly queue: ConsumerQueue;
   protected readonly logger: Logger;
   private channel: ConfirmChannel | null = null;
+  private acks: AckBatcher | null = null;
   private consumerTag: string | null = null;
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
@@ -69,6 +71,8 @@ export abstract class EventConsumer {
     if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => undefined);
     this.consumerTag = null;
     await Promise.allSettled([...this.inFlight]);
+    this.acks?.flush();
+    this.acks = null;
     this.channel = null;
     if (ch) await ch.close().catch(() => undefined);
   }
@@ -92,11 +96,14 @@ export abstract class EventConsumer {
     });
     await ch.prefetch(CONSUMER_PREFETCH);
     this.channel = ch;
+    const acks = new AckBatcher(ch);
+    this.acks = acks;
     const { consumerTag } = await ch.consume(
       this.queue.name,
       (msg) => {
         if (!msg) return; // cancelled by the broker (queue deleted); a reconnect re-consumes
-        const p = this.handle(ch, msg).catch((err: unknown) =>
+        acks.delivered(msg);
+        const p = this.handle(ch, acks, msg).catch((err: unknown) =>
           this.logger.error(`unexpected consumer failure: ${(err as Error).message}`),
         );
         this.inFlight.add(p);
@@ -107,23 +114,23 @@ export abstract class EventConsumer {
     this.consumerTag = consumerTag;
   }
 
-  private async handle(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+  private async handle(ch: ConfirmChannel, acks: AckBatcher, msg: ConsumeMessage): Promise<void> {
     const routingKey = typeof msg.properties.type === 'string' ? msg.properties.type : msg.fields.routingKey;
     const parsed = parseEvent(routingKey, msg.content);
     if (!parsed.ok) {
-      await this.deadLetter(ch, msg, `malformed message: ${parsed.error}`);
+      await this.deadLetter(ch, acks, msg, `malformed message: ${parsed.error}`);
       return;
     }
     if (!this.queue.routingKeys.includes(parsed.event.routingKey)) {
-      await this.deadLetter(ch, msg, `routing key ${parsed.event.routingKey} does not belong here`);
+      await this.deadLetter(ch, acks, msg, `routing key ${parsed.event.routingKey} does not belong here`);
       return;
     }
     const err = await this.apply(parsed.event);
     if (err) {
-      await this.retryOrDeadLetter(ch, msg, err.message ?? String(err));
+      await this.retryOrDeadLetter(ch, acks, msg, err.message ?? String(err));
       return;
     }
-    safe(() => ch.ack(msg));
+    acks.ack(msg);
   }
 
   /**
@@ -162,10 +169,15 @@ export abstract class EventConsumer {
     return Number.isSafeInteger(n) && n >= 0 ? n : 0;
   }
 
-  private async retryOrDeadLetter(ch: ConfirmChannel, msg: ConsumeMessage, error: string): Promise<void> {
+  private async retryOrDeadLetter(
+    ch: ConfirmChannel,
+    acks: AckBatcher,
+    msg: ConsumeMessage,
+    error: string,
+  ): Promise<void> {
     const failures = this.failuresOf(msg) + 1;
     if (failures >= this.maxDeliveries) {
-      await this.deadLetter(ch, msg, `failed ${failures} times, last: ${error}`);
+      await this.deadLetter(ch, acks, msg, `failed ${failures} times, last: ${error}`);
       return;
     }
     const delay = retryDelayMs(failures);
@@ -175,13 +187,18 @@ export abstract class EventConsumer {
     const ok = await this.republish(ch, '', retryQueueName(this.queue.name, delay), msg, {
       [Headers.failures]: failures,
     });
-    if (ok) safe(() => ch.ack(msg));
+    if (ok) settleAlone(acks, msg, () => ch.ack(msg));
     // Not confirmed: leave it unacked. If the channel died the broker redelivers it; if not,
     // requeue it after a pause (never at once: no hot loop).
-    else setTimeout(() => safe(() => ch.nack(msg, false, true)), delay);
+    else setTimeout(() => settleAlone(acks, msg, () => ch.nack(msg, false, true)), delay);
   }
 
-  private async deadLetter(ch: ConfirmChannel, msg: ConsumeMessage, reason: string): Promise<void> {
+  private async deadLetter(
+    ch: ConfirmChannel,
+    acks: AckBatcher,
+    msg: ConsumeMessage,
+    reason: string,
+  ): Promise<void> {
     this.deadLetters.inc(this.queue.name);
     this.logger.error(
       `${this.queue.name}: dead-lettered message ${msg.properties.messageId ?? '(no id)'}: ${reason}`,
@@ -190,7 +207,7 @@ export abstract class EventConsumer {
       [Headers.error]: reason.slice(0, 500),
     });
     // The queue's own dead-letter exchange is the fallback path to the same `.dlq`.
-    safe(() => (ok ? ch.ack(msg) : ch.nack(msg, false, false)));
+    settleAlone(acks, msg, () => (ok ? ch.ack(msg) : ch.nack(msg, false, false)));
   }
 
   /** Publishes a copy (same properties, extra headers) and waits for the confirm. */
@@ -228,8 +245,12 @@ export abstract class EventConsumer {
   }
 }
 
-/** ack/nack on a channel that has since closed throws; the broker redelivers anyway. */
-function safe(fn: () => void): void {
+/**
+ * An ack/nack of one message outside the batched acks (taken out of them first, so no multiple
+ * ack can cover it twice). On a channel that has since closed it throws; the broker redelivers.
+ */
+function settleAlone(acks: AckBatcher, msg: ConsumeMessage, fn: () => void): void {
+  acks.settledAlone(msg);
   try {
     fn();
   } catch {
