@@ -94,6 +94,66 @@ describe.each(PROFILES)('like routes (%s)', (profile) => {
     expect(await detail(v.id)).toMatchObject({ likes_count: 1 });
   });
 
+  it('concurrent writes with mixed outcomes (one group commit): each gets its own status, nothing else is written', async () => {
+    const [dave, erin, frank] = [
+      await createAccount(t, 'dave'),
+      await createAccount(t, 'erin'),
+      await createAccount(t, 'frank'),
+    ];
+    const [v1, v2, v3] = [
+      await publishVideo(t, alice),
+      await publishVideo(t, alice),
+      await publishVideo(t, alice),
+    ];
+    await call('like', dave, { video_id: v1.id }).expect(200);
+    await call('like', erin, { video_id: v2.id }).expect(200);
+    const writes: [string, TestAccount, number, number][] = [
+      ['like', dave, v1.id, 409], // already liked
+      ['like', dave, v2.id, 200],
+      ['like', dave, 987654321, 404],
+      ['unlike', dave, v3.id, 409], // not liked
+      ['unlike', dave, 987654322, 404],
+      ['unlike', frank, v1.id, 409],
+      ['like', frank, v2.id, 200],
+      ['unlike', erin, v2.id, 200],
+      ['like', frank, v3.id, 200],
+    ];
+    const results = await Promise.all([
+      ...writes.map(([route, who, video]) => call(route, who, { video_id: video })),
+      // the same like five times and the same unlike three times, in the same burst
+      ...Array.from({ length: 5 }, () => call('like', erin, { video_id: v3.id })),
+      ...Array.from({ length: 3 }, () => call('unlike', dave, { video_id: v1.id })),
+    ]);
+    writes.forEach(([route, , video, status], i) => {
+      expect({ route, video, status: results[i].status }).toEqual({ route, video, status });
+    });
+    const count = (from: number, n: number, status: number) =>
+      results.slice(from, from + n).filter((r) => r.status === status).length;
+    expect([count(writes.length, 5, 200), count(writes.length, 5, 409)]).toEqual([1, 4]);
+    expect([count(writes.length + 5, 3, 200), count(writes.length + 5, 3, 409)]).toEqual([1, 2]);
+    // v1: dave's like undone; v2: dave + frank (erin's undone); v3: frank + erin
+    const rows = await t.sql<{ id: number; likes_count: number; popularity: number; likes: number }>(
+      `SELECT v.id, v.likes_count, v.popularity, (SELECT COUNT(*) FROM likes l WHERE l.video_id = v.id) AS likes
+       FROM videos v WHERE v.id IN (?, ?, ?) ORDER BY v.id`,
+      [v1.id, v2.id, v3.id],
+    );
+    expect(rows.map((r) => [Number(r.likes_count), Number(r.popularity), Number(r.likes)])).toEqual([
+      [0, 0, 0],
+      [2, 2, 2],
+      [2, 2, 2],
+    ]);
+    for (const [who, video, liked] of [
+      [dave, v1.id, false],
+      [dave, v2.id, true],
+      [erin, v2.id, false],
+      [erin, v3.id, true],
+      [frank, v2.id, true],
+      [frank, v3.id, true],
+    ] as const) {
+      expect((await call('isLiked', who, { video_id: video }).expect(200)).body).toEqual({ is_liked: liked });
+    }
+  });
+
   it('listMyLikedVideos: most recently liked first, each with like_id, paged by id_before', async () => {
     const carol = await createAccount(t, 'carol');
     const vs = [await publishVideo(t, alice), await publishVideo(t, alice), await publishVideo(t, alice)];

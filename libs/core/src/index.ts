@@ -9,3 +9,4 @@ export * from './database/column-types';
 export * from './time/clock';
 export * from './idempotency/idempotency-key.entity';
 export * from './idempotency/idempotency.service';
+export * from './batching/group-commit';

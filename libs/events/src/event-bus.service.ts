@@ -27,7 +27,22 @@ export class EventBus {
     private readonly marker: OutboxMarker,
   ) {}
 
-  async transaction<T>(work: (manager: EntityManager, emit: Emit) => Promise<T>): Promise<T> {
+  /**
+   * True without a broker: the derived updates (counters) are written by the source transaction
+   * itself, so a writer that reads a row it will then update should lock it for update, not share.
+   */
+  get derivesInTransaction(): boolean {
+    return !this.publisher.enabled;
+  }
+
+  /**
+   * `onCommit` runs once the source transaction has committed, before the events are published
+   * (a group commit frees its slot there: the next batch need not wait for these confirms).
+   */
+  async transaction<T>(
+    work: (manager: EntityManager, emit: Emit) => Promise<T>,
+    onCommit?: () => void,
+  ): Promise<T> {
     let events: DomainEvent[] = [];
     const result = await this.db.transaction(async (manager) => {
       events = []; // a retried transaction starts over
@@ -35,6 +50,7 @@ export class EventBus {
       if (events.length > 0) await this.record(manager, events);
       return value;
     });
+    onCommit?.();
     if (events.length > 0) await this.dispatch(events);
     return result;
   }
@@ -42,7 +58,7 @@ export class EventBus {
   private async record(manager: EntityManager, events: DomainEvent[]): Promise<void> {
     const now = nowMs();
     if (!this.publisher.enabled) {
-      for (const e of events) await this.applier.applyIn(manager, e);
+      await this.applier.applyManyIn(manager, events);
       return;
     }
     // One raw multi-row INSERT: no entity mapping, and no read-back of generated columns.

@@ -1,9 +1,19 @@
 import { Injectable } from '@nestjs/common';
-import { isDuplicateKey, nowMs } from '@app/core';
+import { Database, failed, GroupCommit, nowMs, succeeded, type Outcome } from '@app/core';
 import { EventBus, makeEvent } from '@app/events';
 import { VideoErrors, VideoRepository, toVideoView, VideoView } from '@app/video';
 import { LikeErrors } from './like.errors';
 import { LikeRepository } from './like.repository';
+
+interface LikeOp {
+  kind: 'like' | 'unlike';
+  accountId: number;
+  videoId: number;
+}
+
+/** Writes per batch; batches in flight at once (MySQL; SQLite serialises transactions anyway). */
+const MAX_BATCH = 128;
+const MAX_IN_FLIGHT_MYSQL = 4;
 
 export interface LikedVideoView extends VideoView {
   like_id: number;
@@ -15,40 +25,79 @@ export class LikeService {
     private readonly bus: EventBus,
     private readonly likes: LikeRepository,
     private readonly videos: VideoRepository,
-  ) {}
+    db: Database,
+  ) {
+    this.writes = new GroupCommit((ops, committed) => this.writeBatch(ops, committed), {
+      maxBatch: MAX_BATCH,
+      maxInFlight: db.dialect === 'mysql' ? MAX_IN_FLIGHT_MYSQL : 1,
+    });
+  }
 
-  /** 404 video, 409 already liked (nothing written). Hot path: 4 round trips, no exclusive lock. */
-  async like(accountId: number, videoId: number): Promise<void> {
-    try {
-      await this.bus.transaction(async (manager, emit) => {
-        const ts = nowMs();
-        // The video's existence check and its guard against a concurrent delete, folded into the insert.
-        if ((await this.likes.insertIfVideoExists(manager, { accountId, videoId, createTime: ts })) === 0) {
-          throw VideoErrors.notFound();
-        }
-        emit(makeEvent('like.like', { account_id: accountId, video_id: videoId }, ts));
-        emit(makeEvent('video.popularity.update', { video_id: videoId, delta: 1, reason: 'like' }, ts));
-      });
-    } catch (err) {
-      if (isDuplicateKey(err)) throw LikeErrors.alreadyLiked();
-      throw err;
-    }
+  private readonly writes: GroupCommit<LikeOp, void>;
+
+  /** 404 video, 409 already liked (nothing written). Group-committed with concurrent likes. */
+  like(accountId: number, videoId: number): Promise<void> {
+    return this.writes.submit({ kind: 'like', accountId, videoId });
   }
 
   /**
    * 404 video, 409 not liked. No video lock: a like row exists only while its video does (see
-   * {@link like}), and deleting the row takes its own lock, which a concurrent video delete waits on.
+   * {@link LikeRepository.insertManyIfVideosExist}), and deleting the row takes its own lock,
+   * which a concurrent video delete waits on.
    */
-  async unlike(accountId: number, videoId: number): Promise<void> {
-    await this.bus.transaction(async (manager, emit) => {
-      if ((await this.likes.delete(manager, accountId, videoId)) === 0) {
-        if (!(await this.videos.existsIn(manager, videoId))) throw VideoErrors.notFound();
-        throw LikeErrors.notLiked();
-      }
+  unlike(accountId: number, videoId: number): Promise<void> {
+    return this.writes.submit({ kind: 'unlike', accountId, videoId });
+  }
+
+  /**
+   * One batch of likes and unlikes: one transaction (likes in one insert, unlikes in one locking
+   * read and one delete, the outbox in one insert), then one round of publishes. Each write still
+   * gets its own 404 / 409 and its own events, exactly as if it had run alone; a failure of the
+   * transaction itself (after the database's deadlock retries) fails every write of the batch,
+   * none of which is then written.
+   */
+  private async writeBatch(ops: LikeOp[], committed: () => void): Promise<Outcome<void>[]> {
+    return this.bus.transaction(async (manager, emit) => {
+      const out: Outcome<void>[] = ops.map(() => succeeded(undefined));
       const ts = nowMs();
-      emit(makeEvent('like.unlike', { account_id: accountId, video_id: videoId }, ts));
-      emit(makeEvent('video.popularity.update', { video_id: videoId, delta: -1, reason: 'unlike' }, ts));
-    });
+      const likes = ops.flatMap((op, i) => (op.kind === 'like' ? [i] : []));
+      const unlikes = ops.flatMap((op, i) => (op.kind === 'unlike' ? [i] : []));
+      if (likes.length > 0) {
+        const results = await this.likes.insertManyIfVideosExist(
+          manager,
+          likes.map((i) => ({ accountId: ops[i].accountId, videoId: ops[i].videoId, createTime: ts })),
+          this.bus.derivesInTransaction ? 'update' : 'share',
+        );
+        results.forEach((r, j) => {
+          if (r === 'no-video') out[likes[j]] = failed(VideoErrors.notFound());
+          else if (r === 'duplicate') out[likes[j]] = failed(LikeErrors.alreadyLiked());
+        });
+      }
+      if (unlikes.length > 0) {
+        const results = await this.likes.deleteMany(
+          manager,
+          unlikes.map((i) => ops[i]),
+        );
+        results.forEach((r, j) => {
+          if (r === 'no-video') out[unlikes[j]] = failed(VideoErrors.notFound());
+          else if (r === 'not-liked') out[unlikes[j]] = failed(LikeErrors.notLiked());
+        });
+      }
+      ops.forEach((op, i) => {
+        if (!out[i].ok) return;
+        const payload = { account_id: op.accountId, video_id: op.videoId };
+        const like = op.kind === 'like';
+        emit(makeEvent(like ? 'like.like' : 'like.unlike', payload, ts));
+        emit(
+          makeEvent(
+            'video.popularity.update',
+            { video_id: op.videoId, delta: like ? 1 : -1, reason: like ? 'like' : 'unlike' },
+            ts,
+          ),
+        );
+      });
+      return out;
+    }, committed);
   }
 
   /** Never cached: reflects the caller's own writes at once. */
