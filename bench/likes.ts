@@ -2,22 +2,28 @@
  * Like/unlike throughput of the built server (`npm run build:server && npm run bench:likes`).
  *
  * Starts the api and the worker as child processes on a private MariaDB database, Redis prefix
- * and RabbitMQ vhost (the broker behind a local TCP proxy so it can be taken away), then measures:
+ * and RabbitMQ vhost, then measures:
  *   1. like/unlike with broker + worker up: accepted writes/s, p50, p99;
  *   2. the same with the worker stopped (events pile up), then the worker's drain rate (events/s);
- *   3. the same with the broker unreachable: the fallback path (降级直写).
- * Options: --seconds N (per phase, default 10), --connections N (default 64), --accounts N (128).
+ *   3. the same with the broker unreachable: the fallback path (降级直写). For this phase the api
+ *      and the worker are restarted against a local port that hangs up on every connection (the
+ *      first two phases talk to the broker directly, so no proxy spends the cores they measure;
+ *      the fault suite covers a broker cut mid-stream).
+ * Options: --seconds N (per phase, default 10), --connections N (default 64), --accounts N (128),
+ * --first-only (phase 1 alone), --node-client (drive the load from this process even when wrk is
+ * installed; by default wrk, from Debian's `wrk` package, drives it when it is on the PATH).
  * MYSQL_URL, REDIS_URL, AMQP_URL (without vhost) name the servers (defaults: localhost).
  * BENCH_NODE_ARGS: extra node flags for the api and worker (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
  * Each phase also prints the CPU seconds spent by the api, the worker, the load generator and the
  * local servers (mariadbd, redis-server, beam.smp), from /proc, so it shows where the cores went.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { createServer, type Socket } from 'node:net';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
 import { createConnection } from 'mysql2/promise';
@@ -39,47 +45,14 @@ const VIDEOS = 64;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A TCP proxy in front of the broker: `cut()` drops and refuses connections, `restore()` accepts. */
-class Proxy {
-  private server!: Server;
-  private readonly sockets = new Set<Socket>();
-  private accepting = true;
-  port = 0;
-  constructor(
-    private readonly host: string,
-    private readonly target: number,
-  ) {}
-  async start(): Promise<void> {
-    this.server = createServer((client) => {
-      if (!this.accepting) return void client.destroy();
-      const up = tcpConnect(this.target, this.host);
-      this.sockets.add(client).add(up);
-      const drop = (): void => {
-        client.destroy();
-        up.destroy();
-        this.sockets.delete(client);
-        this.sockets.delete(up);
-      };
-      client.on('error', drop).on('close', drop);
-      up.on('error', drop).on('close', drop);
-      client.pipe(up);
-      up.pipe(client);
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-  cut(): void {
-    this.accepting = false;
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-  }
-  restore(): void {
-    this.accepting = true;
-  }
-  stop(): Promise<void> {
-    this.cut();
-    return new Promise((r) => this.server.close(() => r()));
-  }
+/** A port where "the broker" hangs up on every connection: the broker is down. */
+async function deadBroker(): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = createServer((socket: Socket) => socket.destroy());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
@@ -173,10 +146,94 @@ interface Phase {
   p99: number;
 }
 
+/** `wrk` on the PATH (Debian package `wrk`): a C load generator that leaves the cores to the server. */
+const WRK = (() => {
+  if (process.argv.includes('--node-client')) return null;
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    try {
+      readFileSync(join(dir, 'wrk'));
+      return join(dir, 'wrk');
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+})();
+
+/** Where the wrk script's walk over (account, video) pairs stands between runs. */
+let wrkStep = 0;
+
+/**
+ * The same load with wrk: request k likes pair k mod P (P = accounts × videos) in even rounds
+ * and unlikes it in odd rounds, so every write is accepted (a pair's next write comes P writes
+ * later); the next run continues the walk. A write wrk abandons in flight at the end of a run
+ * may leave its pair unknown to the script: at most a few 409s, reported and not counted.
+ */
+async function loadWrk(clients: { token: string }[], videos: number[], seconds: number): Promise<Phase> {
+  const script = `
+local tokens = {${clients.map((c) => `"${c.token}"`).join(',')}}
+local videos = {${videos.join(',')}}
+local P = #tokens * #videos
+-- globals, not locals: done() reads them through thread:get()
+step = ${wrkStep}
+ok, conflict, other, sample = 0, 0, 0, ""
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function request()
+  local k = step % P
+  local round = math.floor(step / P)
+  step = step + 1
+  local token = tokens[(k % #tokens) + 1]
+  local video = videos[math.floor(k / #tokens) + 1]
+  local path = (round % 2 == 0) and "/like/like" or "/like/unlike"
+  return wrk.format("POST", path, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, '{"video_id":' .. video .. '}')
+end
+function response(status, headers, body)
+  if status == 200 then ok = ok + 1
+  elseif status == 409 then conflict = conflict + 1
+  else
+    other = other + 1
+    if sample == "" then sample = status .. " " .. body end
+  end
+end
+function done(summary, latency, requests)
+  local t = threads[1]
+  io.write(string.format("RESULT %d %d %d %d %.3f %.3f %d\\n", t:get("ok"), t:get("conflict"), t:get("other"), t:get("step"), latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.duration))
+  if t:get("sample") ~= "" then io.write("SAMPLE " .. t:get("sample") .. "\\n") end
+end
+`;
+  const path = join(ROOT, 'data', 'bench-likes', `wrk-${process.pid}.lua`);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, script);
+  const { stdout, stderr } = await run(WRK!, [
+    '-t1',
+    `-c${CONNECTIONS}`,
+    `-d${seconds}s`,
+    '--timeout',
+    '10s',
+    '-s',
+    path,
+    baseUrl,
+  ]);
+  if (stderr.trim()) throw new Error(`wrk: ${stderr.trim()}`); // e.g. the script did not load
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) throw new Error(`wrk printed no result:\n${stdout}`);
+  const [ok, conflict, other, step, p50, p99, micros] = line.split(' ').slice(1).map(Number);
+  const sample = stdout.split('\n').find((l) => l.startsWith('SAMPLE '));
+  if (sample) console.log(`  first failure: ${sample.slice(7, 200)}`);
+  wrkStep = step;
+  return { accepted: ok, rejected: conflict, failed: other, seconds: micros / 1e6, p50, p99 };
+}
+
 /** Each connection owns its accounts and toggles like/unlike over the videos, so every write is accepted. */
 const likedByConnection = new Map<number, Set<string>>();
 
-async function load(clients: { token: string }[], videos: number[], seconds: number): Promise<Phase> {
+function load(clients: { token: string }[], videos: number[], seconds: number): Promise<Phase> {
+  return WRK ? loadWrk(clients, videos, seconds) : loadNode(clients, videos, seconds);
+}
+
+/** The load from this process (no wrk): each connection toggles its own accounts' likes. */
+async function loadNode(clients: { token: string }[], videos: number[], seconds: number): Promise<Phase> {
   const latencies: number[] = [];
   let accepted = 0;
   let rejected = 0;
@@ -217,12 +274,14 @@ async function load(clients: { token: string }[], videos: number[], seconds: num
 }
 
 /** CPU seconds (user + system) of a process, from /proc; 0 when it is gone or unreadable. */
-function cpuSeconds(pid: number | undefined): number {
+function cpuSeconds(pid: number | undefined, withChildren = false): number {
   if (!pid) return 0;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
+    // utime + stime (+ cutime + cstime: children waited for, e.g. a finished wrk), in clock ticks
+    const ticks = Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0);
+    return ticks / 100; // USER_HZ = 100
   } catch {
     return 0;
   }
@@ -244,7 +303,7 @@ function pidsNamed(name: string): number[] {
 const procs: Record<string, () => number[]> = {
   api: () => (apiPid ? [apiPid] : []),
   worker: () => (workerPid ? [workerPid] : []),
-  bench: () => [process.pid],
+  bench: () => [process.pid], // with its finished children: wrk
   mariadbd: () => pidsNamed('mariadbd'),
   redis: () => pidsNamed('redis-server'),
   rabbitmq: () => pidsNamed('beam.smp'),
@@ -254,7 +313,13 @@ let workerPid: number | undefined;
 
 function cpuSnapshot(): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [k, pids] of Object.entries(procs)) out[k] = pids().reduce((s, p) => s + cpuSeconds(p), 0);
+  for (const [k, pids] of Object.entries(procs)) {
+    out[k] = pids().reduce((s, p) => s + cpuSeconds(p, k === 'bench'), 0);
+  }
+  // The whole machine, from the first line of /proc/stat (clock ticks): busy and waiting on I/O.
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  out['machine busy'] = (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100;
+  out['machine iowait'] = f[4] / 100;
   return out;
 }
 
@@ -263,10 +328,11 @@ async function measured(name: string, phase: () => Promise<Phase>): Promise<void
   const p = await phase();
   const after = cpuSnapshot();
   report(name, p);
+  const rate = (k: string): string => ((after[k] - (before[k] ?? 0)) / p.seconds).toFixed(2);
   console.log(
-    '  cpu s/s: ' +
+    `  cpu s/s: machine busy ${rate('machine busy')} (iowait ${rate('machine iowait')}) of ${cpus().length}; ` +
       Object.keys(procs)
-        .map((k) => `${k} ${((after[k] - (before[k] ?? 0)) / p.seconds).toFixed(2)}`)
+        .map((k) => `${k} ${rate(k)}`)
         .join(', ') +
       ` | per 1k accepted (ms cpu): ` +
       Object.keys(procs)
@@ -283,6 +349,9 @@ function report(name: string, p: Phase): void {
 }
 
 async function main(): Promise<void> {
+  console.log(
+    `load: ${WRK ? `wrk (${WRK})` : 'node client'}, ${CONNECTIONS} connections, ${ACCOUNTS} accounts × ${VIDEOS} videos, ${SECONDS} s per phase`,
+  );
   const id = `b${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const db = `fsv_${id}`;
   const vhost = `fsv_${id}`;
@@ -290,10 +359,11 @@ async function main(): Promise<void> {
   await admin.query(`CREATE DATABASE \`${db}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   await run('rabbitmqctl', ['-q', 'add_vhost', vhost]);
   await run('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost, AMQP.username, '.*', '.*', '.*']);
-  const proxy = new Proxy(AMQP.hostname, Number(AMQP.port || 5672));
-  await proxy.start();
+  const dead = await deadBroker();
   const port = 20000 + Math.floor(Math.random() * 20000);
   baseUrl = `http://127.0.0.1:${port}`;
+  const amqpUrl = (host: string, port: number): string =>
+    `amqp://${AMQP.username}:${AMQP.password}@${host}:${port}/${vhost}`;
   const env = {
     NODE_ENV: 'production',
     JWT_SECRET: randomBytes(32).toString('hex'),
@@ -301,21 +371,24 @@ async function main(): Promise<void> {
     DATABASE_URL: `${MYSQL}/${db}`,
     REDIS_URL: REDIS,
     REDIS_KEY_PREFIX: `fsv:${id}:`,
-    AMQP_URL: `amqp://${AMQP.username}:${AMQP.password}@127.0.0.1:${proxy.port}/${vhost}`,
+    AMQP_URL: amqpUrl(AMQP.hostname, Number(AMQP.port || 5672)),
     RATE_LIMITS: 'off',
     LOG_LEVEL: 'error',
     PORT: String(port),
     HOST: '127.0.0.1',
   };
-  const api = spawnNode('dist/apps/api/src/main.js', env);
+  let api = spawnNode('dist/apps/api/src/main.js', env);
   apiPid = api.pid;
   let worker: ChildProcess | null = null;
-  try {
+  const listening = async (): Promise<void> => {
     for (let i = 0; ; i++) {
-      if ((await post('/healthz', {})).status !== 0) break; // any answer: listening
+      if ((await post('/healthz', {})).status !== 0) return; // any answer: listening
       if (i > 600) throw new Error('api did not start');
       await sleep(100);
     }
+  };
+  try {
+    await listening();
     worker = await startWorker(env);
     const clients: { token: string }[] = [];
     for (let i = 0; i < ACCOUNTS; i += 16) {
@@ -347,6 +420,7 @@ async function main(): Promise<void> {
 
     workerPid = worker.pid;
     await measured('broker + worker up', () => load(clients, videos, SECONDS));
+    if (process.argv.includes('--first-only')) return;
 
     await stop(worker);
     worker = null;
@@ -362,14 +436,20 @@ async function main(): Promise<void> {
       `worker drain: ${backlog} events in ${drainS.toFixed(1)} s = ${(backlog / drainS).toFixed(0)} events/s`,
     );
 
-    proxy.cut();
-    await sleep(500);
+    await stop(worker);
+    await stop(api);
+    const down = { ...env, AMQP_URL: amqpUrl('127.0.0.1', dead.port) };
+    api = spawnNode('dist/apps/api/src/main.js', down);
+    apiPid = api.pid;
+    await listening();
+    worker = await startWorker(down);
+    workerPid = worker.pid;
+    await load(clients, videos, 1); // warm-up
     await measured('broker down (fallback: direct apply)', () => load(clients, videos, SECONDS));
-    proxy.restore();
   } finally {
     if (worker) await stop(worker);
     await stop(api);
-    await proxy.stop();
+    await dead.close();
     agent.destroy();
     await admin.query(`DROP DATABASE IF EXISTS \`${db}\``);
     await admin.end();
