@@ -1,15 +1,15 @@
 import { Injectable, Logger, BeforeApplicationShutdown } from '@nestjs/common';
-import { In } from 'typeorm';
 import { Database, nowMs } from '@app/core';
-import { OutboxEntity, OutboxStatus } from './outbox.entity';
+import { OutboxStatus } from './outbox.entity';
 
-const FLUSH_DELAY_MS = 10;
+const FLUSH_DELAY_MS = 25;
 const MAX_BATCH = 500;
 
 /**
- * Marks outbox rows Sent/Applied in batches: one UPDATE per status every few milliseconds instead
- * of one transaction per request. Only rows still `Pending` change. A mark lost to a crash leaves
- * the row Pending, and the relay re-publishes it, which dedupe makes harmless.
+ * Marks outbox rows Sent/Applied in batches: one autocommit UPDATE per status every few
+ * milliseconds instead of one transaction per request. Only rows still `Pending` change. A mark
+ * lost to a crash leaves the row Pending, and the relay re-publishes it, which dedupe makes
+ * harmless.
  */
 @Injectable()
 export class OutboxMarker implements BeforeApplicationShutdown {
@@ -40,12 +40,9 @@ export class OutboxMarker implements BeforeApplicationShutdown {
         for (let i = 0; i < ids.length; i += MAX_BATCH) {
           const chunk = ids.slice(i, i + MAX_BATCH);
           try {
-            await this.db.transaction((m) =>
-              m.update(
-                OutboxEntity,
-                { eventId: In(chunk), status: OutboxStatus.Pending },
-                { status, updateTime: nowMs() },
-              ),
+            await this.db.execute(
+              `UPDATE outbox SET status = ?, update_time = ? WHERE status = ? AND event_id IN (${chunk.map(() => '?').join(', ')})`,
+              [status, nowMs(), OutboxStatus.Pending, ...chunk],
             );
           } catch (err) {
             this.logger.warn(

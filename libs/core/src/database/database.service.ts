@@ -58,6 +58,24 @@ export class Database {
     }
   }
 
+  /**
+   * One raw write statement on its own (autocommit: one round trip, no BEGIN/COMMIT); on SQLite
+   * inside the transaction mutex, so it never lands in another caller's open transaction.
+   * Returns the rows it changed.
+   */
+  async execute(sql: string, params: unknown[] = []): Promise<number> {
+    const run = async (): Promise<number> => {
+      const runner = this.dataSource.createQueryRunner();
+      try {
+        const result = (await runner.query(sql, params, true)) as { affected?: number };
+        return result.affected ?? 0;
+      } finally {
+        await runner.release();
+      }
+    };
+    return this.dialect === 'sqlite' ? this.sqliteMutex.run(run) : run();
+  }
+
   /** Raw SQL read with `?` placeholders (both dialects accept them). */
   query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
     return this.dataSource.query(sql, params);
