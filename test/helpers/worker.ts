@@ -5,6 +5,7 @@ import { AppConfig, loadConfig } from '@app/core';
 import { migrate } from '../../apps/api/src/app.factory';
 import { WorkerModule, type WorkerOptions } from '../../apps/worker/src/worker.module';
 import { OutboxRelay } from '../../apps/worker/src/outbox-relay.service';
+import { WorkerRunner } from '../../apps/worker/src/worker-runner.service';
 import type { TestEnv } from './test-env';
 
 export interface TestWorker {
@@ -30,9 +31,9 @@ export async function startWorker(
     abortOnError: false,
   });
   try {
-    await app.init();
+    await app.get(WorkerRunner).start();
   } catch (err) {
-    await app.close().catch(() => undefined);
+    await app.close();
     throw err;
   }
   return { app, config, relay: app.get(OutboxRelay), close: () => app.close() };

@@ -3,6 +3,7 @@ import { Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig, type AppConfig } from '@app/core';
 import { WorkerModule } from './worker.module';
+import { WorkerRunner } from './worker-runner.service';
 
 function logLevels(level: AppConfig['logLevel']): LogLevel[] {
   const all: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -42,6 +43,12 @@ async function bootstrap(): Promise<void> {
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
   await app.init();
+  try {
+    await app.get(WorkerRunner).start();
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   new Logger('Worker').log(
     config.amqpUrl ? 'started, consuming from RabbitMQ' : 'started without AMQP_URL: nothing to consume',
   );

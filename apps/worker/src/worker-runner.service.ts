@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { AmqpConnection, EventHandlerRegistry, ROUTING_KEYS, unboundRoutingKeys } from '@app/events';
 import { CommentConsumer } from './comment.consumer';
 import { LikeConsumer } from './like.consumer';
@@ -20,7 +20,7 @@ export class MissingHandlersError extends Error {
  * it stops taking messages and waits for the ones in flight before the database closes.
  */
 @Injectable()
-export class WorkerRunner implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class WorkerRunner implements BeforeApplicationShutdown {
   private readonly logger = new Logger(WorkerRunner.name);
   private readonly consumers;
 
@@ -36,7 +36,13 @@ export class WorkerRunner implements OnApplicationBootstrap, BeforeApplicationSh
     this.consumers = [like, comment, social, popularity];
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  /**
+   * Refuses to start (throws {@link MissingHandlersError}) while a routing key has no handler;
+   * else starts consuming and the outbox relay. Called after the context is up, not as a
+   * lifecycle hook: a context whose init fails cannot be closed (Nest's `close()` rethrows the init
+   * error and runs no shutdown hook), which would leave its database and Redis connections open.
+   */
+  async start(): Promise<void> {
     const missing = [...this.registry.missing(ROUTING_KEYS), ...unboundRoutingKeys(ROUTING_KEYS)];
     if (missing.length > 0) throw new MissingHandlersError(missing);
     if (!this.connection.enabled) {
