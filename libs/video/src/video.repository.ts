@@ -85,12 +85,6 @@ export class VideoRepository {
     });
   }
 
-  /** Inside a transaction, on its connection: whether the video exists (a plain read, no lock). */
-  async existsIn(manager: EntityManager, id: number): Promise<boolean> {
-    const rows = await manager.query<unknown[]>('SELECT 1 AS one FROM videos WHERE id = ?', [id]);
-    return rows.length > 0;
-  }
-
   /** Inside a transaction: the row, `FOR UPDATE` (MySQL) against a concurrent delete or like. */
   lockById(manager: EntityManager, id: number): Promise<VideoEntity | null> {
     return manager.findOne(VideoEntity, {
