@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { Database, nowMs } from '@app/core';
 import { EventApplier } from './event-applier.service';
@@ -10,15 +10,30 @@ import { OutboxMarker } from './outbox-marker.service';
 export type Emit = (event: DomainEvent) => void;
 
 /**
+ * Most events whose publish may still be waiting for its confirm after the write has answered.
+ * Beyond it a write waits for its own confirms before it answers (back-pressure on a slow broker).
+ */
+export const MAX_BACKGROUND_EVENTS = 5000;
+
+/**
  * The write path of ARCHITECTURE.md. `transaction()` runs the caller's work and writes the
  * events it emits in the same transaction (outbox rows with a broker; the derived updates
  * themselves without one). After commit it publishes and waits for confirms; an event that is
  * not confirmed is applied directly (降级直写). Dedupe by `event_id` makes every path safe to
  * repeat, so an event may be published and applied by several parties and still count once.
+ *
+ * While the broker is up, the write answers at commit and its events are published (and, if not
+ * confirmed, applied directly) in the background: the commit already made them durable in the
+ * outbox, and a process that dies before they are confirmed leaves them Pending for the relay.
+ * While the broker is down, or {@link MAX_BACKGROUND_EVENTS} are already waiting, the write
+ * waits for that work before it answers, so the direct write is visible when it answers.
  */
 @Injectable()
-export class EventBus {
+export class EventBus implements OnModuleDestroy {
   private readonly logger = new Logger(EventBus.name);
+  /** Dispatches running after their write answered, and how many events they hold. */
+  private readonly background = new Set<Promise<void>>();
+  private backgroundEvents = 0;
 
   constructor(
     private readonly db: Database,
@@ -51,8 +66,38 @@ export class EventBus {
       return value;
     });
     onCommit?.();
-    if (events.length > 0) await this.dispatch(events);
+    if (events.length === 0) return result;
+    if (
+      this.publisher.enabled &&
+      this.publisher.state() === 'up' &&
+      this.backgroundEvents + events.length <= MAX_BACKGROUND_EVENTS
+    ) {
+      this.inBackground(events);
+    } else {
+      await this.dispatch(events);
+    }
     return result;
+  }
+
+  /** Events published in the background that have not settled yet (for tests and metrics). */
+  get pendingInBackground(): number {
+    return this.backgroundEvents;
+  }
+
+  private inBackground(events: DomainEvent[]): void {
+    this.backgroundEvents += events.length;
+    const run = this.dispatch(events)
+      .catch((err: unknown) => this.logger.error(`background dispatch failed: ${(err as Error).message}`))
+      .finally(() => {
+        this.backgroundEvents -= events.length;
+        this.background.delete(run);
+      });
+    this.background.add(run);
+  }
+
+  /** Shutdown: lets background publishes finish (each is bounded by the confirm timeout). */
+  async onModuleDestroy(): Promise<void> {
+    while (this.background.size > 0) await Promise.all([...this.background]);
   }
 
   private async record(manager: EntityManager, events: DomainEvent[]): Promise<void> {
