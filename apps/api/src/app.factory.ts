@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { DataSource } from 'typeorm';
 import { AppConfig, buildDataSourceOptions, runMigrations } from '@app/core';
 import { SCHEMA } from '@app/schema';
+import { EventHousekeeper } from '@app/events';
 import { AppModule } from './app.module';
 import { mountDocs } from './docs/openapi';
 import { AllExceptionsFilter } from './http/all-exceptions.filter';
@@ -67,5 +68,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   app.enableShutdownHooks();
   await app.init();
   mountDocs(app);
+  // With a broker the worker prunes the event tables; without one there is no worker.
+  if (!config.amqpUrl) app.get(EventHousekeeper).start();
   return app;
 }

@@ -15,9 +15,6 @@ import {
 export const RELAY_STALE_MS = 3000;
 const INTERVAL_MS = 1000;
 const BATCH = 500;
-/** Sent/Applied rows are kept this long for operators, then pruned. */
-const RETENTION_MS = 24 * 3600 * 1000;
-const PRUNE_EVERY_MS = 60_000;
 
 export interface RelayRun {
   published: number;
@@ -37,7 +34,6 @@ export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
   private stopped = true;
-  private lastPrune = 0;
 
   constructor(
     private readonly db: Database,
@@ -76,15 +72,6 @@ export class OutboxRelay {
           );
         }
       } while (!this.stopped && run.published + run.applied === BATCH);
-      if (nowMs() - this.lastPrune > PRUNE_EVERY_MS) {
-        this.lastPrune = nowMs();
-        await this.db.transaction((m) =>
-          m.delete(OutboxEntity, {
-            status: In([OutboxStatus.Sent, OutboxStatus.Applied]),
-            updateTime: LessThan(nowMs() - RETENTION_MS),
-          }),
-        );
-      }
     } catch (err) {
       this.logger.warn(`outbox relay run failed: ${(err as Error).message}`);
       await sleep(INTERVAL_MS);

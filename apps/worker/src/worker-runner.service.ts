@@ -1,5 +1,11 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
-import { AmqpConnection, EventHandlerRegistry, ROUTING_KEYS, unboundRoutingKeys } from '@app/events';
+import {
+  AmqpConnection,
+  EventHandlerRegistry,
+  EventHousekeeper,
+  ROUTING_KEYS,
+  unboundRoutingKeys,
+} from '@app/events';
 import { CommentConsumer } from './comment.consumer';
 import { LikeConsumer } from './like.consumer';
 import { OutboxRelay } from './outbox-relay.service';
@@ -16,7 +22,8 @@ export class MissingHandlersError extends Error {
 
 /**
  * Starts the worker once every module has registered its handlers: refuses to start while a
- * routing key has no handler, then consumes every queue and runs the outbox relay. On shutdown
+ * routing key has no handler, then consumes every queue and runs the outbox relay and the event
+ * tables' pruning (without a broker the api prunes, and there is nothing to consume). On shutdown
  * it stops taking messages and waits for the ones in flight before the database closes.
  */
 @Injectable()
@@ -28,6 +35,7 @@ export class WorkerRunner implements BeforeApplicationShutdown {
     private readonly registry: EventHandlerRegistry,
     private readonly connection: AmqpConnection,
     private readonly relay: OutboxRelay,
+    private readonly housekeeper: EventHousekeeper,
     like: LikeConsumer,
     comment: CommentConsumer,
     social: SocialConsumer,
@@ -51,6 +59,7 @@ export class WorkerRunner implements BeforeApplicationShutdown {
     }
     for (const c of this.consumers) await c.start();
     this.relay.start();
+    this.housekeeper.start();
     this.logger.log(
       this.connection.isUp
         ? `consuming ${this.consumers.map((c) => c.queue.name).join(', ')}`
@@ -59,7 +68,7 @@ export class WorkerRunner implements BeforeApplicationShutdown {
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.relay.stop();
+    await Promise.all([this.relay.stop(), this.housekeeper.stop()]);
     await Promise.all(this.consumers.map((c) => c.stop()));
   }
 }

@@ -6,6 +6,7 @@ import { DeadLetterCounter } from './dead-letter.counter';
 import { EventApplier } from './event-applier.service';
 import { EventBus } from './event-bus.service';
 import { EventHandlerRegistry } from './event-handler.registry';
+import { EventHousekeeper } from './event-housekeeper.service';
 import { EventPublisher, NoBrokerPublisher } from './event-publisher';
 import { OutboxMarker } from './outbox-marker.service';
 
@@ -20,6 +21,7 @@ import { OutboxMarker } from './outbox-marker.service';
     EventHandlerRegistry,
     EventApplier,
     EventBus,
+    EventHousekeeper,
     OutboxMarker,
     DeadLetterCounter,
     AmqpConnection,
@@ -34,6 +36,7 @@ import { OutboxMarker } from './outbox-marker.service';
     EventHandlerRegistry,
     EventApplier,
     EventBus,
+    EventHousekeeper,
     EventPublisher,
     OutboxMarker,
     DeadLetterCounter,

@@ -14,3 +14,4 @@ export * from './event-validation';
 export * from './event-consumer';
 export * from './dead-letter.counter';
 export * from './outbox-marker.service';
+export * from './event-housekeeper.service';

@@ -18,6 +18,7 @@ describe('loadConfig', () => {
     expect(c.redisUrl).toBeNull();
     expect(c.amqpUrl).toBeNull();
     expect(c.jwtTtlSeconds).toBe(24 * 3600);
+    expect(c.dedupeRetentionSeconds).toBe(7 * 86400);
     expect(c.rateLimits.login).toEqual({ limit: 10, windowSeconds: 60 });
     expect(c.rateLimits.register).toEqual({ limit: 5, windowSeconds: 3600 });
   });
@@ -39,6 +40,7 @@ describe('loadConfig', () => {
     ['REDIS_KEY_PREFIX', 'has space'],
     ['REDIS_TIMEOUT_MS', '1'],
     ['MAX_DELIVERIES', '-1'],
+    ['DEDUPE_RETENTION', '1w'],
   ])('a bad %s (%p) throws naming the variable', (name, value) => {
     let err: unknown;
     try {
@@ -76,10 +78,12 @@ describe('loadConfig', () => {
       REDIS_URL: 'redis://127.0.0.1:6379',
       AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
       JWT_TTL: '15m',
+      DEDUPE_RETENTION: '48h',
       TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1',
     });
     expect(c.database).toEqual({ type: 'mysql', url: 'mysql://root@127.0.0.1:3306/db' });
     expect(c.jwtTtlSeconds).toBe(900);
+    expect(c.dedupeRetentionSeconds).toBe(48 * 3600);
     expect(c.trustedProxies).toEqual(['10.0.0.0/8', '127.0.0.1']);
   });
 });

@@ -46,6 +46,11 @@ export interface AppConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Consumer retry budget before a message is dead-lettered (SPEC §4). */
   maxDeliveries: number;
+  /**
+   * How long `processed_events` (the dedupe record) is kept. Must exceed the longest a copy of an
+   * applied event may still wait in a queue, dead-letter replays included.
+   */
+  dedupeRetentionSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -196,5 +201,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     publicBaseUrl: publicBaseUrl?.replace(/\/+$/, '') ?? null,
     logLevel,
     maxDeliveries: int(env, 'MAX_DELIVERIES', 5, 1, 100),
+    dedupeRetentionSeconds: parseDuration('DEDUPE_RETENTION', str(env, 'DEDUPE_RETENTION') ?? '7d'),
   };
 }
