@@ -12,7 +12,7 @@
  * minute buckets. What the bench needs is written to `bench/results/seed-info.json`.
  */
 import 'reflect-metadata';
-import { hashSync } from '@node-rs/bcrypt';
+import { hashSync } from 'bcryptjs';
 import Redis from 'ioredis';
 import { createConnection, Connection } from 'mysql2/promise';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
   const now = Date.now();
   const A = args.accounts;
   const V = args.videos;
-  const hash = hashSync(BENCH_PASSWORD, { cost: 8 });
+  const hash = hashSync(BENCH_PASSWORD, 8);
 
   // Follows: accounts 1..3 follow exactly 10 / 200 / 2000 authors; the others 0..~60, power-law targets.
   const followers = new Int32Array(A + 1);

@@ -18,7 +18,7 @@ import { AccountEntity } from './account.entity';
 import { AccountMessages } from './account.errors';
 import { AccountRenameHooks } from './account-rename-hooks';
 import type { AccountView, AuthAccount, LoginResult, RefreshResult } from './account.types';
-import { JwtService } from './jwt.service';
+import { AccessTokenService } from './access-token.service';
 import { PasswordHasher } from './password-hasher.service';
 import { TokenCache } from './token-cache.service';
 import { normalizeUsername, usernameKey } from './username';
@@ -42,7 +42,7 @@ export class AccountService {
 
   constructor(
     private readonly db: Database,
-    private readonly jwt: JwtService,
+    private readonly jwt: AccessTokenService,
     private readonly tokens: TokenCache,
     private readonly hasher: PasswordHasher,
     private readonly renameHooks: AccountRenameHooks,

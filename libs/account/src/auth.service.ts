@@ -2,14 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { unauthenticated } from '@app/core';
 import { AccountMessages } from './account.errors';
 import type { AuthAccount } from './account.types';
-import { JwtService } from './jwt.service';
+import { AccessTokenService } from './access-token.service';
 import { TokenCache } from './token-cache.service';
 
 /** Access-token checks for the HTTP guard (header parsing stays in the app). */
 @Injectable()
 export class AuthService {
   constructor(
-    private readonly jwt: JwtService,
+    private readonly jwt: AccessTokenService,
     private readonly tokens: TokenCache,
   ) {}
 

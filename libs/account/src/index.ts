@@ -13,5 +13,5 @@ export * from './account.module';
 export * from './account.service';
 export * from './account-rename-hooks';
 export * from './auth.service';
-export * from './jwt.service';
+export * from './access-token.service';
 export * from './username';

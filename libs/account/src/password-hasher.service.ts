@@ -1,49 +1,34 @@
-import { Injectable } from '@nestjs/common';
-import { hash, verify } from '@node-rs/bcrypt';
-import { availableParallelism } from 'node:os';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { BcryptPool } from './bcrypt-pool';
 
-const COST = 10;
-
-/** A counting semaphore: at most `max` tasks run at once, the rest queue in order. */
-class Semaphore {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly max: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
-    else this.active++;
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
-    }
-  }
-}
+/** bcrypt cost (SPEC §3.1). Hashes of any cost and of the `$2a$`/`$2b$` variants verify. */
+export const BCRYPT_COST = 10;
 
 /**
- * bcrypt (cost 10) off the event loop (libuv thread pool), and at most (cores − 1) hashes at
- * once, so a burst of logins always leaves a core for the event loop: cheap routes stay fast.
+ * Password hashing with bcryptjs, off the event loop: a {@link BcryptPool} of at most
+ * (cores − 1) worker threads, so a burst of logins always leaves a core for the event loop and
+ * cheap routes stay fast (`npm run bench:login-stall`).
  */
 @Injectable()
-export class PasswordHasher {
+export class PasswordHasher implements OnModuleDestroy {
   private dummy: Promise<string> | undefined;
-  private readonly slots = new Semaphore(Math.max(1, availableParallelism() - 1));
+  private readonly pool = new BcryptPool();
 
   hash(password: string): Promise<string> {
-    return this.slots.run(() => hash(password, { cost: COST }));
+    return this.pool.hash(password, BCRYPT_COST);
   }
 
   verify(password: string, passwordHash: string): Promise<boolean> {
-    return this.slots.run(() => verify(password, passwordHash));
+    return this.pool.compare(password, passwordHash);
   }
 
   /** Spends one verify against a dummy hash, so an unknown username costs what a known one does. */
   async burn(password: string): Promise<void> {
-    this.dummy ??= hash('dummy-password-for-timing', { cost: COST });
-    const dummy = await this.dummy;
-    await this.slots.run(() => verify(password, dummy));
+    this.dummy ??= this.pool.hash('dummy-password-for-timing', BCRYPT_COST);
+    await this.pool.compare(password, await this.dummy);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.pool.close();
   }
 }

@@ -1,0 +1,56 @@
+import { Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { randomBytes } from 'node:crypto';
+import { unauthenticated } from '@app/core';
+import { AccountMessages } from './account.errors';
+
+export interface AccessClaims {
+  account_id: number;
+  username: string;
+  iat: number;
+  exp: number;
+  /** Random id: two tokens issued in the same second must still differ (one active token). */
+  jti: string;
+}
+
+/**
+ * The access token of SPEC §2: an HS256 JWT signed and verified by `@nestjs/jwt` (configured in
+ * {@link AccountModule} from the typed config, `algorithms: ['HS256']` pinned), with claims
+ * `account_id`, `username`, `iat`, `exp` and a random `jti`.
+ */
+@Injectable()
+export class AccessTokenService {
+  constructor(private readonly jwt: JwtService) {}
+
+  sign(accountId: number, username: string): string {
+    return this.jwt.sign(
+      { account_id: accountId, username },
+      { jwtid: randomBytes(9).toString('base64url') },
+    );
+  }
+
+  /** The claims of a well-signed, unexpired token; else a 401 `invalid or expired token`. */
+  verify(token: string): AccessClaims {
+    let c: Partial<AccessClaims>;
+    try {
+      c = this.jwt.verify<Partial<AccessClaims>>(token);
+    } catch {
+      throw invalid();
+    }
+    if (
+      typeof c.account_id !== 'number' ||
+      !Number.isSafeInteger(c.account_id) ||
+      c.account_id < 1 ||
+      typeof c.username !== 'string' ||
+      typeof c.exp !== 'number' ||
+      typeof c.iat !== 'number'
+    ) {
+      throw invalid();
+    }
+    return c as AccessClaims;
+  }
+}
+
+function invalid(): Error {
+  return unauthenticated(AccountMessages.invalidToken);
+}
