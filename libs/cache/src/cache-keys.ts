@@ -13,6 +13,8 @@ export const CacheKeys = {
   hotSnapshot: (asOf: number): string => `hot:{video}:merge:1m:${asOf}`,
   lock: (key: string): string => `lock:${key}`,
   rateLimit: (name: string, subject: string): string => `rl:${name}:${subject}`,
+  /** Read-your-writes with read replicas: the account wrote within the sticky window. */
+  recentWrite: (accountId: number): string => `ryw:${accountId}`,
 };
 
 /** `yyyyMMddHHmm` of a unix-ms time, in UTC. */

@@ -1,9 +1,12 @@
-import type Redis from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export type DependencyState = 'up' | 'down' | 'disabled';
 
+/** The raw client `withRedis` hands out: one server, or a cluster (same commands, keys in one slot). */
+export type RedisClient = Redis | Cluster;
+
 /**
- * What the rest of the code sees of the cache: Redis when `REDIS_URL` is set, else an
+ * What the rest of the code sees of the cache: Redis when `REDIS_URL` or `REDIS_CLUSTER_NODES` is set, else an
  * in-process map. Keys are passed WITHOUT the configured prefix; stores add it. No method
  * throws: a Redis error or timeout reads as a miss (`null`) or a failed write (`false`), so
  * callers fall back to the database.
@@ -22,12 +25,19 @@ export abstract class CacheStore {
   abstract delIfEquals(key: string, value: string): Promise<boolean>;
   /** INCR + PEXPIRE on first hit; returns the count and the ms left in the window, or null when unavailable. */
   abstract hit(key: string, windowMs: number): Promise<{ count: number; ttlMs: number } | null>;
+  /**
+   * Takes one hit back (a rate limit that counts only failed attempts, after a success); never
+   * creates the key nor extends its window. Resolves false when the store is unavailable.
+   */
+  unhit(_key: string): Promise<boolean> {
+    return Promise.resolve(false);
+  }
   abstract pexpire(key: string, ttlMs: number): Promise<boolean>;
   /**
    * Runs raw commands on the Redis client (scripts, sorted sets) behind the timeout and the
    * breaker. Resolves `undefined` when Redis is not configured, down, or the call failed.
    */
-  abstract withRedis<T>(op: (redis: Redis, prefix: string) => Promise<T>): Promise<T | undefined>;
+  abstract withRedis<T>(op: (redis: RedisClient, prefix: string) => Promise<T>): Promise<T | undefined>;
   /** Resolves once connected, or after `timeoutMs` (then the store just reports `down`). */
   ready(_timeoutMs: number): Promise<void> {
     return Promise.resolve();

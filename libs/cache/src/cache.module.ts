@@ -1,15 +1,31 @@
-import { Global, Inject, Injectable, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/core';
+import {
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationShutdown,
+  OnModuleInit,
+  Optional,
+} from '@nestjs/common';
+import { APP_CONFIG, AppConfig, Database } from '@app/core';
 import { CacheStore } from './cache-store';
 import { MemoryCacheStore } from './memory-cache.store';
 import { RedisCacheStore } from './redis-cache.store';
 import { CacheAside } from './cache-aside.service';
 import { CacheMetrics } from './cache-metrics';
+import { CacheWriteMarks } from './write-marks';
 
 @Injectable()
 class CacheLifecycle implements OnModuleInit, OnApplicationShutdown {
-  constructor(@Inject(CacheStore) private readonly store: CacheStore) {}
+  constructor(
+    @Inject(CacheStore) private readonly store: CacheStore,
+    @Optional() private readonly db?: Database,
+  ) {}
   async onModuleInit(): Promise<void> {
+    // With read replicas, "this account just wrote" is shared through Redis across api processes.
+    if (this.store.kind === 'redis' && this.db?.reads.enabled) {
+      this.db.reads.shareWith(new CacheWriteMarks(this.store));
+    }
     await this.store.ready(2000);
   }
   async onApplicationShutdown(): Promise<void> {
@@ -25,9 +41,11 @@ class CacheLifecycle implements OnModuleInit, OnApplicationShutdown {
       provide: CacheStore,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig): CacheStore =>
-        config.redisUrl
+        config.redisClusterNodes || config.redisUrl
           ? new RedisCacheStore({
-              url: config.redisUrl,
+              url: config.redisUrl ?? undefined,
+              clusterNodes: config.redisClusterNodes ?? undefined,
+              clusterAuth: config.redisClusterAuth,
               keyPrefix: config.redisKeyPrefix,
               timeoutMs: config.redisTimeoutMs,
             })

@@ -6,3 +6,5 @@ export * from './cache.module';
 export * from './circuit-breaker';
 export { MemoryCacheStore } from './memory-cache.store';
 export { RedisCacheStore } from './redis-cache.store';
+export type { RedisNode, RedisStoreOptions } from './redis-cache.store';
+export * from './bounded-key';

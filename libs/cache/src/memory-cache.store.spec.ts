@@ -1,3 +1,4 @@
+import { boundedKey, MAX_KEY_LENGTH } from './bounded-key';
 import { MemoryCacheStore } from './memory-cache.store';
 
 describe('MemoryCacheStore', () => {
@@ -197,6 +198,69 @@ describe('MemoryCacheStore', () => {
         await small.close();
       }
     });
+  });
+
+  describe('least recently used eviction (rate-limit fallback, issue 12 #1)', () => {
+    it('a read or a hit keeps a key: the least recently used one goes first', async () => {
+      const small = new MemoryCacheStore(3);
+      try {
+        await small.hit('hot', 60_000);
+        await small.set('b', '2', 60_000);
+        await small.set('c', '3', 60_000);
+        await small.hit('hot', 60_000); // b, c, hot
+        await small.set('d', '4', 60_000); // evicts b: c, hot, d
+        await small.get('c'); // hot, d, c
+        await small.hit('hot', 60_000); // d, c, hot
+        await small.set('e', '5', 60_000); // evicts d: c, hot, e
+        await expect(small.mget(['b', 'd', 'c', 'e'])).resolves.toEqual([null, null, '3', '5']);
+        await expect(small.hit('hot', 60_000)).resolves.toEqual({ count: 4, ttlMs: 60_000 });
+      } finally {
+        await small.close();
+      }
+    });
+
+    it('a flood of new keys never resets a counter that keeps being hit', async () => {
+      const small = new MemoryCacheStore(100);
+      try {
+        for (let i = 0; i < 10_000; i++) {
+          await small.hit(`flood-${i}`, 60_000);
+          if (i % 50 === 0) await small.hit('victim', 60_000);
+        }
+        expect(small.size).toBeLessThanOrEqual(100);
+        await expect(small.hit('victim', 60_000)).resolves.toMatchObject({ count: 201 });
+      } finally {
+        await small.close();
+      }
+    });
+  });
+
+  describe('unhit', () => {
+    it('takes one hit back without touching the window, and never creates a key', async () => {
+      await store.hit('rl', 60_000);
+      await store.hit('rl', 60_000);
+      jest.advanceTimersByTime(10_000);
+      await expect(store.unhit('rl')).resolves.toBe(true);
+      await expect(store.hit('rl', 60_000)).resolves.toEqual({ count: 2, ttlMs: 50_000 });
+      await store.unhit('none');
+      await expect(store.get('none')).resolves.toBeNull();
+    });
+
+    it('stops at zero', async () => {
+      await store.hit('rl', 60_000);
+      await store.unhit('rl');
+      await store.unhit('rl');
+      await expect(store.get('rl')).resolves.toBe('0');
+    });
+  });
+
+  it('caps key length: a 1 MiB key is stored under a short digest, still distinct', async () => {
+    const a = 'k'.repeat(1 << 20);
+    const b = `${'k'.repeat((1 << 20) - 1)}j`;
+    await store.set(a, 'A', 60_000);
+    await store.set(b, 'B', 60_000);
+    await expect(store.mget([a, b])).resolves.toEqual(['A', 'B']);
+    expect(boundedKey(a).length).toBeLessThanOrEqual(MAX_KEY_LENGTH);
+    expect(boundedKey('short')).toBe('short');
   });
 
   it('withRedis resolves undefined without calling the op', async () => {

@@ -1,12 +1,17 @@
-import type Redis from 'ioredis';
-import { CacheStore, DependencyState } from './cache-store';
+import { boundedKey } from './bounded-key';
+import { CacheStore, DependencyState, type RedisClient } from './cache-store';
 
 interface Entry {
   value: string;
   expiresAt: number;
 }
 
-/** The embedded profile's cache: one process, bounded size, lazy expiry. */
+/**
+ * The embedded profile's cache (and the rate limiter's fallback): one process, bounded size,
+ * lazy expiry. When full it evicts the least recently used key (Map order, refreshed on every
+ * read or hit), so a flood of new keys pushes out cold entries, never a counter still in use.
+ * Keys longer than {@link boundedKey}'s cap are stored under a digest.
+ */
 export class MemoryCacheStore extends CacheStore {
   readonly kind = 'memory' as const;
   private readonly map = new Map<string, Entry>();
@@ -22,22 +27,25 @@ export class MemoryCacheStore extends CacheStore {
     return 'disabled';
   }
 
+  /** The live entry, moved to the most recently used end; expired entries are dropped. */
   private live(key: string): Entry | undefined {
-    const e = this.map.get(key);
-    if (e && e.expiresAt <= Date.now()) {
-      this.map.delete(key);
-      return undefined;
-    }
+    const k = boundedKey(key);
+    const e = this.map.get(k);
+    if (!e) return undefined;
+    this.map.delete(k);
+    if (e.expiresAt <= Date.now()) return undefined;
+    this.map.set(k, e);
     return e;
   }
 
   private put(key: string, value: string, ttlMs: number): void {
-    if (this.map.size >= this.maxEntries && !this.map.has(key)) {
-      // Evict the oldest insertion (Map keeps insertion order).
+    const k = boundedKey(key);
+    if (!this.map.delete(k) && this.map.size >= this.maxEntries) {
+      // Evict the least recently used key (the first in Map order).
       const first = this.map.keys().next();
       if (!first.done) this.map.delete(first.value);
     }
-    this.map.set(key, { value, expiresAt: Date.now() + ttlMs });
+    this.map.set(k, { value, expiresAt: Date.now() + ttlMs });
   }
 
   private sweep(): void {
@@ -65,12 +73,12 @@ export class MemoryCacheStore extends CacheStore {
   }
 
   del(...keys: string[]): Promise<boolean> {
-    for (const k of keys) this.map.delete(k);
+    for (const k of keys) this.map.delete(boundedKey(k));
     return Promise.resolve(true);
   }
 
   delIfEquals(key: string, value: string): Promise<boolean> {
-    if (this.live(key)?.value === value) this.map.delete(key);
+    if (this.live(key)?.value === value) this.map.delete(boundedKey(key));
     return Promise.resolve(true);
   }
 
@@ -85,13 +93,24 @@ export class MemoryCacheStore extends CacheStore {
     return Promise.resolve({ count: Number(e.value), ttlMs: e.expiresAt - now });
   }
 
+  override unhit(key: string): Promise<boolean> {
+    const e = this.live(key);
+    if (e && Number(e.value) > 0) e.value = String(Number(e.value) - 1);
+    return Promise.resolve(true);
+  }
+
+  /** Entries held now, expired ones not yet swept included (tests, metrics). */
+  get size(): number {
+    return this.map.size;
+  }
+
   pexpire(key: string, ttlMs: number): Promise<boolean> {
     const e = this.live(key);
     if (e) e.expiresAt = Date.now() + ttlMs;
     return Promise.resolve(e !== undefined);
   }
 
-  withRedis<T>(_op: (redis: Redis, prefix: string) => Promise<T>): Promise<T | undefined> {
+  withRedis<T>(_op: (redis: RedisClient, prefix: string) => Promise<T>): Promise<T | undefined> {
     return Promise.resolve(undefined);
   }
 

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import Redis, { Cluster } from 'ioredis';
-import { CacheStore, DependencyState } from './cache-store';
+import { boundedKey } from './bounded-key';
+import { CacheStore, DependencyState, type RedisClient } from './cache-store';
 import { CircuitBreaker } from './circuit-breaker';
 
 const DEL_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
@@ -9,22 +10,38 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local t = redis.call('PTTL', KEYS[1])
 if t < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); t = tonumber(ARGV[1]) end
 return {n, t}`;
+/** Takes one hit back without creating the key or touching its window. */
+const UNHIT = `if redis.call('GET', KEYS[1]) and tonumber(redis.call('GET', KEYS[1])) > 0 then return redis.call('DECR', KEYS[1]) end
+return 0`;
+
+/** A seed node of a Redis Cluster (`REDIS_CLUSTER_NODES`). */
+export interface RedisNode {
+  host: string;
+  port: number;
+}
 
 export interface RedisStoreOptions {
-  url: string;
+  /** `redis://…` of one server; ignored when `clusterNodes` is given. */
+  url?: string;
+  /** Seed nodes of a Redis Cluster: selects an ioredis `Cluster` client. */
+  clusterNodes?: RedisNode[];
+  /** Credentials and TLS of every cluster node. */
+  clusterAuth?: { username?: string; password?: string; tls: boolean };
   keyPrefix: string;
   timeoutMs: number;
   onStateChange?: (state: DependencyState) => void;
 }
 
 /**
- * Redis behind a short per-command timeout and a circuit breaker. The offline queue is off:
- * while disconnected a command fails at once instead of waiting for a reconnect.
+ * Redis (one server or a cluster) behind a short per-command timeout and a circuit breaker. The
+ * offline queue is off: while disconnected a command fails at once instead of waiting for a
+ * reconnect. On a cluster every key is routed by its slot; commands and scripts that take several
+ * keys get keys with one `{hash tag}` (see cache-keys.ts), and `del`/`mget` go key by key.
  */
 export class RedisCacheStore extends CacheStore {
   readonly kind = 'redis' as const;
   private readonly logger = new Logger('RedisCache');
-  private readonly client: Redis;
+  private readonly client: RedisClient;
   private readonly breaker: CircuitBreaker;
   private readonly prefix: string;
   private readonly timeoutMs: number;
@@ -39,18 +56,45 @@ export class RedisCacheStore extends CacheStore {
       );
       opts.onStateChange?.(open ? 'down' : 'up');
     });
-    this.client = new Redis(opts.url, {
-      lazyConnect: false,
-      enableOfflineQueue: false,
+    const connectTimeout = Math.max(1000, opts.timeoutMs * 4);
+    const retry = (times: number): number => Math.min(100 * times, 1000);
+    const nodeOptions = {
       maxRetriesPerRequest: 0,
       commandTimeout: opts.timeoutMs,
-      connectTimeout: Math.max(1000, opts.timeoutMs * 4),
-      retryStrategy: (times) => Math.min(100 * times, 1000),
+      connectTimeout,
       reconnectOnError: () => false,
-      // Commands issued in the same tick (a consumer batch's invalidations and hot-bucket
-      // scripts, concurrent requests' lookups) go out in one write: one syscall, not one each.
-      enableAutoPipelining: true,
-    });
+    };
+    if (opts.clusterNodes && opts.clusterNodes.length > 0) {
+      this.client = new Cluster(opts.clusterNodes, {
+        lazyConnect: false,
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        clusterRetryStrategy: retry,
+        slotsRefreshTimeout: connectTimeout,
+        // A slot whose master is gone answers CLUSTERDOWN or a refused connection: retried a few
+        // times within the command's timeout, then the breaker takes over.
+        retryDelayOnClusterDown: 50,
+        retryDelayOnFailover: 50,
+        maxRedirections: 4,
+        redisOptions: {
+          ...nodeOptions,
+          username: opts.clusterAuth?.username,
+          password: opts.clusterAuth?.password,
+          ...(opts.clusterAuth?.tls ? { tls: {} } : {}),
+        },
+      });
+    } else {
+      if (!opts.url) throw new Error('RedisCacheStore needs a url or cluster nodes');
+      this.client = new Redis(opts.url, {
+        ...nodeOptions,
+        lazyConnect: false,
+        enableOfflineQueue: false,
+        retryStrategy: retry,
+        // Commands issued in the same tick (a consumer batch's invalidations and hot-bucket
+        // scripts, concurrent requests' lookups) go out in one write: one syscall, not one each.
+        enableAutoPipelining: true,
+      });
+    }
     this.client.on('error', () => undefined); // state is tracked by the breaker; avoid log floods
   }
 
@@ -97,8 +141,11 @@ export class RedisCacheStore extends CacheStore {
 
   mget(keys: string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return Promise.resolve([]);
+    const prefixed = keys.map((k) => this.k(k));
     return this.call(
-      () => this.client.mget(keys.map((k) => this.k(k))),
+      // MGET across slots is refused by a cluster; one GET per key (auto-pipelined per node).
+      () =>
+        this.isCluster ? Promise.all(prefixed.map((k) => this.client.get(k))) : this.client.mget(prefixed),
       keys.map(() => null),
     );
   }
@@ -132,7 +179,8 @@ export class RedisCacheStore extends CacheStore {
 
   hit(key: string, windowMs: number): Promise<{ count: number; ttlMs: number } | null> {
     return this.call<{ count: number; ttlMs: number } | null>(async () => {
-      const [count, ttl] = (await this.client.eval(HIT, 1, this.k(key), String(windowMs))) as [
+      // Rate-limit keys carry request data: capped like the in-process store's.
+      const [count, ttl] = (await this.client.eval(HIT, 1, this.k(boundedKey(key)), String(windowMs))) as [
         number,
         number,
       ];
@@ -140,11 +188,18 @@ export class RedisCacheStore extends CacheStore {
     }, null);
   }
 
+  override unhit(key: string): Promise<boolean> {
+    return this.call(async () => {
+      await this.client.eval(UNHIT, 1, this.k(boundedKey(key)));
+      return true;
+    }, false);
+  }
+
   pexpire(key: string, ttlMs: number): Promise<boolean> {
     return this.call(async () => (await this.client.pexpire(this.k(key), ttlMs)) === 1, false);
   }
 
-  withRedis<T>(op: (redis: Redis, prefix: string) => Promise<T>): Promise<T | undefined> {
+  withRedis<T>(op: (redis: RedisClient, prefix: string) => Promise<T>): Promise<T | undefined> {
     return this.call<T | undefined>(() => op(this.client, this.prefix), undefined);
   }
 

@@ -1,3 +1,5 @@
+import { noteWrite } from '../database/read-routing';
+
 /** One submitted item's result: its value, or the error its caller gets. */
 export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
@@ -31,6 +33,8 @@ export class GroupCommit<T, R> {
   ) {}
 
   submit(item: T): Promise<R> {
+    // The batch's transaction runs in whichever caller's context flushes it: mark each caller's.
+    noteWrite();
     return new Promise<R>((resolve, reject) => {
       this.queue.push({
         item,

@@ -1,9 +1,11 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { buildDataSourceOptions, SchemaDefinition } from './data-source-options';
 import { Database } from './database.service';
+import { ReadSessionInterceptor } from './read-session.interceptor';
 
 @Global()
 @Module({})
@@ -22,7 +24,8 @@ export class DatabaseModule {
           }),
         }),
       ],
-      providers: [Database],
+      // The interceptor gives HTTP requests their read-replica session (a no-op without replicas).
+      providers: [Database, { provide: APP_INTERCEPTOR, useClass: ReadSessionInterceptor }],
       exports: [Database],
     };
   }

@@ -1,7 +1,15 @@
 import { Logger } from '@nestjs/common';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
-import { Database, isConnectionError, isDeadlock, isDuplicateKey } from './database.service';
+import {
+  CommitOutcomeUnknownError,
+  Database,
+  isConnectionError,
+  isDatabaseUnavailable,
+  isDeadlock,
+  isDuplicateKey,
+  isLockWaitTimeout,
+} from './database.service';
 
 /** A TypeORM query failure as each driver reports it: a driver error with a `code`. */
 function queryFailed(code: string, extra: Record<string, unknown> = {}): QueryFailedError {
@@ -18,6 +26,8 @@ class FakeDataSource {
   /** Errors the next transactions throw (before running the work), one per call. */
   readonly failures: Error[] = [];
   queryError: Error | undefined = undefined;
+  /** `query` never settles (a partitioned database). */
+  queryHangs = false;
 
   async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     const failure = this.failures.shift();
@@ -36,8 +46,56 @@ class FakeDataSource {
     }
   }
 
+  /** Errors the next COMMITs throw, one per call. */
+  readonly commitFailures: Error[] = [];
+
+  /** What `Database` uses on MySQL: the same events as `transaction()`. */
+  createQueryRunner(): unknown {
+    let active = false;
+    let counted = false;
+    const leave = (): void => {
+      if (counted) {
+        this.active--;
+        counted = false;
+      }
+    };
+    return {
+      manager: this.manager,
+      get isTransactionActive() {
+        return active;
+      },
+      startTransaction: async () => {
+        this.events.push('begin');
+        active = true;
+        const failure = this.failures.shift();
+        if (failure !== undefined) throw failure;
+        this.active++;
+        counted = true;
+        this.maxActive = Math.max(this.maxActive, this.active);
+      },
+      commitTransaction: async () => {
+        const failure = this.commitFailures.shift();
+        if (failure !== undefined) {
+          leave();
+          this.events.push('commit lost');
+          throw failure;
+        }
+        active = false;
+        leave();
+        this.events.push('end');
+      },
+      rollbackTransaction: async () => {
+        active = false;
+        leave();
+        this.events.push('rollback');
+      },
+      release: async () => undefined,
+    };
+  }
+
   query(sql: string, params: unknown[] = []): Promise<unknown[]> {
     this.events.push(`query ${sql} ${JSON.stringify(params)}`);
+    if (this.queryHangs) return new Promise(() => undefined);
     if (this.queryError !== undefined) return Promise.reject(this.queryError);
     return Promise.resolve([{ ok: 1 }]);
   }
@@ -80,24 +138,45 @@ describe('database error predicates', () => {
   });
 
   describe('isDeadlock', () => {
-    it.each(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT'])('MySQL %s → true', (code) => {
-      expect(isDeadlock(queryFailed(code))).toBe(true);
+    it('MySQL ER_LOCK_DEADLOCK → true', () => {
+      expect(isDeadlock(queryFailed('ER_LOCK_DEADLOCK'))).toBe(true);
     });
 
-    it.each(['ER_DUP_ENTRY', 'SQLITE_BUSY', 'SQLITE_CONSTRAINT_UNIQUE', 'PROTOCOL_CONNECTION_LOST'])(
-      '%s → false',
-      (code) => {
-        expect(isDeadlock(queryFailed(code))).toBe(false);
-      },
-    );
+    it.each([
+      'ER_LOCK_WAIT_TIMEOUT',
+      'ER_DUP_ENTRY',
+      'SQLITE_BUSY',
+      'SQLITE_CONSTRAINT_UNIQUE',
+      'PROTOCOL_CONNECTION_LOST',
+    ])('%s → false', (code) => {
+      expect(isDeadlock(queryFailed(code))).toBe(false);
+    });
 
     it('a plain error carrying the code is not a deadlock', () => {
       expect(isDeadlock(Object.assign(new Error('x'), { code: 'ER_LOCK_DEADLOCK' }))).toBe(false);
     });
   });
 
+  describe('isLockWaitTimeout', () => {
+    it.each(['ER_LOCK_WAIT_TIMEOUT', 'SQLITE_BUSY'])(
+      '%s → true, and the database counts as unavailable',
+      (code) => {
+        expect(isLockWaitTimeout(queryFailed(code))).toBe(true);
+        expect(isDatabaseUnavailable(queryFailed(code))).toBe(true);
+        expect(isConnectionError(queryFailed(code))).toBe(false);
+      },
+    );
+
+    it.each(['ER_LOCK_DEADLOCK', 'ER_DUP_ENTRY'])('%s → false', (code) => {
+      expect(isLockWaitTimeout(queryFailed(code))).toBe(false);
+    });
+  });
+
   describe('isConnectionError', () => {
     it.each([
+      'DB_STATEMENT_TIMEOUT',
+      'DB_ACQUIRE_TIMEOUT',
+      'PROTOCOL_SEQUENCE_TIMEOUT',
       'ECONNREFUSED',
       'PROTOCOL_CONNECTION_LOST',
       'ETIMEDOUT',
@@ -202,13 +281,24 @@ describe('Database', () => {
       expect(ds.maxActive).toBe(2);
     });
 
-    it('retries a deadlock up to 3 attempts in all', async () => {
+    it('retries a deadlock up to 3 attempts in all, pausing a few ms between them', async () => {
       const { db, ds } = makeDb('mysql');
-      ds.failures.push(queryFailed('ER_LOCK_DEADLOCK'), queryFailed('ER_LOCK_WAIT_TIMEOUT'));
+      ds.failures.push(queryFailed('ER_LOCK_DEADLOCK'), queryFailed('ER_LOCK_DEADLOCK'));
       const work = jest.fn(async () => 'done');
+      const started = Date.now();
       await expect(db.transaction(work)).resolves.toBe('done');
       expect(work).toHaveBeenCalledTimes(1);
       expect(ds.events).toEqual(['begin', 'rollback', 'begin', 'rollback', 'begin', 'end']);
+      // 5–15 ms then 10–30 ms.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(14);
+    });
+
+    it('does not retry a lock-wait timeout (the request gets it at once)', async () => {
+      const { db, ds } = makeDb('mysql');
+      const wait = queryFailed('ER_LOCK_WAIT_TIMEOUT');
+      ds.failures.push(wait);
+      await expect(db.transaction(async () => 'never')).rejects.toBe(wait);
+      expect(ds.events).toEqual(['begin', 'rollback']);
     });
 
     it('gives up after the third deadlock and rethrows it', async () => {
@@ -217,6 +307,17 @@ describe('Database', () => {
       ds.failures.push(queryFailed('ER_LOCK_DEADLOCK'), queryFailed('ER_LOCK_DEADLOCK'), third);
       await expect(db.transaction(async () => 'never')).rejects.toBe(third);
       expect(ds.events.filter((e) => e === 'begin')).toHaveLength(3);
+    });
+
+    it('a connection lost during COMMIT is an unknown outcome, not retried and not rolled back', async () => {
+      const { db, ds } = makeDb('mysql');
+      ds.commitFailures.push(
+        Object.assign(new Error('timed out'), { code: 'DB_STATEMENT_TIMEOUT', fatal: true }),
+      );
+      const err = await db.transaction(async () => 'x').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CommitOutcomeUnknownError);
+      expect(isConnectionError(err)).toBe(true);
+      expect(ds.events).toEqual(['begin', 'commit lost']);
     });
 
     it('does not retry other errors', async () => {
@@ -239,5 +340,13 @@ describe('Database', () => {
     await expect(db.ping()).resolves.toBe(true);
     ds.queryError = Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
     await expect(db.ping()).resolves.toBe(false);
+  });
+
+  it('ping answers false within its timeout when the database does not answer at all', async () => {
+    const { db, ds } = makeDb('mysql');
+    ds.queryHangs = true;
+    const started = Date.now();
+    await expect(db.ping(100)).resolves.toBe(false);
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 });

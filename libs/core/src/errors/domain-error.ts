@@ -54,3 +54,18 @@ export const rateLimited = (retryAfterSeconds: number): DomainError =>
     undefined,
     Math.max(1, Math.ceil(retryAfterSeconds)),
   );
+
+/**
+ * A dependency (Redis, the broker) a step needed was unreachable: no fault of the request or
+ * message. The worker retries such a message later without counting it against its delivery
+ * budget; the api answers 503 where the step was required.
+ */
+export class DependencyUnavailableError extends Error {
+  constructor(
+    readonly dependency: 'redis' | 'broker' | 'database',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DependencyUnavailableError';
+  }
+}

@@ -1,0 +1,122 @@
+import * as mysql2 from 'mysql2';
+
+/** Time limits on every MySQL call of one data source (0 = unlimited). */
+export interface MysqlBounds {
+  /** Most one statement may run before its connection is destroyed and the caller gets an error. */
+  statementMs: number;
+  /** Most a caller waits for a pool connection (a new one included). */
+  acquireMs: number;
+  /** `innodb_lock_wait_timeout` of each session, in whole seconds (below `statementMs`). */
+  lockWaitSeconds: number;
+}
+
+/** Derives the bounds from one statement budget: acquire ⅔ of it, lock waits ⅔ (≥ 1 s). */
+export function boundsFor(statementMs: number): MysqlBounds {
+  if (statementMs <= 0) return { statementMs: 0, acquireMs: 0, lockWaitSeconds: 0 };
+  return {
+    statementMs,
+    acquireMs: Math.max(500, Math.round((statementMs * 2) / 3)),
+    lockWaitSeconds: Math.max(1, Math.floor((statementMs * 2) / 3000)),
+  };
+}
+
+/** Error codes this module gives the caller; {@link isConnectionError} treats them as "database down". */
+export const STATEMENT_TIMEOUT = 'DB_STATEMENT_TIMEOUT';
+export const ACQUIRE_TIMEOUT = 'DB_ACQUIRE_TIMEOUT';
+
+function timeoutError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code, fatal: true });
+}
+
+type Callback = (err: Error | null, ...rest: unknown[]) => void;
+type QueryFn = (this: mysql2.Connection, ...args: unknown[]) => unknown;
+
+interface Guardable {
+  query: QueryFn;
+  destroy(): void;
+  release?(): void;
+  stream?: { destroy?(): void };
+}
+
+const GUARDED = Symbol('boundedMysql');
+
+/**
+ * Gives every query of this connection a deadline. mysql2's own `timeout` reports the error but
+ * keeps the connection (and the stuck command at the head of its queue), and `destroy()` never
+ * calls the in-flight command back, so on a partition (the socket open, nothing flowing) a pool
+ * would fill with hung connections. Here the deadline answers the caller with an error, then
+ * drops the connection (out of the pool, socket destroyed); a late reply is ignored.
+ */
+function guard(conn: Guardable, statementMs: number): void {
+  const tagged = conn as Guardable & { [GUARDED]?: true };
+  if (tagged[GUARDED] || statementMs <= 0) return;
+  tagged[GUARDED] = true;
+  const query = conn.query;
+  conn.query = function (this: mysql2.Connection, ...args: unknown[]): unknown {
+    const i = args.findIndex((a) => typeof a === 'function');
+    if (i < 0) return query.apply(this, args);
+    const callback = args[i] as Callback;
+    let done = false;
+    const timer = setTimeout(() => {
+      done = true;
+      callback(timeoutError(STATEMENT_TIMEOUT, `database statement timed out after ${statementMs} ms`));
+      conn.destroy();
+      conn.stream?.destroy?.();
+    }, statementMs);
+    args[i] = (err: Error | null, ...rest: unknown[]): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      callback(err, ...rest);
+    };
+    return query.apply(this, args);
+  };
+}
+
+/** `pool.getConnection` with a deadline; a connection that arrives after it goes back to the pool. */
+function boundPool(pool: mysql2.Pool, bounds: MysqlBounds): mysql2.Pool {
+  const getConnection = pool.getConnection.bind(pool) as (cb: Callback) => void;
+  if (bounds.lockWaitSeconds > 0) {
+    pool.on('connection', (conn: mysql2.PoolConnection) => {
+      conn.query(`SET SESSION innodb_lock_wait_timeout = ${bounds.lockWaitSeconds}`, () => undefined);
+    });
+  }
+  (pool as unknown as { getConnection: (cb: Callback) => void }).getConnection = (cb: Callback): void => {
+    let settled = false;
+    const timer =
+      bounds.acquireMs > 0
+        ? setTimeout(() => {
+            settled = true;
+            cb(timeoutError(ACQUIRE_TIMEOUT, `no database connection within ${bounds.acquireMs} ms`));
+          }, bounds.acquireMs)
+        : undefined;
+    getConnection((err, conn) => {
+      const connection = conn as (Guardable & { release(): void }) | undefined;
+      if (settled) {
+        connection?.release();
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      if (err || !connection) return cb(err ?? new Error('no connection'));
+      guard(connection, bounds.statementMs);
+      cb(null, connection);
+    });
+  };
+  return pool;
+}
+
+/**
+ * The `mysql2` module as TypeORM's `driver` option, with {@link MysqlBounds} on every pool it
+ * creates: a deadline per statement, per pool-connection wait, and on lock waits. So a database
+ * that stops answering (a partition, not only a refusal) costs each call at most its deadline,
+ * and the pool replaces the dead connections by itself once the database is back.
+ */
+export function boundedMysql2(bounds: MysqlBounds): typeof mysql2 {
+  if (bounds.statementMs <= 0 && bounds.acquireMs <= 0) return mysql2;
+  return {
+    ...mysql2,
+    createPool: ((config: mysql2.PoolOptions) =>
+      boundPool(mysql2.createPool(config), bounds)) as typeof mysql2.createPool,
+  };
+}

@@ -1,0 +1,230 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import Redis, { Cluster } from 'ioredis';
+import { freePort } from './processes';
+
+const run = promisify(execFile);
+const HOST = '127.0.0.1';
+/** The shared Redis every other suite uses: never started, stopped or flushed here. */
+const SHARED_PORT = 6379;
+
+/**
+ * A throw-away Redis Cluster of `masters` masters (no replicas) on spare ports, for tests: each
+ * node a `redis-server --cluster-enabled yes` daemon with its files in one temp directory, joined
+ * by `redis-cli --cluster create`. `stop()` shuts every node down and removes the directory.
+ */
+export interface RedisClusterHandle {
+  ports: number[];
+  /** `REDIS_CLUSTER_NODES` for the app: `127.0.0.1:p1,127.0.0.1:p2,…`. */
+  nodes: string;
+  dir: string;
+  /** SIGKILL of node `i` (by its pid); resolves once the process is gone. */
+  kill(i: number): Promise<void>;
+  /** Starts node `i` again on its port with its node config file; resolves once the cluster is ok. */
+  restart(i: number): Promise<void>;
+  /** Resolves once every running node reports `cluster_state:ok`. */
+  waitOk(timeoutMs?: number): Promise<void>;
+  /** A client for assertions (`disconnect()` it). */
+  client(): Cluster;
+  /** The node that holds `key`'s slot. */
+  portOf(key: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface RedisClusterOptions {
+  masters?: number;
+  /** `cluster-node-timeout`: how long a silent master takes to be marked failed (ms). */
+  nodeTimeoutMs?: number;
+  /**
+   * Each node keeps an append-only file (fsync on every write), so a killed master comes back with
+   * its data, as a production node with persistence (or a replica) would. Default: nothing on disk.
+   */
+  persistent?: boolean;
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+async function cli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await run('redis-cli', ['-h', HOST, '-p', String(port), ...args], { timeout: 10_000 });
+  return stdout;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function sparePort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const p = await freePort();
+    // The bus port is set explicitly, so only the ports themselves must be free and distinct.
+    if (p !== SHARED_PORT && !taken.has(p)) {
+      taken.add(p);
+      return p;
+    }
+  }
+}
+
+export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise<RedisClusterHandle> {
+  const masters = opts.masters ?? 3;
+  const nodeTimeoutMs = opts.nodeTimeoutMs ?? 2000;
+  const dir = mkdtempSync(join(tmpdir(), 'fsv-redis-cluster-'));
+  const taken = new Set<number>();
+  const ports: number[] = [];
+  const busPorts: number[] = [];
+  for (let i = 0; i < masters; i++) {
+    ports.push(await sparePort(taken));
+    busPorts.push(await sparePort(taken));
+  }
+  const pidFile = (i: number): string => join(dir, `redis-${ports[i]}.pid`);
+  const readPid = (i: number): number | null =>
+    existsSync(pidFile(i)) ? Number(readFileSync(pidFile(i), 'utf8').trim()) || null : null;
+  const down = new Set<number>();
+
+  const startNode = async (i: number): Promise<void> => {
+    const port = ports[i];
+    await run('redis-server', [
+      '--port',
+      String(port),
+      '--cluster-port',
+      String(busPorts[i]),
+      '--bind',
+      HOST,
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      join(dir, `nodes-${port}.conf`),
+      '--cluster-node-timeout',
+      String(nodeTimeoutMs),
+      '--save',
+      '',
+      '--appendonly',
+      opts.persistent ? 'yes' : 'no',
+      ...(opts.persistent
+        ? [
+            '--appendfsync',
+            'always',
+            '--appendfilename',
+            `appendonly-${port}.aof`,
+            '--appenddirname',
+            `aof-${port}`,
+          ]
+        : []),
+      '--daemonize',
+      'yes',
+      '--dir',
+      dir,
+      '--pidfile',
+      pidFile(i),
+      '--logfile',
+      join(dir, `redis-${port}.log`),
+    ]);
+    for (let n = 0; ; n++) {
+      try {
+        if ((await cli(port, 'ping')).trim() === 'PONG') break;
+      } catch {
+        /* not listening yet */
+      }
+      if (n > 100) throw new Error(`redis-server on ${port} did not start`);
+      await sleep(50);
+    }
+    down.delete(i);
+  };
+
+  const waitOk = async (timeoutMs = 30_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let ok = true;
+      for (let i = 0; i < masters && ok; i++) {
+        if (down.has(i)) continue;
+        try {
+          ok = (await cli(ports[i], 'cluster', 'info')).includes('cluster_state:ok');
+        } catch {
+          ok = false;
+        }
+      }
+      if (ok) return;
+      if (Date.now() > deadline)
+        throw new Error(`redis cluster on ${ports.join(',')} not ok in ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  };
+
+  const stopNode = async (i: number, signal: NodeJS.Signals): Promise<void> => {
+    const pid = readPid(i);
+    if (pid === null || !alive(pid)) return;
+    process.kill(pid, signal);
+    for (let n = 0; alive(pid); n++) {
+      if (n > 200) process.kill(pid, 'SIGKILL');
+      await sleep(25);
+    }
+  };
+
+  const handle: RedisClusterHandle = {
+    ports,
+    nodes: ports.map((p) => `${HOST}:${p}`).join(','),
+    dir,
+    kill: async (i) => {
+      down.add(i);
+      await stopNode(i, 'SIGKILL');
+    },
+    restart: async (i) => {
+      await startNode(i);
+      await waitOk();
+    },
+    waitOk,
+    client: () =>
+      new Cluster(
+        ports.map((port) => ({ host: HOST, port })),
+        { redisOptions: { maxRetriesPerRequest: 1 } },
+      ),
+    portOf: async (key) => {
+      const live = ports.find((_, i) => !down.has(i));
+      if (live === undefined) throw new Error('no node is running');
+      const r = new Redis({ host: HOST, port: live, lazyConnect: true, maxRetriesPerRequest: 1 });
+      try {
+        await r.connect();
+        const slot = Number(await r.cluster('KEYSLOT', key));
+        const hit = (await r.cluster('SLOTS')).find(([from, to]) => slot >= from && slot <= to);
+        if (!hit?.[2]) throw new Error(`no node holds slot ${slot}`);
+        return hit[2][1];
+      } finally {
+        r.disconnect();
+      }
+    },
+    stop: async () => {
+      for (let i = 0; i < masters; i++) await stopNode(i, 'SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+
+  try {
+    for (let i = 0; i < masters; i++) await startNode(i);
+    await run(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...ports.map((p) => `${HOST}:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { timeout: 30_000 },
+    );
+    await waitOk();
+  } catch (err) {
+    await handle.stop();
+    throw err;
+  }
+  return handle;
+}
