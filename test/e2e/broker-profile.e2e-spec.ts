@@ -146,6 +146,7 @@ describe('interactions on the broker profile (MariaDB + Redis + RabbitMQ + worke
         likes_count: 0,
         comments_count: 0,
         popularity: 0,
+        tags: [],
       });
       expectError(
         await post('/video/publish', author, {

@@ -81,9 +81,9 @@ describe.each(PROFILES)('event tables are pruned (%s)', (profile) => {
     const v = await publishVideo(t, owner);
     const e = makeEvent('like.like', { account_id: owner.id, video_id: v.id });
     const applier = t.app.get(EventApplier);
-    await applier.applyAllStrict([e]);
+    await applier.applyDirectly([e]);
     await t.app.get(EventHousekeeper).prune();
-    await applier.applyAllStrict([e]);
+    await applier.applyDirectly([e]);
     const rows = await t.sql<{ likes_count: number }>('SELECT likes_count FROM videos WHERE id = ?', [v.id]);
     expect(Number(rows[0].likes_count)).toBe(1);
   });

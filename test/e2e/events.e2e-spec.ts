@@ -1,22 +1,28 @@
 import 'reflect-metadata';
-import { Injectable, Module, OnModuleInit, type INestApplicationContext } from '@nestjs/common';
+import { Controller, Module, type INestApplicationContext } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import type { EntityManager } from 'typeorm';
 import { NestFactory } from '@nestjs/core';
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { CacheModule } from '@app/cache';
-import { ConfigModule, Database, DatabaseModule, loadConfig } from '@app/core';
+import { ConfigModule, Database, DatabaseModule, DependencyUnavailableError, loadConfig } from '@app/core';
 import {
   AmqpPublisher,
   CONSUMER_QUEUES,
-  DeadLetterCounter,
+  ConsumerMetrics,
   EventBus,
-  EventHandlerRegistry,
   EventPublisher,
   EventsModule,
   makeEvent,
   OutboxStatus,
   ROUTING_KEYS,
   deadLetterQueueName,
+  replayDeadLetters,
+  type DeferredWrite,
   type DomainEvent,
+  type EventContext,
+  type EventPayloads,
+  type RoutingKey,
 } from '@app/events';
 import { SCHEMA } from '@app/schema';
 import { migrate } from '../../apps/api/src/app.factory';
@@ -26,34 +32,46 @@ import { TcpProxy } from '../helpers/tcp-proxy';
 
 jest.setTimeout(60_000);
 
-/** Handlers that count applications per routing key and video in a test table; one id is poison. */
+/**
+ * `@EventPattern` handlers for every routing key that count applications per key and video in a
+ * test table (a deferred write, as real handlers do); one id is poison.
+ */
 const POISON_VIDEO = 666;
 const poisonCalls: number[] = [];
+/** While set, events of this video fail as if Redis were down (not the message's fault). */
+const UNAVAILABLE_VIDEO = 777;
+const unavailable = { on: false, calls: 0 };
 
-@Injectable()
-class CountingHandlers implements OnModuleInit {
-  constructor(private readonly registry: EventHandlerRegistry) {}
-  onModuleInit(): void {
-    for (const key of ROUTING_KEYS) {
-      this.registry.register({
-        routingKey: key,
-        apply: async (m, payload) => {
-          const id = 'video_id' in payload ? payload.video_id : payload.vlogger_id;
-          if (id === POISON_VIDEO) {
-            poisonCalls.push(Date.now());
-            throw new Error('poison');
-          }
-          await m.query(
-            'INSERT INTO pipeline_counts (k, n) VALUES (?, 1) ON DUPLICATE KEY UPDATE n = n + 1',
-            [`${key}:${id}`],
-          );
-        },
-      });
+class CountWrites implements DeferredWrite {
+  readonly keys: string[] = [];
+  async flush(manager: EntityManager): Promise<void> {
+    for (const k of this.keys) {
+      await manager.query(
+        'INSERT INTO pipeline_counts (k, n) VALUES (?, 1) ON DUPLICATE KEY UPDATE n = n + 1',
+        [k],
+      );
     }
   }
 }
 
-@Module({ providers: [CountingHandlers] })
+@Controller()
+class CountingHandlers {
+  @EventPattern([...ROUTING_KEYS])
+  count(@Payload() payload: EventPayloads[RoutingKey], @Ctx() ctx: EventContext): void {
+    const id = 'video_id' in payload ? payload.video_id : payload.vlogger_id;
+    if (id === POISON_VIDEO && poisonCalls.length < 1000) {
+      poisonCalls.push(Date.now());
+      throw new Error('poison');
+    }
+    if (id === UNAVAILABLE_VIDEO && unavailable.on) {
+      unavailable.calls++;
+      throw new DependencyUnavailableError('redis', 'test: Redis is down');
+    }
+    ctx.apply.defer('pipeline_counts', () => new CountWrites()).keys.push(`${ctx.routingKey}:${id}`);
+  }
+}
+
+@Module({ controllers: [CountingHandlers] })
 class CountingHandlersModule {}
 
 /** The api's side of the pipeline without HTTP: EventBus + publisher on the given env. */
@@ -152,7 +170,7 @@ describe('event pipeline (MariaDB + RabbitMQ)', () => {
 
   it('the worker refuses to start while a routing key has no handler', async () => {
     await expect(startWorker(env, { domainModules: [], migrate: false })).rejects.toThrow(
-      /no derived-state handler registered for: like\.like/,
+      /no @EventPattern handler for: like\.like/,
     );
   });
 
@@ -226,7 +244,7 @@ describe('event pipeline (MariaDB + RabbitMQ)', () => {
         (n) => n === before + 2,
       ),
     ).toBe(before + 2);
-    expect(worker!.app.get(DeadLetterCounter).snapshot()[CONSUMER_QUEUES.like.name]).toBe(2);
+    expect(worker!.app.get(ConsumerMetrics).count(CONSUMER_QUEUES.like.name, 'dead_lettered')).toBe(2);
     const msg = await raw.get(dlq, { noAck: true });
     expect(msg && (msg.properties.headers as Record<string, unknown>)['x-error']).toMatch(/not JSON/);
   });
@@ -359,6 +377,131 @@ describe('event pipeline (MariaDB + RabbitMQ)', () => {
       expect(await outboxStatus(e.payload.event_id)).toBe(OutboxStatus.Applied);
     } finally {
       await offline.close();
+    }
+  });
+
+  it('a dead-lettered valid event is replayed by dlq:replay once its cause is fixed, and applied exactly once', async () => {
+    const dlq = deadLetterQueueName(CONSUMER_QUEUES.social.name);
+    const url = `${AMQP_BASE}/${env.vhost}`;
+    expect(await queueDepth(dlq)).toBeGreaterThanOrEqual(1); // the poison follow of the test above
+    expect(await count('social.follow', POISON_VIDEO)).toBe(0);
+    const dry = await replayDeadLetters(url, { queues: [CONSUMER_QUEUES.social.name], dryRun: true });
+    expect(dry[0].moved).toBe(await queueDepth(dlq));
+    expect(dry[0].byRoutingKey['social.follow']).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(dry[0].reasons).join()).toMatch(/failed 3 times, last: poison/);
+    expect(await count('social.follow', POISON_VIDEO)).toBe(0); // a dry run moves nothing
+    poisonCalls.length = 1000; // "the bug is fixed": the handler stops failing
+    const done = await replayDeadLetters(url, { queues: [CONSUMER_QUEUES.social.name] });
+    expect(done[0].moved).toBe(dry[0].moved);
+    expect(
+      await waitFor(
+        () => count('social.follow', POISON_VIDEO),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
+    expect(await queueDepth(dlq)).toBe(0);
+    // Replaying the same event again (e.g. an operator runs it twice) changes nothing.
+    const e = makeEvent('social.follow', { follower_id: 1, vlogger_id: POISON_VIDEO });
+    const [first] = await db.query<{ event_id: string }>(
+      "SELECT event_id FROM processed_events WHERE routing_key = 'social.follow' ORDER BY processed_at DESC LIMIT 1",
+    );
+    raw.publish(
+      '',
+      CONSUMER_QUEUES.social.name,
+      Buffer.from(JSON.stringify({ ...e.payload, event_id: first.event_id })),
+      {
+        type: 'social.follow',
+        persistent: true,
+      },
+    );
+    await raw.waitForConfirms();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await count('social.follow', POISON_VIDEO)).toBe(1);
+  });
+
+  it('a dependency outage (Redis) makes a message wait, uncounted: never dead-lettered, applied once when it is back', async () => {
+    const dlq = deadLetterQueueName(CONSUMER_QUEUES.like.name);
+    const before = await queueDepth(dlq);
+    unavailable.on = true;
+    unavailable.calls = 0;
+    const e = makeEvent('like.like', { account_id: 5, video_id: UNAVAILABLE_VIDEO });
+    raw.publish('like.events', 'like.like', Buffer.from(JSON.stringify(e.payload)), {
+      messageId: e.payload.event_id,
+      type: 'like.like',
+      persistent: true,
+    });
+    await raw.waitForConfirms();
+    // MAX_DELIVERIES=3: a failure of the message itself would be dead-lettered after 3 attempts.
+    await waitFor(
+      async () => unavailable.calls,
+      (n) => n >= 4,
+      20000,
+    );
+    expect(unavailable.calls).toBeGreaterThanOrEqual(4);
+    expect(await queueDepth(dlq)).toBe(before);
+    expect(
+      worker!.app.get(ConsumerMetrics).count(CONSUMER_QUEUES.like.name, 'waited'),
+    ).toBeGreaterThanOrEqual(4);
+    unavailable.on = false;
+    expect(
+      await waitFor(
+        () => count('like.like', UNAVAILABLE_VIDEO),
+        (n) => n === 1,
+        20000,
+      ),
+    ).toBe(1);
+    expect(await queueDepth(dlq)).toBe(before);
+  });
+
+  it('an unreachable database pauses consumption (nothing dead-lettered), and it resumes by itself', async () => {
+    const admin = new URL(env.env.DATABASE_URL);
+    const proxy = new TcpProxy(admin.hostname, Number(admin.port || 3306));
+    await proxy.start();
+    const viaProxy = new URL(env.env.DATABASE_URL);
+    viaProxy.port = String(proxy.port);
+    await worker?.close();
+    worker = await startWorker(env, {
+      domainModules: [CountingHandlersModule],
+      migrate: false,
+      env: { DATABASE_URL: viaProxy.toString(), DB_STATEMENT_TIMEOUT_MS: '1000' },
+    });
+    const dlqsBefore = await Promise.all(
+      Object.values(CONSUMER_QUEUES).map((q) => queueDepth(deadLetterQueueName(q.name))),
+    );
+    try {
+      proxy.partition();
+      // Published while the worker's database is away (the producer writes directly).
+      const events = await Promise.all(Array.from({ length: 5 }, () => emitLike(31)));
+      await waitFor(
+        async () => worker!.transport.isPaused,
+        (p) => p,
+        10000,
+      );
+      expect(worker.transport.isPaused).toBe(true);
+      // Longer than the whole retry budget (MAX_DELIVERIES=3: 1 s + 2 s).
+      await new Promise((r) => setTimeout(r, 6000));
+      expect(await count('like.like', 31)).toBe(0);
+      const dlqs = await Promise.all(
+        Object.values(CONSUMER_QUEUES).map((q) => queueDepth(deadLetterQueueName(q.name))),
+      );
+      expect(dlqs).toEqual(dlqsBefore);
+      expect(worker.app.get(ConsumerMetrics).total('dead_lettered')).toBe(0);
+      proxy.heal();
+      expect(
+        await waitFor(
+          () => count('like.like', 31),
+          (n) => n === 5,
+          20000,
+        ),
+      ).toBe(5);
+      expect(await count('video.popularity.update', 31)).toBe(5);
+      expect(worker.transport.isPaused).toBe(false);
+      expect(events.flat()).toHaveLength(10);
+    } finally {
+      proxy.heal();
+      await worker?.close();
+      worker = undefined;
+      await proxy.stop();
     }
   });
 });

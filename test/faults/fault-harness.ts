@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import { CacheKeys, minuteBucket } from '@app/cache';
 import { buildDataSourceOptions, Database, loadConfig } from '@app/core';
 import { SCHEMA } from '@app/schema';
@@ -15,8 +15,11 @@ export interface Client {
   token: string;
 }
 
-/** What one HTTP call ended as: a status, `refused` (never reached the api) or `unknown`. */
-type Outcome = number | 'refused' | 'unknown';
+/**
+ * What one HTTP call ended as: a status, `refused` (never reached the api), `unknown` (no answer)
+ * or `maybe` (a 503 saying the database stopped answering during the commit: the write may be there).
+ */
+type Outcome = number | 'refused' | 'unknown' | 'maybe';
 
 export async function post(
   base: () => string,
@@ -38,6 +41,10 @@ export async function post(
     } catch {
       json = null;
     }
+    // The database stopped answering during the commit: the write may or may not be there.
+    if (res.status === 503 && typeof json?.error === 'string' && /may or may not/.test(json.error)) {
+      return { outcome: 'maybe', json };
+    }
     return { outcome: res.status, json };
   } catch (err) {
     const code = (err as { cause?: { code?: string } }).cause?.code;
@@ -52,8 +59,16 @@ type PairState = 'present' | 'absent' | 'unknown';
  * the client cannot know (connection dropped mid-request) makes that item `unknown`, never wrong.
  * A 4xx or 503 means nothing was written (SPEC §1).
  */
+/** One request of the load: when it started and ended (ms since epoch) and how it ended. */
+export interface Sample {
+  start: number;
+  end: number;
+  outcome: Outcome;
+}
+
 export class Model {
   readonly likes = new Map<string, PairState>();
+  readonly samples: Sample[] = [];
   readonly follows = new Map<string, PairState>();
   readonly comments = new Map<number, { account: number; video: number; state: PairState }>();
   readonly unknownPublishes = new Map<string, number>();
@@ -72,7 +87,11 @@ export class Model {
   ): void {
     if (outcome === 200) this.acknowledged++;
     if (outcome === 200 || outcome === 409) map.set(key, target);
-    else if (outcome === 'unknown' || (typeof outcome === 'number' && outcome >= 500 && outcome !== 503)) {
+    else if (
+      outcome === 'unknown' ||
+      outcome === 'maybe' ||
+      (typeof outcome === 'number' && outcome >= 500 && outcome !== 503)
+    ) {
       map.set(key, 'unknown');
     }
   }
@@ -102,6 +121,7 @@ export class Model {
         this.comments.set(json.id, { account: c.id, video: v, state: 'present' });
       } else if (
         outcome === 'unknown' ||
+        outcome === 'maybe' ||
         (typeof outcome === 'number' && outcome >= 500 && outcome !== 503)
       ) {
         const key = `${c.id}:${v}`;
@@ -118,7 +138,11 @@ export class Model {
       const { outcome } = await post(base, '/comment/delete', { comment_id: id }, c.token);
       if (outcome === 200) this.acknowledged++;
       if (outcome === 200 || outcome === 404) m.state = 'absent';
-      else if (outcome === 'unknown' || (typeof outcome === 'number' && outcome >= 500 && outcome !== 503)) {
+      else if (
+        outcome === 'unknown' ||
+        outcome === 'maybe' ||
+        (typeof outcome === 'number' && outcome >= 500 && outcome !== 503)
+      ) {
         m.state = 'unknown';
       }
       return outcome;
@@ -142,14 +166,16 @@ function pick<T>(xs: T[]): T {
   return xs[Math.floor(Math.random() * xs.length)];
 }
 
-/** Drives every client in a loop until `until` resolves; returns the writes acknowledged meanwhile. */
+/** Drives every client for `durationMs`; returns the writes acknowledged meanwhile (samples go to `model.samples`). */
 export async function drive(model: Model, base: () => string, durationMs: number): Promise<number> {
   const before = model.acknowledged;
   const end = Date.now() + durationMs;
   await Promise.all(
     model.clients.map(async (c) => {
       while (Date.now() < end) {
+        const start = Date.now();
         const outcome = await model.step(c, base);
+        if (outcome !== 0) model.samples.push({ start, end: Date.now(), outcome });
         if (typeof outcome !== 'number' || outcome >= 500) await sleep(50);
       }
     }),
@@ -194,7 +220,7 @@ export interface CheckResult {
 /** A direct database handle on the suite's database (the recount needs a {@link Database}). */
 export async function openDatabase(env: TestEnv): Promise<{ db: Database; close: () => Promise<void> }> {
   const config = loadConfig(env.env);
-  const ds = new DataSource(buildDataSourceOptions(config, SCHEMA));
+  const ds = new DataSource(buildDataSourceOptions(config, SCHEMA, { statementTimeoutMs: 0 }));
   await ds.initialize();
   return { db: new Database(ds, config), close: () => ds.destroy() };
 }
@@ -289,11 +315,23 @@ export async function check(model: Model, db: Database, env: TestEnv): Promise<C
     const key = `${minuteBucket(p.ts)}|${p.video_id}`;
     expected.set(key, (expected.get(key) ?? 0) + p.delta);
   }
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  // On a cluster every hot-list key shares the `{video}` slot, so one master holds them all.
+  const cluster = env.redisClusterNodes
+    ? new Cluster(
+        env.redisClusterNodes
+          .split(',')
+          .map((n) => ({ host: n.split(':')[0], port: Number(n.split(':')[1]) })),
+        { redisOptions: { maxRetriesPerRequest: 1 } },
+      )
+    : null;
+  const redis = cluster ?? new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   try {
     const actual = new Map<string, number>();
     const minutes = new Set([...expected.keys()].map((k) => k.split('|')[0]));
-    const stray = await redis.keys(`${env.redisPrefix}${CacheKeys.hotBucket('*')}`);
+    const pattern = `${env.redisPrefix}${CacheKeys.hotBucket('*')}`;
+    const stray = cluster
+      ? (await Promise.all(cluster.nodes('master').map((n) => n.keys(pattern)))).flat()
+      : await (redis as Redis).keys(pattern);
     for (const k of stray) minutes.add(k.slice(k.lastIndexOf(':') + 1));
     for (const minute of minutes) {
       const flat = await redis.zrange(
@@ -320,10 +358,89 @@ export async function check(model: Model, db: Database, env: TestEnv): Promise<C
     redis.disconnect();
   }
 
+  // Notifications (SPEC §8.4): exactly one per (actor, target) that ever happened, never for one's
+  // own action, one per surviving comment, each from an applied event.
+  const notes = await db.query<{
+    r: number;
+    t: string;
+    a: number;
+    v: number;
+    c: number;
+    e: string;
+    applied: number;
+  }>(
+    `SELECT n.recipient_id AS r, n.type AS t, n.actor_id AS a, n.video_id AS v, n.comment_id AS c, n.event_id AS e,
+       CASE WHEN p.event_id IS NULL THEN 0 ELSE 1 END AS applied
+     FROM notifications n LEFT JOIN processed_events p ON p.event_id = n.event_id`,
+  );
+  const authorOf = new Map(
+    (await db.query<{ id: number; a: number }>('SELECT id, author_id AS a FROM videos')).map((v) => [
+      Number(v.id),
+      Number(v.a),
+    ]),
+  );
+  const events = await db.query<{ k: string; payload: string }>(
+    "SELECT routing_key AS k, payload FROM outbox WHERE routing_key IN ('like.like', 'social.follow')",
+  );
+  const want = new Set<string>();
+  for (const row of events) {
+    const p = JSON.parse(row.payload) as {
+      account_id?: number;
+      video_id?: number;
+      follower_id?: number;
+      vlogger_id?: number;
+    };
+    if (row.k === 'like.like' && authorOf.get(p.video_id!) !== p.account_id) {
+      want.add(`like:${authorOf.get(p.video_id!)}:${p.account_id}:${p.video_id}:0`);
+    }
+    if (row.k === 'social.follow' && p.follower_id !== p.vlogger_id)
+      want.add(`follow:${p.vlogger_id}:${p.follower_id}:0:0`);
+  }
+  for (const cm of comments) {
+    const author = authorOf.get(Number(cm.v));
+    if (author !== undefined && author !== Number(cm.a))
+      want.add(`comment:${author}:${cm.a}:${cm.v}:${cm.id}`);
+  }
+  const have = new Map<string, number>();
+  for (const n of notes) {
+    if (Number(n.applied) !== 1) bad('mismatched', `notification from an unapplied event ${n.e}`);
+    if (Number(n.r) === Number(n.a)) bad('mismatched', `notification ${n.t} for one's own action by ${n.a}`);
+    const key = `${n.t}:${n.r}:${n.a}:${n.v}:${n.t === 'comment' ? n.c : 0}`;
+    have.set(key, (have.get(key) ?? 0) + 1);
+  }
+  for (const key of want) if (!have.has(key)) bad('lost', `notification ${key} missing`);
+  for (const [key, n] of have) {
+    if (!want.has(key)) bad('phantom', `notification ${key} never caused`);
+    if (n > 1) bad('mismatched', `notification ${key} ×${n}`);
+  }
+
   // The recount must find nothing to fix.
   const report = await recountAll(db);
   for (const [counter, n] of Object.entries(report)) {
     if (n !== 0) bad('mismatched', `recount fixed ${n} ${counter}`, n);
   }
   return res;
+}
+
+/** What the load saw while a dependency was away, and how long it took to come back. */
+export interface OutageReport {
+  /** Requests answered 503 while it was away (those whose commit was cut included). */
+  unavailable: number;
+  /** Requests that got no answer at all (a hang cut by the client's 8 s timeout, or a reset). */
+  unanswered: number;
+  /** The longest request that started while it was away (ms). */
+  longestMs: number;
+  /** From the restore to the first acknowledged write that started after it (ms). */
+  recoverMs: number;
+}
+
+export function outageReport(samples: Sample[], from: number, to: number): OutageReport {
+  const during = samples.filter((s) => s.start >= from && s.start < to);
+  const after = samples.filter((s) => s.start >= to && s.outcome === 200).sort((a, b) => a.end - b.end);
+  return {
+    unavailable: during.filter((s) => s.outcome === 503 || s.outcome === 'maybe').length,
+    unanswered: during.filter((s) => s.outcome === 'unknown' || s.outcome === 'refused').length,
+    longestMs: during.reduce((m, s) => Math.max(m, s.end - s.start), 0),
+    recoverMs: after.length > 0 ? after[0].end - to : Number.NaN,
+  };
 }

@@ -1,3 +1,4 @@
+import { tokenDigest } from '@app/account';
 import { expectError, startApp, TestApp } from '../helpers/test-app';
 import { TcpProxy } from '../helpers/tcp-proxy';
 import { redisClient } from '../helpers/test-env';
@@ -22,7 +23,7 @@ describe('Redis cut mid-run: auth keeps working (full)', () => {
     const port = await proxy.start();
     t = await startApp('full', {
       redisUrl: `redis://127.0.0.1:${port}`,
-      env: { RATE_LIMITS: 'refresh=40/60', REDIS_TIMEOUT_MS: '250' },
+      env: { RATE_LIMITS: 'refresh=40/60,profile=off', REDIS_TIMEOUT_MS: '250' },
     });
     redis = redisClient();
     id = (await t.http.post('/account/register').send({ username: 'fault', password: PW }).expect(200)).body
@@ -62,7 +63,7 @@ describe('Redis cut mid-run: auth keeps working (full)', () => {
 
   it('works before, during and after the outage; bounded latency while open; refills after', async () => {
     const before = await round();
-    expect(await redis.get(key())).toBe(before.token);
+    expect(await redis.get(key())).toBe(tokenDigest(before.token));
 
     proxy.cut();
     const first = await round(); // the breaker opens during this round
@@ -97,10 +98,10 @@ describe('Redis cut mid-run: auth keeps working (full)', () => {
     while (Date.now() < deadline) {
       const r = await round();
       last = r.token;
-      if ((await redis.get(key())) === last) break;
+      if ((await redis.get(key())) === tokenDigest(last)) break;
       await sleep(300);
     }
-    expect(await redis.get(key())).toBe(last);
+    expect(await redis.get(key())).toBe(tokenDigest(last));
     const ok = await t.http
       .post('/account/updateProfile')
       .set('Authorization', `Bearer ${last}`)

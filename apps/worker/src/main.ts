@@ -1,9 +1,7 @@
 import 'reflect-metadata';
 import { Logger, type LogLevel } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { ConfigError, loadConfig, type AppConfig } from '@app/core';
-import { WorkerModule } from './worker.module';
-import { WorkerRunner } from './worker-runner.service';
+import { loadConfigOrExit, type AppConfig } from '@app/core';
+import { createWorker } from './worker.factory';
 
 function logLevels(level: AppConfig['logLevel']): LogLevel[] {
   const all: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -12,21 +10,9 @@ function logLevels(level: AppConfig['logLevel']): LogLevel[] {
 }
 
 async function bootstrap(): Promise<void> {
-  let config: AppConfig;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), {
-    logger: logLevels(config.logLevel),
-    abortOnError: false,
-  });
-  // SIGTERM/SIGINT: stop consuming, finish in-flight messages, close, exit 0.
+  const config = loadConfigOrExit();
+  const app = await createWorker(config, { logger: logLevels(config.logLevel) });
+  // SIGTERM/SIGINT: stop consuming, finish the batches in flight, close, exit 0.
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (stopping) return;
@@ -42,16 +28,13 @@ async function bootstrap(): Promise<void> {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
-  await app.init();
   try {
-    await app.get(WorkerRunner).start();
+    // Refuses to start (rejects) while a routing key of SPEC §4 has no @EventPattern handler.
+    await app.listen();
   } catch (err) {
     await app.close();
     throw err;
   }
-  new Logger('Worker').log(
-    config.amqpUrl ? 'started, consuming from RabbitMQ' : 'started without AMQP_URL: nothing to consume',
-  );
   process.send?.({ type: 'ready' });
 }
 

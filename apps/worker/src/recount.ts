@@ -1,22 +1,13 @@
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { AppConfig, buildDataSourceOptions, ConfigError, Database, loadConfig } from '@app/core';
+import { buildDataSourceOptions, Database, loadConfigOrExit } from '@app/core';
 import { SCHEMA } from '@app/schema';
 import { formatRecountReport, recountAll } from './recount-all';
 
 /** `npm run recount`: rebuilds the derived counters from the source rows and prints what changed. */
 async function main(): Promise<void> {
-  let config: AppConfig;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
-  const ds = new DataSource(buildDataSourceOptions(config, SCHEMA));
+  const config = loadConfigOrExit();
+  const ds = new DataSource(buildDataSourceOptions(config, SCHEMA, { statementTimeoutMs: 0 }));
   await ds.initialize();
   try {
     const report = await recountAll(new Database(ds, config));

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { affectedRows } from '@app/video';
+import { affectedRows } from '@app/core';
 
 const COMMENTS = '(SELECT COUNT(*) FROM comments c WHERE c.video_id = videos.id)';
 

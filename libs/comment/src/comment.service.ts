@@ -18,10 +18,12 @@ export class CommentService {
     private readonly idempotency: IdempotencyService,
   ) {}
 
-  /** Oldest first; 404 for an unknown video. */
-  async listAll(videoId: number, idAfter: number | undefined, limit: number): Promise<CommentView[]> {
-    if (!(await this.videos.exists(videoId))) throw VideoErrors.notFound();
-    return (await this.comments.listByVideo(videoId, idAfter, limit)).map(toCommentView);
+  /** Oldest first; 404 for an unknown video. May be read from a replica (`Database.reader`). */
+  listAll(videoId: number, idAfter: number | undefined, limit: number): Promise<CommentView[]> {
+    return this.db.reader.run(async () => {
+      if (!(await this.videos.exists(videoId))) throw VideoErrors.notFound();
+      return (await this.comments.listByVideo(videoId, idAfter, limit)).map(toCommentView);
+    });
   }
 
   /** `content` already trimmed, 1–1000 characters. Visible to `listAll` when this returns. */

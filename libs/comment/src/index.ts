@@ -3,6 +3,6 @@ export * from './comment.errors';
 export * from './comment.view';
 export * from './comment.repository';
 export * from './comment.service';
-export * from './comment.handlers';
+export * from './comment-events.controller';
 export * from './comment-recount';
 export * from './comment.module';

@@ -1,88 +1,116 @@
 import { Writable } from 'node:stream';
-import { Logger } from '@nestjs/common';
-import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
+import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import type { ConfirmChannel, Message } from 'amqplib';
+import { connect, type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
 import type { DependencyState } from '@app/cache';
-import type { AmqpConnection } from './amqp-connection';
 import { EventPublisher } from './event-publisher';
 import { EXCHANGE_OF, type DomainEvent } from './events';
+import { connectionOptions, reconnectIfOnlyTheChannelClosed, waitFor } from './amqp-options';
+import { declareTopology, type TopologyOptions } from './topology';
 
 /** How long a publish waits for the broker's confirm before it counts as failed. */
 export const PUBLISH_CONFIRM_TIMEOUT_MS = 2000;
+/** While confirms are timing out (a silent broker), one probe publish per this interval; the rest fail at once. */
+const PROBE_INTERVAL_MS = 1000;
+/** How long the first start waits for the broker before serving without it. */
+const FIRST_CONNECT_WAIT_MS = 3000;
 
 /**
- * Publishes on a confirm channel: `mandatory`, persistent, `messageId = event_id`, `type` = the
- * routing key. Resolves true only on the broker's ack of a message that was routed; a return
- * (unroutable), a nack, a channel or connection failure or the timeout resolve false. While the
- * connection is known to be down it answers false at once, so no request waits on a dead broker.
+ * Publishes on a confirm channel managed by `amqp-connection-manager` (which reconnects and
+ * re-runs `setup`: the topology, the `return` listener): `mandatory`, persistent,
+ * `messageId = event_id`, `type` = the routing key. Resolves true only on the broker's ack of a
+ * message that was routed; a return (unroutable), a nack, a channel or connection failure or the
+ * timeout resolve false, and the caller applies the event directly (降级直写).
+ *
+ * Publishes go straight onto the raw channel captured in `setup`, never into the wrapper's
+ * in-memory queue: while the broker is down a publish fails at once instead of waiting for a
+ * reconnect, and while it is partitioned (socket open, nothing answering) one timed-out confirm
+ * marks it suspect, so further publishes fail at once until a probe is confirmed again.
  */
-export class AmqpPublisher extends EventPublisher {
+export class AmqpPublisher extends EventPublisher implements OnModuleInit, OnApplicationShutdown {
   readonly enabled = true;
   private readonly logger = new Logger(AmqpPublisher.name);
+  private readonly manager: AmqpConnectionManager;
+  private readonly wrapper: ChannelWrapper;
   private channel: ConfirmChannel | null = null;
   /** The connection's socket, corked for the rest of the tick while publishes are queued. */
   private socket: Writable | null = null;
   private corked = false;
   /** message ids the broker returned as unroutable; their ack (which follows) is a failure. */
   private readonly returned = new Set<string>();
+  /** Set when a confirm timed out: the broker may be partitioned. */
+  private suspectSince = 0;
+  private lastProbe = 0;
 
   constructor(
-    private readonly connection: AmqpConnection,
+    url: string,
     private readonly timeoutMs = PUBLISH_CONFIRM_TIMEOUT_MS,
+    topology: TopologyOptions = {},
   ) {
     super();
-    connection.onConnect((conn) => this.open(conn));
-    connection.onDisconnect(() => {
+    this.manager = connect([url], connectionOptions());
+    this.manager.on('disconnect', ({ err }) => {
+      if (this.channel)
+        this.logger.warn(`RabbitMQ connection lost (${err?.message ?? 'closed'}); reconnecting`);
       this.channel = null;
+      this.socket = null;
     });
+    this.manager.on('connectFailed', () => undefined);
+    this.wrapper = this.manager.createChannel({
+      confirm: true,
+      json: false,
+      setup: async (ch: ConfirmChannel) => {
+        await declareTopology(ch, topology);
+        ch.on('return', (msg: Message) => {
+          const id = (msg.properties as { messageId?: string }).messageId;
+          if (id) this.returned.add(id);
+          this.logger.warn(`unroutable event returned by the broker: ${msg.fields.routingKey}`);
+        });
+        const conn = this.manager.connection;
+        ch.on('close', () => {
+          if (this.channel !== ch) return;
+          this.channel = null;
+          reconnectIfOnlyTheChannelClosed(this.manager, conn, () => this.channel === null);
+        });
+        // amqplib keeps the socket on `channel.connection.stream` (not in its types).
+        const stream = (ch as unknown as { connection?: { stream?: unknown } }).connection?.stream;
+        this.socket = stream instanceof Writable ? stream : null;
+        this.channel = ch;
+        this.suspectSince = 0;
+      },
+    });
+    this.wrapper.on('error', (err: Error) =>
+      this.logger.warn(`publish channel setup failed: ${err.message}`),
+    );
+  }
+
+  async onModuleInit(): Promise<void> {
+    await waitFor(() => this.channel !== null, FIRST_CONNECT_WAIT_MS);
+    if (!this.channel)
+      this.logger.warn('RabbitMQ is not reachable yet: writes apply their events directly meanwhile');
   }
 
   state(): DependencyState {
-    return this.connection.isUp && this.channel ? 'up' : 'down';
+    return this.channel && this.manager.isConnected() && this.suspectSince === 0 ? 'up' : 'down';
   }
 
-  private async open(conn: ChannelModel): Promise<void> {
-    const ch = await conn.createConfirmChannel();
-    ch.on('error', (err: Error) => this.logger.warn(`publish channel error: ${err.message}`));
-    ch.on('return', (msg: Message) => {
-      const id = (msg.properties as { messageId?: string }).messageId;
-      if (id) this.returned.add(id);
-      this.logger.warn(`unroutable event returned by the broker: ${msg.fields.routingKey}`);
-    });
-    ch.on('close', () => {
-      if (this.channel !== ch) return;
-      this.channel = null;
-      // The connection may still be up (a channel-level error): reopen on it.
-      const live = this.connection.current;
-      if (live === conn) {
-        setTimeout(() => {
-          if (this.connection.current === conn && !this.channel) {
-            this.open(conn).catch((err: unknown) =>
-              this.logger.warn(`reopening the publish channel failed: ${(err as Error).message}`),
-            );
-          }
-        }, 200);
+  /** Reads the depths on a short-lived channel of the managed connection (a missing queue closes only that one). */
+  async queueDepths(queues: readonly string[]): Promise<Map<string, number> | null> {
+    const conn = this.manager.connection;
+    if (!conn || !this.channel) return null;
+    const depths = new Map<string, number>();
+    try {
+      const ch = await conn.createChannel();
+      ch.on('error', () => undefined);
+      try {
+        for (const q of queues) depths.set(q, (await ch.checkQueue(q)).messageCount);
+      } finally {
+        await ch.close().catch(() => undefined);
       }
-    });
-    this.channel = ch;
-    // amqplib keeps the socket on `connection.stream` (not in its types).
-    const stream = (conn as unknown as { connection?: { stream?: unknown } }).connection?.stream;
-    this.socket = stream instanceof Writable ? stream : null;
-  }
-
-  /**
-   * Holds the socket's writes until the tick's publishes are all queued: a batch of writes (one
-   * group commit's events) leaves in one `writev` instead of one syscall and one TCP segment per
-   * message. amqplib moves frames to the socket on `nextTick`, before the `setImmediate` here.
-   */
-  private corkForThisTick(): void {
-    const socket = this.socket;
-    if (!socket || this.corked) return;
-    this.corked = true;
-    socket.cork();
-    setImmediate(() => {
-      this.corked = false;
-      socket.uncork();
-    });
+    } catch {
+      return depths.size > 0 ? depths : null;
+    }
+    return depths;
   }
 
   publish(event: DomainEvent): Promise<boolean> {
@@ -94,20 +122,33 @@ export class AmqpPublisher extends EventPublisher {
     );
   }
 
-  /** Same contract as {@link publish} for an already serialised payload (the outbox relay). */
+  /** Same contract as {@link publish} for an already serialised payload (the outbox relay, replays). */
   publishRaw(exchange: string, routingKey: string, body: Buffer, messageId: string): Promise<boolean> {
     const ch = this.channel;
     if (!ch) return Promise.resolve(false);
+    if (this.suspectSince > 0) {
+      const now = Date.now();
+      if (now - this.lastProbe < PROBE_INTERVAL_MS) return Promise.resolve(false);
+      this.lastProbe = now;
+    }
     return new Promise<boolean>((resolve) => {
       let settled = false;
-      const finish = (ok: boolean): void => {
+      const finish = (ok: boolean, timedOut = false): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         const wasReturned = this.returned.delete(messageId);
+        if (timedOut) {
+          if (this.suspectSince === 0)
+            this.logger.warn('RabbitMQ did not confirm in time: publishing paused to probes');
+          this.suspectSince ||= Date.now();
+        } else if (ok && this.suspectSince > 0) {
+          this.logger.log('RabbitMQ confirms again');
+          this.suspectSince = 0;
+        }
         resolve(ok && !wasReturned);
       };
-      const timer = setTimeout(() => finish(false), this.timeoutMs);
+      const timer = setTimeout(() => finish(false, true), this.timeoutMs);
       try {
         this.corkForThisTick();
         ch.publish(
@@ -129,5 +170,27 @@ export class AmqpPublisher extends EventPublisher {
         finish(false);
       }
     });
+  }
+
+  /**
+   * Holds the socket's writes until the tick's publishes are all queued: a batch of writes (one
+   * group commit's events) leaves in one `writev` instead of one syscall and one TCP segment per
+   * message. amqplib moves frames to the socket on `nextTick`, before the `setImmediate` here.
+   */
+  private corkForThisTick(): void {
+    const socket = this.socket;
+    if (!socket || this.corked) return;
+    this.corked = true;
+    socket.cork();
+    setImmediate(() => {
+      this.corked = false;
+      socket.uncork();
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.channel = null;
+    await this.wrapper.close().catch(() => undefined);
+    await this.manager.close().catch(() => undefined);
   }
 }

@@ -1,32 +1,61 @@
 import type { EntityManager } from 'typeorm';
 
-/** Work a handler defers to the end of the transaction, merged across the events applied in it. */
+/** A write a handler defers to the end of the transaction, merged across the events applied in it. */
 export interface DeferredWrite {
   flush(manager: EntityManager): Promise<void>;
 }
 
+/** Work after commit (cache invalidation, Redis buckets, live notifications), merged per transaction. It must be idempotent. */
+export interface AfterCommitEffect {
+  run(): Promise<void>;
+}
+
 /**
- * One transaction's worth of event applications. Handlers that would each run a statement per
- * event (a counter `+ 1` on the same table) instead add to a shared {@link DeferredWrite}, which
- * runs once, before commit, as one statement for the whole batch: fewer round trips, and row
- * locks taken in one statement in key order, so concurrent batches cannot deadlock on them.
+ * The transaction that applies one or more events (a consumer's micro-batch, an api fallback, the
+ * source transaction without a broker). Handlers never write through `manager` themselves: they
+ * add to a {@link DeferredWrite} (`defer`), which runs once for the whole batch before commit — a
+ * counter `+ 1` per event becomes one statement, rows locked in one order — and to an
+ * {@link AfterCommitEffect} (`afterCommit`), which runs once after commit. Reads through `manager`
+ * are fine. Because writes are deferred, an event found already applied can still be run through
+ * its handlers for their after-commit effects, with its writes discarded.
  */
 export class ApplyContext {
-  private readonly deferred = new Map<string, DeferredWrite>();
+  private readonly writes = new Map<string, DeferredWrite>();
+  private readonly effects = new Map<string, AfterCommitEffect>();
+
+  constructor(readonly manager: EntityManager) {}
 
   /** The deferred write registered under `key` in this transaction, created on first use. */
   defer<D extends DeferredWrite>(key: string, create: () => D): D {
-    let d = this.deferred.get(key);
-    if (!d) {
-      d = create();
-      this.deferred.set(key, d);
-    }
+    let d = this.writes.get(key);
+    if (!d) this.writes.set(key, (d = create()));
     return d as D;
   }
 
-  /** Runs every deferred write, in the order they were first used. */
-  async flush(manager: EntityManager): Promise<void> {
-    for (const d of this.deferred.values()) await d.flush(manager);
-    this.deferred.clear();
+  /** The after-commit effect registered under `key`, created on first use. */
+  afterCommit<E extends AfterCommitEffect>(key: string, create: () => E): E {
+    let e = this.effects.get(key);
+    if (!e) this.effects.set(key, (e = create()));
+    return e as E;
+  }
+
+  /** Runs every deferred write, in the order they were first used (before commit). */
+  async flushWrites(): Promise<void> {
+    for (const d of this.writes.values()) await d.flush(this.manager);
+    this.writes.clear();
+  }
+
+  /** Drops the deferred writes (the events were applied before). */
+  discardWrites(): void {
+    this.writes.clear();
+  }
+
+  /** Runs every after-commit effect (all of them, concurrently); the first failure, or null. */
+  async runAfterCommit(): Promise<Error | null> {
+    const results = await Promise.allSettled([...this.effects.values()].map((e) => e.run()));
+    this.effects.clear();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!failed) return null;
+    return failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
   }
 }

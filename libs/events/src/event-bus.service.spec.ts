@@ -23,6 +23,10 @@ class HeldPublisher extends EventPublisher {
     return new Promise((confirm) => this.held.push({ event, confirm }));
   }
 
+  queueDepths(): Promise<Map<string, number> | null> {
+    return Promise.resolve(null);
+  }
+
   confirmAll(ok: boolean): void {
     for (const h of this.held.splice(0)) h.confirm(ok);
   }
@@ -49,7 +53,7 @@ function setup(): {
   } as unknown as Database;
   const applied: string[] = [];
   const applier = {
-    applyAllStrict: (events: DomainEvent[]) => {
+    applyDirectly: (events: DomainEvent[]) => {
       applied.push(...events.map((e) => e.payload.event_id));
       return Promise.resolve();
     },

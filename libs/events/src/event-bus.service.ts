@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { Database, nowMs } from '@app/core';
+import type { ApplyContext } from './apply-context';
 import { EventApplier } from './event-applier.service';
 import { EventPublisher } from './event-publisher';
 import { EXCHANGE_OF, type DomainEvent } from './events';
@@ -59,14 +60,19 @@ export class EventBus implements OnModuleDestroy {
     onCommit?: () => void,
   ): Promise<T> {
     let events: DomainEvent[] = [];
+    let applied: ApplyContext | null = null;
     const result = await this.db.transaction(async (manager) => {
       events = []; // a retried transaction starts over
       const value = await work(manager, (e) => events.push(e));
-      if (events.length > 0) await this.record(manager, events);
+      if (events.length > 0) applied = await this.record(manager, events);
       return value;
     });
     onCommit?.();
     if (events.length === 0) return result;
+    if (applied) {
+      await this.afterCommitOfSource(applied);
+      return result;
+    }
     if (
       this.publisher.enabled &&
       this.publisher.state() === 'up' &&
@@ -100,12 +106,13 @@ export class EventBus implements OnModuleDestroy {
     while (this.background.size > 0) await Promise.all([...this.background]);
   }
 
-  private async record(manager: EntityManager, events: DomainEvent[]): Promise<void> {
+  /**
+   * Without a broker: the derived updates themselves, in this transaction (their context, whose
+   * after-commit effects run once it commits). With one: the outbox rows (null).
+   */
+  private async record(manager: EntityManager, events: DomainEvent[]): Promise<ApplyContext | null> {
     const now = nowMs();
-    if (!this.publisher.enabled) {
-      await this.applier.applyManyIn(manager, events);
-      return;
-    }
+    if (!this.publisher.enabled) return this.applier.applyInSourceTransaction(manager, events);
     // One raw multi-row INSERT: no entity mapping, and no read-back of generated columns.
     const rows = events.map(() => '(?, ?, ?, ?, ?, 0, ?, ?)').join(', ');
     const params: unknown[] = [];
@@ -124,14 +131,17 @@ export class EventBus implements OnModuleDestroy {
       `INSERT INTO outbox (event_id, exchange, routing_key, payload, status, attempts, create_time, update_time) VALUES ${rows}`,
       params,
     );
+    return null;
+  }
+
+  /** No broker: the after-commit effects of the write's own apply. Never throws (the write is committed). */
+  private async afterCommitOfSource(ctx: ApplyContext): Promise<void> {
+    const err = await ctx.runAfterCommit();
+    if (err) this.logger.warn(`an after-commit effect failed: ${err.message}`);
   }
 
   /** After commit. Never throws: the source write is committed and must be reported as done. */
   private async dispatch(events: DomainEvent[]): Promise<void> {
-    if (!this.publisher.enabled) {
-      for (const e of events) await this.applier.afterCommit(e);
-      return;
-    }
     const confirmed = await Promise.all(events.map((e) => this.publisher.publish(e)));
     this.marker.mark(
       events.filter((_, i) => confirmed[i]).map((e) => e.payload.event_id),
@@ -142,7 +152,7 @@ export class EventBus implements OnModuleDestroy {
     if (unconfirmed.length > 0) {
       try {
         // All of this write's unconfirmed events in one transaction (one commit, each deduped).
-        await this.applier.applyAllStrict(unconfirmed);
+        await this.applier.applyDirectly(unconfirmed);
         applied.push(...unconfirmed.map((e) => e.payload.event_id));
       } catch (err) {
         // The rows stay Pending; the outbox relay in the worker finishes them.

@@ -1,5 +1,5 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { APP_CONFIG, Database, nowMs, type AppConfig } from '@app/core';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { APP_CONFIG, Database, nowMs, PeriodicDuty, placeholders, type AppConfig } from '@app/core';
 import { OutboxStatus } from './outbox.entity';
 
 /** Sent/Applied outbox rows are kept this long for operators (the relay reads Pending rows only). */
@@ -26,58 +26,40 @@ export interface PruneRun {
  */
 @Injectable()
 export class EventHousekeeper implements OnModuleDestroy {
-  private readonly logger = new Logger(EventHousekeeper.name);
   private readonly retentionMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> = Promise.resolve();
-  private stopped = true;
-  /** Set on stop: a pass in progress ends after its current chunk. */
-  private closing = false;
+  /** One pruner among several workers; another takes over 3 minutes after it dies. */
+  private readonly duty: PeriodicDuty;
 
   constructor(
     private readonly db: Database,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.retentionMs = config.dedupeRetentionSeconds * 1000;
+    this.duty = new PeriodicDuty({
+      name: EventHousekeeper.name,
+      db,
+      everyMs: EVERY_MS,
+      lease: { name: 'event-housekeeper', ttlMs: 3 * EVERY_MS },
+      run: () => this.prune(),
+      report: (r) => {
+        const run = r as PruneRun;
+        return run.processedEvents + run.outbox > 0
+          ? `pruned ${run.processedEvents} processed_events and ${run.outbox} outbox rows`
+          : undefined;
+      },
+    });
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.closing = false;
-    this.schedule();
+    this.duty.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.closing = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.duty.stop();
   }
 
   async onModuleDestroy(): Promise<void> {
     await this.stop();
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    // Jittered, so replicas started together do not prune in step.
-    this.timer = setTimeout(
-      () => {
-        this.running = this.prune()
-          .then((run) => {
-            if (run.processedEvents + run.outbox > 0) {
-              this.logger.log(`pruned ${run.processedEvents} processed_events and ${run.outbox} outbox rows`);
-            }
-          })
-          .catch((err: unknown) =>
-            this.logger.warn(`pruning the event tables failed: ${(err as Error).message}`),
-          )
-          .finally(() => this.schedule());
-      },
-      EVERY_MS * (0.75 + Math.random() / 2),
-    );
-    this.timer.unref();
   }
 
   /** One full pass (exposed for tests): everything past its retention at `now`. */
@@ -87,7 +69,7 @@ export class EventHousekeeper implements OnModuleDestroy {
     run.processedEvents = await this.chunks(
       'SELECT event_id AS id FROM processed_events WHERE processed_at < ? ORDER BY processed_at LIMIT ?',
       [dedupeCutoff],
-      (n) => `DELETE FROM processed_events WHERE processed_at < ? AND event_id IN (${marks(n)})`,
+      (n) => `DELETE FROM processed_events WHERE processed_at < ? AND event_id IN (${placeholders(n)})`,
       [dedupeCutoff],
     );
     const outboxCutoff = now - OUTBOX_RETENTION_MS;
@@ -96,7 +78,7 @@ export class EventHousekeeper implements OnModuleDestroy {
       run.outbox += await this.chunks(
         'SELECT id FROM outbox WHERE status = ? AND update_time < ? ORDER BY id LIMIT ?',
         [status, outboxCutoff],
-        (n) => `DELETE FROM outbox WHERE status = ? AND id IN (${marks(n)})`,
+        (n) => `DELETE FROM outbox WHERE status = ? AND id IN (${placeholders(n)})`,
         [status],
       );
     }
@@ -115,11 +97,8 @@ export class EventHousekeeper implements OnModuleDestroy {
       const rows = await this.db.query<{ id: string | number }>(select, [...selectParams, CHUNK]);
       if (rows.length === 0) return total;
       total += await this.db.execute(del(rows.length), [...delParams, ...rows.map((r) => r.id)]);
-      if (rows.length < CHUNK || this.closing) return total;
+      // A pass in progress ends after its current chunk when the duty stops.
+      if (rows.length < CHUNK || this.duty.stopping) return total;
     }
   }
-}
-
-function marks(n: number): string {
-  return Array.from({ length: n }, () => '?').join(', ');
 }

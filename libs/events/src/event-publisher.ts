@@ -10,6 +10,8 @@ export abstract class EventPublisher {
   abstract readonly enabled: boolean;
   abstract state(): DependencyState;
   abstract publish(event: DomainEvent): Promise<boolean>;
+  /** Messages waiting in each named queue (broker-wide), or null without a reachable broker. */
+  abstract queueDepths(queues: readonly string[]): Promise<Map<string, number> | null>;
 }
 
 /** The embedded profile: no broker; derived updates are applied in the source transaction. */
@@ -20,5 +22,8 @@ export class NoBrokerPublisher extends EventPublisher {
   }
   publish(): Promise<boolean> {
     return Promise.resolve(false);
+  }
+  queueDepths(): Promise<Map<string, number> | null> {
+    return Promise.resolve(null);
   }
 }

@@ -41,11 +41,34 @@ export const CONSUMER_PREFETCH = 64;
 
 /** Headers the pipeline sets on messages it moves between queues. */
 export const Headers = {
-  /** Failed attempts so far (absent = 0). */
+  /** Failed attempts so far (absent = 0); only failures of the message itself count. */
   failures: 'x-failures',
+  /** Times it was put back because a dependency was unavailable (not counted against the budget). */
+  waits: 'x-waits',
   /** Why a message was dead-lettered (operator's note). */
   error: 'x-error',
 } as const;
+
+export type QueueType = 'classic' | 'quorum';
+
+export interface TopologyOptions {
+  /**
+   * `classic` (default) or `quorum` (replicated on a RabbitMQ cluster) for every work, retry and
+   * dead-letter queue. A queue's type is fixed when it is first declared: switching an existing
+   * deployment means draining and deleting its queues first (the broker refuses a redeclaration
+   * with another type).
+   */
+  queueType?: QueueType;
+}
+
+/** Arguments every queue of the topology gets for its type. */
+function typeArguments(type: QueueType): Record<string, unknown> {
+  // Quorum: dead-letter at least once (a message is kept until the DLX target confirms it),
+  // which RabbitMQ allows only with `reject-publish` overflow.
+  return type === 'quorum'
+    ? { 'x-queue-type': 'quorum', 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' }
+    : {};
+}
 
 /**
  * Declares the whole topology (SPEC §4) idempotently: the four topic exchanges, one durable work
@@ -53,17 +76,23 @@ export const Headers = {
  * behind {@link DEAD_LETTER_EXCHANGE}. The api and the worker both run this on every (re)connect,
  * so an event published before any worker ever ran waits in its queue.
  */
-export async function declareTopology(ch: Channel): Promise<void> {
+export async function declareTopology(ch: Channel, options: TopologyOptions = {}): Promise<void> {
+  const type = options.queueType ?? 'classic';
+  const args = typeArguments(type);
   for (const ex of Object.values(Exchange)) await ch.assertExchange(ex, 'topic', { durable: true });
   await ch.assertExchange(DEAD_LETTER_EXCHANGE, 'direct', { durable: true });
   for (const q of ALL_CONSUMER_QUEUES) {
     const dlq = deadLetterQueueName(q.name);
-    await ch.assertQueue(dlq, { durable: true });
+    await ch.assertQueue(dlq, {
+      durable: true,
+      arguments: type === 'quorum' ? { 'x-queue-type': 'quorum' } : {},
+    });
     await ch.bindQueue(dlq, DEAD_LETTER_EXCHANGE, q.name);
     await ch.assertQueue(q.name, {
       durable: true,
       deadLetterExchange: DEAD_LETTER_EXCHANGE,
       deadLetterRoutingKey: q.name,
+      arguments: args,
     });
     for (const key of q.routingKeys) await ch.bindQueue(q.name, EXCHANGE_OF[key], key);
     for (const delay of RETRY_DELAYS_MS) {
@@ -72,6 +101,7 @@ export async function declareTopology(ch: Channel): Promise<void> {
         messageTtl: delay,
         deadLetterExchange: '',
         deadLetterRoutingKey: q.name,
+        arguments: args,
       });
     }
   }

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { affectedRows } from '@app/video';
+import { affectedRows } from '@app/core';
 
 const LIKES = '(SELECT COUNT(*) FROM likes l WHERE l.video_id = videos.id)';
 

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, LessThan, Repository } from 'typeorm';
-import { Database, isDuplicateKey } from '@app/core';
-import { lockClause } from '@app/video';
+import { affectedRows, Database, isDuplicateKey, lockClause } from '@app/core';
 import { LikeEntity } from './like.entity';
 
 /** The `likes` source rows. */
@@ -67,7 +66,7 @@ export class LikeRepository {
     for (const i of order) params.push(rows[i].videoId, rows[i].accountId, rows[i].createTime);
     const values = order.map(() => '(?, ?, ?)').join(', ');
     try {
-      await affected(
+      await affectedRows(
         manager,
         `INSERT INTO likes (video_id, account_id, create_time) VALUES ${values}`,
         params,
@@ -78,11 +77,11 @@ export class LikeRepository {
     }
     for (const i of order) {
       try {
-        await affected(manager, 'INSERT INTO likes (video_id, account_id, create_time) VALUES (?, ?, ?)', [
-          rows[i].videoId,
-          rows[i].accountId,
-          rows[i].createTime,
-        ]);
+        await affectedRows(
+          manager,
+          'INSERT INTO likes (video_id, account_id, create_time) VALUES (?, ?, ?)',
+          [rows[i].videoId, rows[i].accountId, rows[i].createTime],
+        );
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         out[i] = 'duplicate';
@@ -123,7 +122,7 @@ export class LikeRepository {
       out.push('ok');
     }
     if (ids.length > 0) {
-      const n = await affected(
+      const n = await affectedRows(
         manager,
         `DELETE FROM likes WHERE id IN (${ids.map(() => '?').join(', ')})`,
         ids,
@@ -158,12 +157,4 @@ export class LikeRepository {
   async deleteByVideo(manager: EntityManager, videoId: number): Promise<void> {
     await manager.delete(LikeEntity, { videoId });
   }
-}
-
-/** A raw write on the transaction's own connection; the rows it changed (both drivers). */
-async function affected(manager: EntityManager, sql: string, params: unknown[]): Promise<number> {
-  const runner = manager.queryRunner;
-  if (!runner) throw new Error('likes are written inside a transaction');
-  const result = (await runner.query(sql, params, true)) as { affected?: number };
-  return result.affected ?? 0;
 }

@@ -25,7 +25,7 @@ export class LikeService {
     private readonly bus: EventBus,
     private readonly likes: LikeRepository,
     private readonly videos: VideoRepository,
-    db: Database,
+    private readonly db: Database,
   ) {
     this.writes = new GroupCommit((ops, committed) => this.writeBatch(ops, committed), {
       maxBatch: MAX_BATCH,
@@ -100,14 +100,27 @@ export class LikeService {
     }, committed);
   }
 
-  /** Never cached: reflects the caller's own writes at once. */
-  async isLiked(accountId: number, videoId: number): Promise<boolean> {
-    if (!(await this.videos.exists(videoId))) throw VideoErrors.notFound();
-    return this.likes.isLiked(accountId, videoId);
+  /**
+   * Never cached: reflects the caller's own writes at once (a replica only serves a caller that
+   * has not written lately, `Database.reader`).
+   */
+  isLiked(accountId: number, videoId: number): Promise<boolean> {
+    return this.db.reader.run(async () => {
+      if (!(await this.videos.exists(videoId))) throw VideoErrors.notFound();
+      return this.likes.isLiked(accountId, videoId);
+    });
   }
 
   /** Most recently liked first; each item carries `like_id` (the cursor). */
-  async listMyLikedVideos(
+  listMyLikedVideos(
+    accountId: number,
+    idBefore: number | undefined,
+    limit: number,
+  ): Promise<LikedVideoView[]> {
+    return this.db.reader.run(() => this.likedVideos(accountId, idBefore, limit));
+  }
+
+  private async likedVideos(
     accountId: number,
     idBefore: number | undefined,
     limit: number,

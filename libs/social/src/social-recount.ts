@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { affectedRows } from '@app/video';
+import { affectedRows } from '@app/core';
 
 const FOLLOWERS = '(SELECT COUNT(*) FROM socials s WHERE s.vlogger_id = accounts.id)';
 const VLOGGERS = '(SELECT COUNT(*) FROM socials s WHERE s.follower_id = accounts.id)';

@@ -1,25 +1,16 @@
-import { Module, OnModuleInit } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccountEntity } from '@app/account';
-import { EventHandlerRegistry } from '@app/events';
 import { SocialEntity } from './social.entity';
-import { SocialHandlers } from './social.handlers';
+import { SocialEventsController } from './social-events.controller';
 import { SocialRepository } from './social.repository';
 import { SocialService } from './social.service';
 
-/** Follows: source rows and the follower/vlogger counters' handlers. */
+/** Follows: source rows, and the follower/vlogger counters' `@EventPattern` handlers. */
 @Module({
   imports: [TypeOrmModule.forFeature([SocialEntity, AccountEntity])],
-  providers: [SocialRepository, SocialService, SocialHandlers],
+  controllers: [SocialEventsController],
+  providers: [SocialRepository, SocialService],
   exports: [SocialRepository, SocialService],
 })
-export class SocialModule implements OnModuleInit {
-  constructor(
-    private readonly registry: EventHandlerRegistry,
-    private readonly handlers: SocialHandlers,
-  ) {}
-
-  onModuleInit(): void {
-    for (const h of this.handlers.all()) this.registry.register(h);
-  }
-}
+export class SocialModule {}

@@ -2,7 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, In, LessThan, Repository } from 'typeorm';
 import { AccountEntity } from '@app/account';
+import { CounterBatch } from '@app/core';
+import type { ApplyContext } from '@app/events';
 import { SocialEntity } from './social.entity';
+
+/** The follow counters of an account. */
+export type AccountCounter = 'follower_count' | 'vlogger_count';
+const ACCOUNT_COUNTERS: readonly AccountCounter[] = ['follower_count', 'vlogger_count'];
 
 /** The `socials` source rows, and the follow counters they derive on `accounts`. */
 @Injectable()
@@ -54,20 +60,10 @@ export class SocialRepository {
   }
 
   /**
-   * `follower_count` of the vlogger and `vlogger_count` of the follower, `± delta`. Rows are
-   * updated in id order so that two opposite follows can't deadlock each other.
+   * The batch's follow-counter changes on `accounts`, written once before commit: one
+   * `UPDATE … CASE` for every account the batch touched, rows locked in id order.
    */
-  async adjustFollowCounts(
-    manager: EntityManager,
-    followerId: number,
-    vloggerId: number,
-    delta: 1 | -1,
-  ): Promise<void> {
-    const updates: [number, string][] = [
-      [vloggerId, 'UPDATE accounts SET follower_count = follower_count + ? WHERE id = ?'],
-      [followerId, 'UPDATE accounts SET vlogger_count = vlogger_count + ? WHERE id = ?'],
-    ];
-    updates.sort((a, b) => a[0] - b[0]);
-    for (const [id, sql] of updates) await manager.query(sql, [delta, id]);
+  counters(context: ApplyContext): CounterBatch<AccountCounter> {
+    return context.defer('accounts.counters', () => new CounterBatch('accounts', ACCOUNT_COUNTERS));
   }
 }

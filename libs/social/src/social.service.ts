@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { isDuplicateKey, nowMs } from '@app/core';
+import { Database, isDuplicateKey, nowMs } from '@app/core';
 import { EventBus, makeEvent } from '@app/events';
 import { SocialErrors } from './social.errors';
 import { SocialRepository } from './social.repository';
@@ -17,6 +17,7 @@ export class SocialService {
   constructor(
     private readonly bus: EventBus,
     private readonly socials: SocialRepository,
+    private readonly db: Database,
   ) {}
 
   /** 400 self, 404 unknown account, 409 already following. */
@@ -46,7 +47,24 @@ export class SocialService {
     });
   }
 
-  async getFollowers(vloggerId: number, idBefore: number | undefined, limit: number): Promise<FollowersPage> {
+  /** Lists and counts may be read from a replica (`Database.reader`), except for a recent writer. */
+  getFollowers(vloggerId: number, idBefore: number | undefined, limit: number): Promise<FollowersPage> {
+    return this.db.reader.run(() => this.followers(vloggerId, idBefore, limit));
+  }
+
+  getVloggers(followerId: number, idBefore: number | undefined, limit: number): Promise<VloggersPage> {
+    return this.db.reader.run(() => this.vloggers(followerId, idBefore, limit));
+  }
+
+  getCounts(accountId: number): Promise<FollowCounts> {
+    return this.db.reader.run(() => this.counts(accountId));
+  }
+
+  private async followers(
+    vloggerId: number,
+    idBefore: number | undefined,
+    limit: number,
+  ): Promise<FollowersPage> {
     const account = await this.socials.findAccount(vloggerId);
     if (!account) throw SocialErrors.accountNotFound();
     const page = await this.socials.listFollowers(vloggerId, idBefore, limit);
@@ -56,7 +74,11 @@ export class SocialService {
     };
   }
 
-  async getVloggers(followerId: number, idBefore: number | undefined, limit: number): Promise<VloggersPage> {
+  private async vloggers(
+    followerId: number,
+    idBefore: number | undefined,
+    limit: number,
+  ): Promise<VloggersPage> {
     const account = await this.socials.findAccount(followerId);
     if (!account) throw SocialErrors.accountNotFound();
     const page = await this.socials.listVloggers(followerId, idBefore, limit);
@@ -67,7 +89,7 @@ export class SocialService {
   }
 
   /** Totals from the derived counters on `accounts`. */
-  async getCounts(accountId: number): Promise<FollowCounts> {
+  private async counts(accountId: number): Promise<FollowCounts> {
     const account = await this.socials.findAccount(accountId);
     if (!account) throw SocialErrors.accountNotFound();
     return { follower_count: account.followerCount, vlogger_count: account.vloggerCount };

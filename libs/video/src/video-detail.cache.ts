@@ -1,5 +1,7 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { CacheAside, CacheKeys, CacheStore } from '@app/cache';
+import { Database } from '@app/core';
+import type { AfterCommitEffect, ApplyContext } from '@app/events';
 import type { VideoView } from './video.view';
 
 const DETAIL_TTL_MS = 5 * 60 * 1000;
@@ -7,25 +9,38 @@ const DETAIL_TTL_MS = 5 * 60 * 1000;
 const NEGATIVE_TTL_MS = 5 * 1000;
 /** A reader that loaded the old row just before a change may write it back after our delete. */
 const SECOND_DELETE_MS = 500;
+/**
+ * With read replicas, what an invalidated key holds for the replica window instead of nothing:
+ * the next read refills it from the primary (a replica may not have the change yet), so a replica's
+ * old row is never cached after a change. Valid JSON, so the cache-aside hands it back as a hit.
+ */
+const REFILL_FROM_PRIMARY = '{"refill":"primary"}';
+interface RefillMark {
+  refill: string;
+}
+const isRefillMark = (v: VideoView | RefillMark | null): v is RefillMark => v !== null && 'refill' in v;
 
 /**
- * `video:detail:id=<id>` (SPEC §5). Every invalidation deletes the key at once and again a
- * moment later (batched), which removes a stale value a concurrent reload put back.
+ * `video:detail:id=<id>` (SPEC §5). Every invalidation deletes the key (with read replicas: marks
+ * it {@link REFILL_FROM_PRIMARY}) at once and again a moment later (batched), which removes a
+ * stale value a concurrent reload put back.
  */
 @Injectable()
 export class VideoDetailCache implements OnModuleDestroy {
   private pending = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
+  private readonly refills = new Map<number, Promise<VideoView | null>>();
 
   constructor(
     private readonly store: CacheStore,
     private readonly aside: CacheAside,
+    private readonly db: Database,
   ) {}
 
   async get(id: number, load: () => Promise<VideoView | null>): Promise<VideoView | null> {
     let loaded = false;
     const key = CacheKeys.videoDetail(id);
-    const view = await this.aside.getOrLoad<VideoView | null>(
+    const view = await this.aside.getOrLoad<VideoView | RefillMark | null>(
       key,
       { ttlMs: DETAIL_TTL_MS, name: 'video_detail' },
       async () => {
@@ -33,13 +48,39 @@ export class VideoDetailCache implements OnModuleDestroy {
         return load();
       },
     );
+    if (isRefillMark(view)) return this.refill(id, load);
     if (loaded && view === null) await this.store.set(key, 'null', NEGATIVE_TTL_MS);
     return view;
   }
 
+  /** The key was invalidated within the replica window: load from the primary (once per process), cache that. */
+  private refill(id: number, load: () => Promise<VideoView | null>): Promise<VideoView | null> {
+    const running = this.refills.get(id);
+    if (running) return running;
+    const p = (async () => {
+      const view = await this.db.reads.onPrimary(load);
+      // A gone video's negative entry outlives the replica window: no replica brings it back.
+      const ttl = view === null ? Math.max(NEGATIVE_TTL_MS, this.db.reads.stickyMs) : DETAIL_TTL_MS;
+      await this.store.set(CacheKeys.videoDetail(id), JSON.stringify(view), ttl);
+      return view;
+    })().finally(() => this.refills.delete(id));
+    this.refills.set(id, p);
+    return p;
+  }
+
+  /** Deletes the keys; with read replicas, marks them "refill from the primary" for the replica window. */
+  private async forget(ids: number[]): Promise<void> {
+    const keys = ids.map((id) => CacheKeys.videoDetail(id));
+    if (!this.db.reads.enabled) {
+      await this.store.del(...keys);
+      return;
+    }
+    await Promise.all(keys.map((k) => this.store.set(k, REFILL_FROM_PRIMARY, this.db.reads.stickyMs)));
+  }
+
   async invalidate(...ids: number[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.store.del(...ids.map((id) => CacheKeys.videoDetail(id)));
+    await this.forget(ids);
     for (const id of ids) this.pending.add(id);
     if (!this.timer) {
       this.timer = setTimeout(() => void this.flush(), SECOND_DELETE_MS);
@@ -47,15 +88,28 @@ export class VideoDetailCache implements OnModuleDestroy {
     }
   }
 
+  /** Once the transaction of `ctx` commits: `invalidate` of every id the batch named, in one call. */
+  invalidateAfterCommit(ctx: ApplyContext, id: number): void {
+    ctx.afterCommit('video.detail', () => new DetailInvalidation(this)).ids.add(id);
+  }
+
   private async flush(): Promise<void> {
     this.timer = null;
     const ids = [...this.pending];
     this.pending = new Set();
-    if (ids.length > 0) await this.store.del(...ids.map((id) => CacheKeys.videoDetail(id)));
+    if (ids.length > 0) await this.forget(ids);
   }
 
   async onModuleDestroy(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     await this.flush();
+  }
+}
+
+class DetailInvalidation implements AfterCommitEffect {
+  readonly ids = new Set<number>();
+  constructor(private readonly cache: VideoDetailCache) {}
+  run(): Promise<void> {
+    return this.cache.invalidate(...this.ids);
   }
 }

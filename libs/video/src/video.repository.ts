@@ -1,56 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, In, LessThan, Repository } from 'typeorm';
-import { Database } from '@app/core';
-import type { ApplyContext, DeferredWrite } from '@app/events';
+import { CounterBatch, Database } from '@app/core';
+import type { ApplyContext } from '@app/events';
 import { VideoEntity } from './video.entity';
 
-export interface CounterDelta {
-  likes?: number;
-  comments?: number;
-  popularity?: number;
-}
-
-const COUNTER_COLUMN: Record<keyof CounterDelta, string> = {
-  likes: 'likes_count',
-  comments: 'comments_count',
-  popularity: 'popularity',
-};
-
-/** Counter deltas summed per video, flushed as one statement. */
-export class VideoCounterBatch implements DeferredWrite {
-  private readonly deltas = new Map<number, Required<CounterDelta>>();
-
-  add(videoId: number, delta: CounterDelta): void {
-    const sum = this.deltas.get(videoId) ?? { likes: 0, comments: 0, popularity: 0 };
-    for (const k of Object.keys(COUNTER_COLUMN) as (keyof CounterDelta)[]) {
-      const d = delta[k] ?? 0;
-      if (!Number.isInteger(d)) throw new Error(`counter delta must be an integer, got ${d}`);
-      sum[k] += d;
-    }
-    this.deltas.set(videoId, sum);
-  }
-
-  async flush(manager: EntityManager): Promise<void> {
-    const ids = [...this.deltas.keys()]
-      .filter((id) => Object.values(this.deltas.get(id)!).some((d) => d !== 0))
-      .sort((a, b) => a - b);
-    const sets: string[] = [];
-    const params: number[] = [];
-    for (const [k, column] of Object.entries(COUNTER_COLUMN) as [keyof CounterDelta, string][]) {
-      const changed = ids.filter((id) => this.deltas.get(id)![k] !== 0);
-      if (changed.length === 0) continue;
-      sets.push(`${column} = ${column} + CASE id ${changed.map(() => 'WHEN ? THEN ?').join(' ')} ELSE 0 END`);
-      for (const id of changed) params.push(id, this.deltas.get(id)![k]);
-    }
-    this.deltas.clear();
-    if (sets.length === 0) return;
-    await manager.query(
-      `UPDATE videos SET ${sets.join(', ')} WHERE id IN (${ids.map(() => '?').join(', ')})`,
-      [...params, ...ids],
-    );
-  }
-}
+/** The derived counters of a video. */
+export type VideoCounter = 'likes_count' | 'comments_count' | 'popularity';
+const VIDEO_COUNTERS: readonly VideoCounter[] = ['likes_count', 'comments_count', 'popularity'];
 
 /** The `videos` aggregate. Reads use the repository; writes take the caller's manager. */
 @Injectable()
@@ -107,8 +64,8 @@ export class VideoRepository {
    * The batch's counter changes, written once before commit (see {@link ApplyContext}): deltas
    * summed per video, one `UPDATE … CASE` for all of them, rows locked in id order.
    */
-  counters(context: ApplyContext): VideoCounterBatch {
-    return context.defer('videos.counters', () => new VideoCounterBatch());
+  counters(context: ApplyContext): CounterBatch<VideoCounter> {
+    return context.defer('videos.counters', () => new CounterBatch('videos', VIDEO_COUNTERS));
   }
 
   /** Rename: the denormalised author name. */

@@ -3,7 +3,6 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { CacheMetrics, CacheStore } from '@app/cache';
 import {
   ALL_CONSUMER_QUEUES,
-  AmqpConnection,
   deadLetterQueueName,
   EventPublisher,
   OutboxEntity,
@@ -18,13 +17,7 @@ export class MetricsService {
   readonly requests: Counter<'method' | 'route' | 'status'>;
   readonly latency: Histogram<'method' | 'route' | 'status'>;
 
-  constructor(
-    cacheMetrics: CacheMetrics,
-    cache: CacheStore,
-    publisher: EventPublisher,
-    db: Database,
-    amqp: AmqpConnection,
-  ) {
+  constructor(cacheMetrics: CacheMetrics, cache: CacheStore, publisher: EventPublisher, db: Database) {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     this.requests = new Counter({
       name: 'http_requests_total',
@@ -85,24 +78,9 @@ export class MetricsService {
       registers: [this.registry],
       async collect() {
         this.reset();
-        const conn = amqp.current;
-        if (!conn) return;
-        try {
-          const ch = await conn.createChannel();
-          ch.on('error', () => undefined);
-          try {
-            for (const q of ALL_CONSUMER_QUEUES) {
-              for (const name of [q.name, deadLetterQueueName(q.name)]) {
-                const info = await ch.checkQueue(name);
-                this.set({ queue: name }, info.messageCount);
-              }
-            }
-          } finally {
-            await ch.close().catch(() => undefined);
-          }
-        } catch {
-          /* broker down or topology not declared yet */
-        }
+        const names = ALL_CONSUMER_QUEUES.flatMap((q) => [q.name, deadLetterQueueName(q.name)]);
+        const depths = await publisher.queueDepths(names);
+        for (const [queue, n] of depths ?? []) this.set({ queue }, n);
       },
     });
   }

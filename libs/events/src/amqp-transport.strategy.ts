@@ -1,0 +1,445 @@
+import { Logger } from '@nestjs/common';
+import { CustomTransportStrategy, Server } from '@nestjs/microservices';
+import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import { connect, type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
+import { isObservable, lastValueFrom } from 'rxjs';
+import { Database, DependencyUnavailableError, isConnectionError, isLockContention } from '@app/core';
+import { AckBatcher } from './ack-batcher';
+import { connectionOptions, reconnectIfOnlyTheChannelClosed, waitFor } from './amqp-options';
+import { ConsumerMetrics } from './consumer-metrics';
+import type { EventApplier, HandlerInvoker } from './event-applier.service';
+import { MissingHandlersError } from './event-handlers';
+import { parseEvent } from './event-validation';
+import { ROUTING_KEYS, type DomainEvent } from './events';
+import {
+  ALL_CONSUMER_QUEUES,
+  CONSUMER_PREFETCH,
+  DEAD_LETTER_EXCHANGE,
+  declareTopology,
+  Headers,
+  retryDelayMs,
+  retryQueueName,
+  unboundRoutingKeys,
+  type ConsumerQueue,
+  type TopologyOptions,
+} from './topology';
+
+/** Identifies this transport to Nest (handlers bound to another transport are skipped). */
+export const AMQP_EVENTS_TRANSPORT = Symbol('amqp-events');
+
+const REPUBLISH_TIMEOUT_MS = 5000;
+const FIRST_CONNECT_WAIT_MS = 3000;
+/** Most messages one queue's batch applies in one transaction (the prefetch bounds it anyway). */
+const MAX_BATCH = CONSUMER_PREFETCH;
+
+export interface AmqpTransportOptions extends TopologyOptions {
+  /** `AMQP_URL`; null = no broker: `listen` succeeds and consumes nothing (the api applies events). */
+  url: string | null;
+  /** Consumer retry budget for failures of the message itself (`MAX_DELIVERIES`). */
+  maxDeliveries: number;
+  queues?: readonly ConsumerQueue[];
+  prefetch?: number;
+}
+
+/** What the transport needs from the application, handed over by the worker module before `listen`. */
+export interface TransportDependencies {
+  applier: EventApplier;
+  database: Database;
+  metrics: ConsumerMetrics;
+}
+
+interface Delivery {
+  msg: ConsumeMessage;
+  ch: ConfirmChannel;
+  acks: AckBatcher;
+  queue: ConsumerQueue;
+  event: DomainEvent;
+}
+
+/**
+ * The worker's RabbitMQ transport for `@nestjs/microservices`: `NestFactory.createMicroservice(
+ * WorkerModule, { strategy })`. Nest registers every `@EventPattern(routingKey)` handler with it;
+ * `listen` refuses to start while a routing key of SPEC §4 has none. On `amqp-connection-manager`:
+ * one confirm channel whose `setup` (re-run on every reconnect) declares the topology, sets the
+ * prefetch and starts one consumer per queue.
+ *
+ * Each delivery is parsed and validated (a malformed one goes straight to its `.dlq`), then joins
+ * its queue's micro-batch: the messages that arrived in the same tick are applied in ONE database
+ * transaction by {@link EventApplier.applyConsumerBatch}, which calls the handlers through Nest's
+ * pipeline and dedupes by `event_id`. Acks go through the raw channel the message came on, batched
+ * ({@link AckBatcher}); nothing is acked before it is applied. A failure is classified:
+ * - the database unreachable (refused, lost, timed out): consumption pauses — consumers are
+ *   cancelled, the batch's messages requeued uncounted — until a probe with backoff gets an answer;
+ * - lock contention, or Redis/the broker unavailable for an after-commit step: the message waits
+ *   in a retry queue and comes back, never counted against `maxDeliveries`;
+ * - anything else (a handler bug, a constraint that will never pass) walks the retry ladder and
+ *   is dead-lettered after `maxDeliveries` attempts.
+ * `close()` (SIGTERM) stops consuming, lets the batches in flight finish and settles their acks.
+ */
+export class AmqpTransportStrategy extends Server implements CustomTransportStrategy {
+  override transportId = AMQP_EVENTS_TRANSPORT;
+  protected override readonly logger = new Logger('AmqpTransport');
+  private readonly queues: readonly ConsumerQueue[];
+  private readonly prefetch: number;
+  private deps: TransportDependencies | null = null;
+  private manager: AmqpConnectionManager | null = null;
+  private wrapper: ChannelWrapper | null = null;
+  /** The live channel and the acks of the deliveries made on it (one batcher per channel). */
+  private channel: { ch: ConfirmChannel; acks: AckBatcher } | null = null;
+  private readonly consumerTags = new Map<string, string>();
+  private readonly pending = new Map<string, Delivery[]>();
+  private readonly flushing = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private paused = false;
+  private closing = false;
+
+  constructor(private readonly options: AmqpTransportOptions) {
+    super();
+    this.queues = options.queues ?? ALL_CONSUMER_QUEUES;
+    this.prefetch = options.prefetch ?? CONSUMER_PREFETCH;
+  }
+
+  bind(deps: TransportDependencies): void {
+    this.deps = deps;
+  }
+
+  get isConsuming(): boolean {
+    return this.consumerTags.size > 0;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  listen(callback: (err?: unknown) => void): void {
+    this.start().then(
+      () => callback(),
+      (err: unknown) => callback(err),
+    );
+  }
+
+  private async start(): Promise<void> {
+    if (!this.deps) throw new Error('AmqpTransportStrategy.bind() must run before listen()');
+    const missing = ROUTING_KEYS.filter((k) => !this.messageHandlers.has(k));
+    const unbound = unboundRoutingKeys(ROUTING_KEYS);
+    if (missing.length + unbound.length > 0) throw new MissingHandlersError([...missing, ...unbound]);
+    if (!this.options.url) {
+      this.logger.log('AMQP_URL is not set: derived state is applied by the api; nothing to consume');
+      return;
+    }
+    this.manager = connect([this.options.url], connectionOptions());
+    this.manager.on('connectFailed', () => undefined);
+    this.manager.on('disconnect', ({ err }) => {
+      if (this.closing) return;
+      this._status$.next('disconnected');
+      this.logger.warn(`RabbitMQ connection lost (${err?.message ?? 'closed'}); reconnecting`);
+    });
+    this.wrapper = this.manager.createChannel({
+      confirm: true,
+      json: false,
+      setup: (ch: ConfirmChannel) => this.setup(ch),
+    });
+    this.wrapper.on('error', (err: Error) =>
+      this.logger.warn(`consumer channel setup failed: ${err.message}`),
+    );
+    await waitFor(() => this.channel !== null, FIRST_CONNECT_WAIT_MS);
+    this.logger.log(
+      this.channel
+        ? `consuming ${this.queues.map((q) => q.name).join(', ')}`
+        : 'RabbitMQ is down: consuming as soon as it is back (the outbox relay applies meanwhile)',
+    );
+  }
+
+  /** Runs on every (re)connect, with the raw amqplib channel. */
+  private async setup(ch: ConfirmChannel): Promise<void> {
+    await declareTopology(ch, this.options);
+    await ch.prefetch(this.prefetch);
+    const manager = this.manager!;
+    const conn = manager.connection;
+    ch.on('close', () => {
+      if (this.channel?.ch !== ch) return;
+      this.channel = null;
+      this.consumerTags.clear();
+      reconnectIfOnlyTheChannelClosed(manager, conn, () => this.channel === null && !this.closing);
+    });
+    const live = { ch, acks: new AckBatcher(ch) };
+    this.channel = live;
+    this.consumerTags.clear();
+    this._status$.next('connected');
+    if (!this.paused && !this.closing) await this.consumeAll(live);
+  }
+
+  private async consumeAll({ ch, acks }: { ch: ConfirmChannel; acks: AckBatcher }): Promise<void> {
+    for (const queue of this.queues) {
+      const { consumerTag } = await ch.consume(queue.name, (msg) => this.onMessage(ch, acks, queue, msg), {
+        noAck: false,
+      });
+      this.consumerTags.set(queue.name, consumerTag);
+    }
+  }
+
+  private async cancelAll(): Promise<void> {
+    const ch = this.channel?.ch;
+    const tags = [...this.consumerTags.values()];
+    this.consumerTags.clear();
+    if (!ch) return;
+    await Promise.all(tags.map((t) => ch.cancel(t).catch(() => undefined)));
+  }
+
+  private onMessage(
+    ch: ConfirmChannel,
+    acks: AckBatcher,
+    queue: ConsumerQueue,
+    msg: ConsumeMessage | null,
+  ): void {
+    if (!msg) return; // cancelled by the broker (queue deleted); the next setup consumes again
+    acks.delivered(msg);
+    const metrics = this.deps!.metrics;
+    metrics.inc(queue.name, 'consumed');
+    if (this.paused || this.closing) {
+      // Delivered after we stopped consuming: back to the queue, uncounted.
+      settleAlone(acks, msg, () => ch.nack(msg, false, true));
+      return;
+    }
+    const routingKey = typeof msg.properties.type === 'string' ? msg.properties.type : msg.fields.routingKey;
+    const parsed = parseEvent(routingKey, msg.content);
+    if (!parsed.ok) {
+      this.track(this.deadLetter({ msg, ch, acks, queue }, `malformed message: ${parsed.error}`));
+      return;
+    }
+    if (!queue.routingKeys.includes(parsed.event.routingKey)) {
+      this.track(
+        this.deadLetter(
+          { msg, ch, acks, queue },
+          `routing key ${parsed.event.routingKey} does not belong here`,
+        ),
+      );
+      return;
+    }
+    const batch = this.pending.get(queue.name) ?? [];
+    batch.push({ msg, ch, acks, queue, event: parsed.event });
+    this.pending.set(queue.name, batch);
+    if (!this.flushing.has(queue.name)) {
+      this.flushing.add(queue.name);
+      setImmediate(() => this.track(this.flush(queue.name)));
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    const tracked = p.catch((err: unknown) =>
+      this.logger.error(`unexpected consumer failure: ${(err as Error).message}`),
+    );
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+  }
+
+  /** One batch transaction in flight per queue; messages arriving meanwhile form the next batch. */
+  private async flush(queueName: string): Promise<void> {
+    try {
+      for (;;) {
+        const all = this.pending.get(queueName) ?? [];
+        if (all.length === 0) return;
+        const batch = all.splice(0, MAX_BATCH);
+        this.deps!.metrics.batch(batch.length);
+        let results: (Error | null)[];
+        try {
+          results = await this.deps!.applier.applyConsumerBatch(
+            batch.map((d) => d.event),
+            this.invoke,
+          );
+        } catch (err) {
+          results = batch.map(() => (err instanceof Error ? err : new Error(String(err))));
+        }
+        await Promise.all(batch.map((d, i) => this.settle(d, results[i] ?? null)));
+      }
+    } finally {
+      this.flushing.delete(queueName);
+    }
+  }
+
+  /** The `@EventPattern` handlers of the event's routing key, through Nest's microservice pipeline. */
+  private readonly invoke: HandlerInvoker = async (event, ctx) => {
+    const handler = this.getHandlerByPattern(event.routingKey);
+    if (!handler) throw new MissingHandlersError([event.routingKey]);
+    const result: unknown = await handler(event.payload, ctx);
+    if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+  };
+
+  private async settle(d: Delivery, err: Error | null): Promise<void> {
+    const metrics = this.deps!.metrics;
+    if (!err) {
+      d.acks.ack(d.msg);
+      metrics.inc(d.queue.name, 'applied');
+      return;
+    }
+    if (isConnectionError(err)) {
+      this.pauseUntilDatabaseAnswers(err);
+      metrics.inc(d.queue.name, 'requeued');
+      settleAlone(d.acks, d.msg, () => d.ch.nack(d.msg, false, true));
+      return;
+    }
+    if (isLockContention(err) || err instanceof DependencyUnavailableError) {
+      await this.waitAndRetry(d, err.message);
+      return;
+    }
+    await this.retryOrDeadLetter(d, err.message);
+  }
+
+  /**
+   * The database is unreachable: no message can be applied, and none is at fault. Stop taking
+   * deliveries (cancel the consumers; unacked ones are requeued by the caller), probe the database
+   * with backoff, and consume again once it answers.
+   */
+  private pauseUntilDatabaseAnswers(err: Error): void {
+    if (this.paused || this.closing) return;
+    this.paused = true;
+    const metrics = this.deps!.metrics;
+    metrics.paused = true;
+    this.logger.warn(`database unreachable (${err.message}): consumption paused until it answers`);
+    void this.cancelAll();
+    void this.deps!.database.waitUntilReachable(() => this.closing).then(async (up) => {
+      if (!up || this.closing) return;
+      this.paused = false;
+      metrics.paused = false;
+      this.logger.log('database answers again: consuming');
+      const live = this.channel;
+      if (live && this.consumerTags.size === 0) {
+        await this.consumeAll(live).catch((e: unknown) =>
+          this.logger.warn(
+            `resuming consumption failed (the next reconnect retries): ${(e as Error).message}`,
+          ),
+        );
+      }
+    });
+  }
+
+  private headerCount(msg: ConsumeMessage, header: string): number {
+    const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+    const n = Number(headers[header] ?? 0);
+    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+  }
+
+  /** Not the message's fault: back through a delay queue, its failure count unchanged. */
+  private async waitAndRetry(d: Delivery, error: string): Promise<void> {
+    const waits = this.headerCount(d.msg, Headers.waits) + 1;
+    const delay = retryDelayMs(waits);
+    this.deps!.metrics.inc(d.queue.name, 'waited');
+    if (waits === 1 || waits % 10 === 0) {
+      this.logger.warn(
+        `${d.queue.name}: a dependency is unavailable (${error}); retrying in ${delay} ms, uncounted`,
+      );
+    }
+    await this.requeueVia(d, retryQueueName(d.queue.name, delay), { [Headers.waits]: waits }, delay);
+  }
+
+  private async retryOrDeadLetter(d: Delivery, error: string): Promise<void> {
+    const failures = this.headerCount(d.msg, Headers.failures) + 1;
+    if (failures >= this.options.maxDeliveries) {
+      await this.deadLetter(d, `failed ${failures} times, last: ${error}`);
+      return;
+    }
+    const delay = retryDelayMs(failures);
+    this.deps!.metrics.inc(d.queue.name, 'retried');
+    this.logger.warn(
+      `${d.queue.name}: attempt ${failures}/${this.options.maxDeliveries} failed (${error}); retrying in ${delay} ms`,
+    );
+    await this.requeueVia(d, retryQueueName(d.queue.name, delay), { [Headers.failures]: failures }, delay);
+  }
+
+  /** Copies the message into a retry queue (confirmed), then acks the original. */
+  private async requeueVia(
+    d: Delivery,
+    retryQueue: string,
+    headers: Record<string, unknown>,
+    delay: number,
+  ): Promise<void> {
+    const ok = await republish(d.ch, '', retryQueue, d.msg, headers);
+    if (ok) settleAlone(d.acks, d.msg, () => d.ch.ack(d.msg));
+    // Not confirmed: leave it unacked. If the channel died the broker redelivers it; if not,
+    // requeue it after a pause (never at once: no hot loop).
+    else setTimeout(() => settleAlone(d.acks, d.msg, () => d.ch.nack(d.msg, false, true)), delay);
+  }
+
+  private async deadLetter(d: Omit<Delivery, 'event'>, reason: string): Promise<void> {
+    this.deps!.metrics.inc(d.queue.name, 'dead_lettered');
+    this.logger.error(
+      `${d.queue.name}: dead-lettered message ${d.msg.properties.messageId ?? '(no id)'}: ${reason}`,
+    );
+    const ok = await republish(d.ch, DEAD_LETTER_EXCHANGE, d.queue.name, d.msg, {
+      [Headers.error]: reason.slice(0, 500),
+    });
+    // The queue's own dead-letter exchange is the fallback path to the same `.dlq`.
+    settleAlone(d.acks, d.msg, () => (ok ? d.ch.ack(d.msg) : d.ch.nack(d.msg, false, false)));
+  }
+
+  /** Stops taking messages, lets the batches in flight finish (acked or left unacked), disconnects. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.cancelAll();
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    this.channel?.acks.flush();
+    this.channel = null;
+    await this.wrapper?.close().catch(() => undefined);
+    await this.manager?.close().catch(() => undefined);
+  }
+
+  /** Listens to the connection manager's events (`connect`, `disconnect`, `blocked`, …). */
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- Nest's own signature
+  on<EventKey extends string = string, EventCallback extends Function = Function>(
+    event: EventKey,
+    callback: EventCallback,
+  ): void {
+    this.manager?.on(event, callback as unknown as (...args: unknown[]) => void);
+  }
+
+  unwrap<T>(): T {
+    return this.manager as T;
+  }
+}
+
+/** Publishes a copy (same properties, extra headers) and waits for the confirm. */
+function republish(
+  ch: ConfirmChannel,
+  exchange: string,
+  routingKey: string,
+  msg: ConsumeMessage,
+  extraHeaders: Record<string, unknown>,
+): Promise<boolean> {
+  const p = msg.properties;
+  const headers = { ...((p.headers ?? {}) as Record<string, unknown>), ...extraHeaders };
+  delete headers['x-death'];
+  const options: Options.Publish = {
+    persistent: true,
+    mandatory: false,
+    messageId: p.messageId as string | undefined,
+    type: (p.type as string | undefined) ?? msg.fields.routingKey,
+    contentType: p.contentType as string | undefined,
+    timestamp: p.timestamp as number | undefined,
+    headers,
+  };
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), REPUBLISH_TIMEOUT_MS);
+    try {
+      ch.publish(exchange, routingKey, msg.content, options, (err: unknown) => {
+        clearTimeout(timer);
+        resolve(err === null || err === undefined);
+      });
+    } catch {
+      clearTimeout(timer);
+      resolve(false);
+    }
+  });
+}
+
+/**
+ * An ack/nack of one message outside the batched acks (taken out of them first, so no multiple
+ * ack can cover it twice). On a channel that has since closed it throws; the broker redelivers.
+ */
+function settleAlone(acks: AckBatcher, msg: ConsumeMessage, fn: () => void): void {
+  acks.settledAlone(msg);
+  try {
+    fn();
+  } catch {
+    /* channel closed */
+  }
+}
