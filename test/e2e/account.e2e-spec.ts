@@ -1,3 +1,4 @@
+import { tokenDigest } from '@app/account';
 import { expectError, startApp, TestApp } from '../helpers/test-app';
 import { PROFILES } from '../helpers/test-env';
 
@@ -58,6 +59,12 @@ describe.each(PROFILES)('accounts (%s)', (profile) => {
       ['a space inside', 'a b'],
       ['markup', '<script>'],
       ['an emoji', 'ab😀'],
+      ['starting with "_"', '_abc'],
+      ['starting with "."', '.abc'],
+      ['made only of combining marks', '\u0301\u0302\u0303'],
+      ['a zero-width joiner inside', 'ab\u200dc'],
+      ['a variation selector', 'abc\ufe0f'],
+      ['a combining grapheme joiner', 'abc\u034f'],
       ['a number', 12345],
       ['null', null],
     ])('400 for a username that is %s', async (_what, username) => {
@@ -125,6 +132,27 @@ describe.each(PROFILES)('accounts (%s)', (profile) => {
       );
     });
 
+    it('NFKC: a full-width name is stored as its plain form', async () => {
+      const res = await t.http
+        .post('/account/register')
+        .send({ username: 'ｆｕｌｌｗｉｄｔｈ１', password: PW });
+      expect(res.status).toBe(200);
+      expect(res.body.username).toBe('fullwidth1');
+      await login('fullwidth1');
+    });
+
+    it('409 for a name that looks like a taken one (UTS #39 skeleton), in any script or width', async () => {
+      await register('mallory');
+      for (const lookAlike of ['mаllory', 'ｍａｌｌｏｒｙ', 'MALL0RY', 'rnallory', 'ma11ory']) {
+        expectError(
+          await t.http.post('/account/register').send({ username: lookAlike, password: PW }),
+          409,
+          'CONFLICT',
+          'username already taken',
+        );
+      }
+    });
+
     it('concurrent registrations of one name: exactly one succeeds, the rest are 409', async () => {
       const name = fresh('race');
       const res = await Promise.all(
@@ -157,7 +185,9 @@ describe.each(PROFILES)('accounts (%s)', (profile) => {
         'SELECT token, refresh_token_hash FROM accounts WHERE id = ?',
         [id],
       );
-      expect(rows[0].token).toBe(res.body.token);
+      // Only the token's digest is stored (issue 12 #9).
+      expect(rows[0].token).toBe(tokenDigest(res.body.token));
+      expect(JSON.stringify(rows[0])).not.toContain(res.body.token);
       expect(rows[0].refresh_token_hash).toMatch(/^[0-9a-f]{64}$/);
       expect(JSON.stringify(rows[0])).not.toContain(res.body.refresh_token.split('.')[1]);
     });
@@ -187,6 +217,22 @@ describe.each(PROFILES)('accounts (%s)', (profile) => {
         'VALIDATION_FAILED',
       );
       expectError(await t.http.post('/account/login').send({}), 400, 'VALIDATION_FAILED');
+    });
+
+    it('400 for a password over 72 bytes, which bcrypt would cut (a prefix must not log in)', async () => {
+      const name = fresh('long');
+      const pw = 'p'.repeat(72);
+      await register(name, pw);
+      await login(name, pw);
+      for (const password of [`${pw}-and-more`, 'é'.repeat(37)]) {
+        const body = expectError(
+          await t.http.post('/account/login').send({ username: name, password }),
+          400,
+          'VALIDATION_FAILED',
+          'password must be at most 72 bytes',
+        );
+        expect(body.details?.[0]?.field).toBe('password');
+      }
     });
 
     it('a second login revokes the first token', async () => {
@@ -311,20 +357,25 @@ describe.each(PROFILES)('accounts (%s)', (profile) => {
       await login(name, 'new-secret-1');
     });
 
-    it('401 for a wrong old password or an unknown user, with login’s message', async () => {
+    it('400 naming old_password for a wrong old password or an unknown user (SPEC §8.5: not a 401)', async () => {
       const name = fresh();
       await register(name);
+      const l = await login(name);
       for (const body of [
         { username: name, old_password: 'wrong-pass', new_password: 'whatever1' },
         { username: fresh('ghost'), old_password: PW, new_password: 'whatever1' },
+        { username: name, old_password: 'x'.repeat(73), new_password: 'whatever1' },
       ]) {
-        expectError(
+        const err = expectError(
           await t.http.post('/account/changePassword').send(body),
-          401,
-          'UNAUTHENTICATED',
-          'invalid username or password',
+          400,
+          'VALIDATION_FAILED',
         );
+        expect(err.details?.map((d) => d.field)).toEqual(['old_password']);
       }
+      // Nothing changed: the old password and the token still work.
+      await login(name);
+      expect(l.token).toEqual(expect.any(String));
     });
 
     it('400 for a bad new password (before checking the old one)', async () => {
@@ -482,6 +533,16 @@ describe.each(PROFILES)('accounts (%s)', (profile) => {
         await t.http
           .post('/account/rename')
           .set(...auth(l.token))
+          // Cyrillic е (U+0435) for the Latin e: a look-alike of the taken name.
+          .send({ new_username: taken.replace('e', '\u0435') }),
+        409,
+        'CONFLICT',
+        'username already taken',
+      );
+      expectError(
+        await t.http
+          .post('/account/rename')
+          .set(...auth(l.token))
           .send({ new_username: 'bad name!' }),
         400,
         'VALIDATION_FAILED',
@@ -563,8 +624,8 @@ describe.each(PROFILES)('accounts (%s)', (profile) => {
     it('accepts the URL of one of the caller’s own image uploads, and "" clears it', async () => {
       const now = Date.now();
       for (const [kind, key] of [
-        ['avatar', `avatars/${id}-a.png`],
-        ['cover', `covers/${id}-c.jpg`],
+        ['avatar', `avatars/2026/01/${id.toString(16).padStart(32, 'a')}.png`],
+        ['cover', `covers/2026/01/${id.toString(16).padStart(32, 'c')}.jpg`],
       ]) {
         await t.sql(
           'INSERT INTO uploads (account_id, kind, storage_key, content_type, size, create_time) VALUES (?, ?, ?, ?, ?, ?)',

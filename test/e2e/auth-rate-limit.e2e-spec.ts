@@ -4,7 +4,7 @@ import { PROFILES } from '../helpers/test-env';
 
 const PW = 'secret123';
 const ENV = {
-  RATE_LIMITS: 'login=3/60,loginUser=4/60,register=2/3600,refresh=2/60',
+  RATE_LIMITS: 'login=3/60,loginUser=2/60,register=2/3600,refresh=2/60,rename=2/3600,profile=3/60',
   TRUSTED_PROXIES: '127.0.0.1,::1,::ffff:127.0.0.1',
 };
 
@@ -21,55 +21,66 @@ describe.each(PROFILES)('rate limits (%s)', (profile) => {
   const nextIp = (): string => `10.1.0.${++ip}`;
   const login = (from: string, username: string, password = PW) =>
     t.http.post('/account/login').set('X-Forwarded-For', from).send({ username, password });
+  const registered = async (username: string): Promise<void> => {
+    await t.http
+      .post('/account/register')
+      .set('X-Forwarded-For', nextIp())
+      .send({ username, password: PW })
+      .expect(200);
+  };
 
   beforeAll(async () => {
     t = await startApp(profile, { env: ENV });
-    await t.http
-      .post('/account/register')
-      .set('X-Forwarded-For', '10.9.9.9')
-      .send({ username: 'rl_a', password: PW })
-      .expect(200);
-    await t.http
-      .post('/account/register')
-      .set('X-Forwarded-For', '10.9.9.9')
-      .send({ username: 'rl_b', password: PW })
-      .expect(200);
+    await registered('rl_a');
+    await registered('rl_b');
   });
   afterAll(async () => {
     await t?.close();
   });
 
-  it('login: 3/min per IP, every attempt counts (failed ones too), then 429 with Retry-After', async () => {
+  it('login: only failed attempts count, 3/min per address, then 429 with Retry-After', async () => {
     const from = nextIp();
+    for (let i = 0; i < 6; i++) expect((await login(from, 'rl_b')).status).toBe(200);
     expect((await login(from, 'rl_a', 'wrong-pw')).status).toBe(401);
     expect((await login(from, 'nobody_x')).status).toBe(401);
-    expect((await login(from, 'rl_b')).status).toBe(200);
+    expect((await login(from, 'nobody_y')).status).toBe(401);
     expect429(await login(from, 'rl_b'));
     expect((await login(nextIp(), 'rl_b')).status).toBe(200);
   });
 
-  it('login: 4/min per username (any case), whatever the IP', async () => {
-    await t.http
-      .post('/account/register')
-      .set('X-Forwarded-For', nextIp())
-      .send({ username: 'rl_u', password: PW })
-      .expect(200);
-    for (let i = 0; i < 4; i++) expect((await login(nextIp(), i % 2 ? 'RL_U' : 'rl_u')).status).toBe(200);
-    expect429(await login(nextIp(), 'Rl_U'));
+  it('login: 2 failures/min per (username, address); others’ failures never lock the account out', async () => {
+    await registered('rl_u');
+    const attacker = nextIp();
+    expect((await login(attacker, 'rl_u', 'guess-1')).status).toBe(401);
+    expect((await login(attacker, 'RL_U', 'guess-2')).status).toBe(401);
+    // The pair is limited, whatever the password and the case of the name.
+    expect429(await login(attacker, 'Rl_U'));
+    // The owner, from another address, logs in at once (issue 12 #4).
+    expect((await login(nextIp(), 'rl_u')).status).toBe(200);
+    // The attacker's address may still try other names (its own limit is 3).
+    expect((await login(attacker, 'rl_a')).status).toBe(200);
   });
 
-  it('changePassword shares login’s counters', async () => {
+  it('changePassword shares login’s counters; its failures (400 old_password) count', async () => {
     const from = nextIp();
-    for (let i = 0; i < 3; i++) await login(from, `someone${i}`);
+    for (let i = 0; i < 3; i++) expect((await login(from, `someone${i}`)).status).toBe(401);
     expect429(
       await t.http
         .post('/account/changePassword')
         .set('X-Forwarded-For', from)
         .send({ username: 'rl_b', old_password: PW, new_password: 'whatever-1' }),
     );
+    const other = nextIp();
+    for (let i = 0; i < 3; i++) {
+      const res = await t.http
+        .post('/account/changePassword')
+        .set('X-Forwarded-For', other)
+        .send({ username: 'rl_a', old_password: `wrong-${i}`, new_password: 'whatever-1' });
+      expect(res.status).toBe(i < 2 ? 400 : 429);
+    }
   });
 
-  it('body shape (400) comes before the rate limit (429)', async () => {
+  it('body shape (400) comes before the rate limit (429), and a refused body is not counted', async () => {
     const from = nextIp();
     for (let i = 0; i < 3; i++) await login(from, `x${i}`);
     expectError(
@@ -78,6 +89,18 @@ describe.each(PROFILES)('rate limits (%s)', (profile) => {
       'VALIDATION_FAILED',
     );
     expect429(await login(from, 'x9'));
+    const clean = nextIp();
+    for (let i = 0; i < 10; i++) {
+      expectError(
+        await t.http
+          .post('/account/login')
+          .set('X-Forwarded-For', clean)
+          .send({ username: 'u'.repeat(65 + i), password: PW }),
+        400,
+        'VALIDATION_FAILED',
+      );
+    }
+    expect((await login(clean, 'rl_a')).status).toBe(200);
   });
 
   it('register: 2/hour per IP; refresh: 2/min per IP', async () => {
@@ -106,6 +129,43 @@ describe.each(PROFILES)('rate limits (%s)', (profile) => {
       ).toBe(401);
     }
     expect429(await t.http.post('/account/refresh').set('X-Forwarded-For', r).send({ refresh_token: 'bad' }));
+  });
+
+  it('rename: 2/hour and updateProfile: 3/min per account (issue 12 #16)', async () => {
+    await registered('rl_r');
+    let token = (await login(nextIp(), 'rl_r')).body.token as string;
+    for (const name of ['rl_r2', 'rl_r3']) {
+      const res = await t.http
+        .post('/account/rename')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ new_username: name })
+        .expect(200);
+      token = res.body.token;
+    }
+    expect429(
+      await t.http
+        .post('/account/rename')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ new_username: 'rl_r4' }),
+    );
+    for (let i = 0; i < 3; i++) {
+      await t.http
+        .post('/account/updateProfile')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ bio: `b${i}` })
+        .expect(200);
+    }
+    expect429(
+      await t.http.post('/account/updateProfile').set('Authorization', `Bearer ${token}`).send({ bio: 'x' }),
+    );
+    // Keyed by account: another account from the same address is not limited.
+    await registered('rl_s');
+    const other = (await login(nextIp(), 'rl_s')).body.token as string;
+    await t.http
+      .post('/account/updateProfile')
+      .set('Authorization', `Bearer ${other}`)
+      .send({ bio: 'y' })
+      .expect(200);
   });
 
   it('unlimited routes are not limited', async () => {

@@ -1,9 +1,12 @@
 import 'reflect-metadata';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
 import { AppConfig, Database, loadConfig } from '@app/core';
-import { createApp, migrate } from '../../apps/api/src/app.factory';
+import { configureApp, fastifyOptions, migrate, nestOptions } from '../../apps/api/src/app.factory';
+import { AppModule } from '../../apps/api/src/app.module';
+import { createLogger } from '../../apps/api/src/http/logger';
 import { createTestEnv, Profile, TestEnv, TestEnvOptions } from './test-env';
 
 export interface TestApp {
@@ -21,10 +24,30 @@ export interface TestApp {
   restart(): Promise<TestApp>;
 }
 
-async function boot(profile: Profile, testEnv: TestEnv): Promise<TestApp> {
+export interface StartAppOptions extends TestEnvOptions {
+  /**
+   * Swaps dependencies before the module compiles, e.g.
+   * `override: (b) => b.overrideProvider(FILE_STORAGE).useValue(fake)`. Applied again on `restart()`.
+   */
+  override?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+}
+
+/**
+ * The api as production builds it (`configureApp` from app.factory: same Fastify options,
+ * parsers, guards, filters, pipes, hooks and docs), with the module compiled by `@nestjs/testing`.
+ */
+async function boot(profile: Profile, testEnv: TestEnv, opts: StartAppOptions): Promise<TestApp> {
   const config = loadConfig(testEnv.env);
   await migrate(config);
-  const app = await createApp(config);
+  let builder = Test.createTestingModule({ imports: [AppModule.forRoot(config)] });
+  if (opts.override) builder = opts.override(builder);
+  const moduleRef = await builder.compile();
+  const logger = createLogger(config);
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(
+    new FastifyAdapter(fastifyOptions(config, logger)),
+    nestOptions(logger),
+  );
+  await configureApp(app, config);
   await app.getHttpAdapter().getInstance().ready();
   const db = app.get(Database);
   const t: TestApp = {
@@ -34,23 +57,23 @@ async function boot(profile: Profile, testEnv: TestEnv): Promise<TestApp> {
     testEnv,
     http: request(app.getHttpServer()),
     sql: (q, params = []) => db.query(q, params),
-    close: async (opts) => {
+    close: async (closeOpts) => {
       await app.close();
-      if (!opts?.keepEnv) await testEnv.cleanup();
+      if (!closeOpts?.keepEnv) await testEnv.cleanup();
     },
     restart: async () => {
       await app.close();
-      return boot(profile, testEnv);
+      return boot(profile, testEnv, opts);
     },
   };
   return t;
 }
 
 /** Boots the real api in-process on a private database (and Redis prefix / vhost on `full`). */
-export async function startApp(profile: Profile, opts: TestEnvOptions = {}): Promise<TestApp> {
+export async function startApp(profile: Profile, opts: StartAppOptions = {}): Promise<TestApp> {
   const testEnv = await createTestEnv(profile, opts);
   try {
-    return await boot(profile, testEnv);
+    return await boot(profile, testEnv, opts);
   } catch (err) {
     await testEnv.cleanup();
     throw err;

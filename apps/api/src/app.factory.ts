@@ -1,29 +1,27 @@
-import { LogLevel } from '@nestjs/common';
+import { Logger, type NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { IncomingMessage } from 'node:http';
+import { LogController, type FastifyServerOptions } from 'fastify';
+import type { IncomingMessage, ServerOptions } from 'node:http';
+import type { Logger as PinoLogger } from 'pino';
 import { DataSource } from 'typeorm';
 import { AppConfig, buildDataSourceOptions, runMigrations } from '@app/core';
 import { SCHEMA } from '@app/schema';
 import { EventHousekeeper } from '@app/events';
 import { AppModule } from './app.module';
 import { mountDocs } from './docs/openapi';
-import { AllExceptionsFilter } from './http/all-exceptions.filter';
+import { AllExceptionsFilter, sendError, toErrorResponse } from './http/all-exceptions.filter';
+import { JSON_BODY_LIMIT, registerJsonParser } from './http/json-body';
+import { createLogger, PinoNestLogger } from './http/logger';
 import { genRequestId, registerRequestHooks } from './http/request-hooks';
+import { registerSecurityHeaders } from './http/security-headers';
+import { capConnectionsPerIp, clientErrorHandler, registerBodyDeadline } from './http/server-limits';
 import { AppValidationPipe } from './http/validation.pipe';
 import { MetricsService } from './metrics/metrics.service';
 
-export const BODY_LIMIT = 1024 * 1024;
-
-export function logLevels(level: AppConfig['logLevel']): LogLevel[] {
-  const all: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-  const upto: Record<AppConfig['logLevel'], number> = { silent: 0, error: 2, warn: 3, info: 4, debug: 6 };
-  return all.slice(0, upto[level]);
-}
-
 /** Runs pending migrations with a short-lived connection (seed: AutoMigrate), under a lock. */
 export async function migrate(config: AppConfig): Promise<string[]> {
-  const ds = new DataSource(buildDataSourceOptions(config, SCHEMA));
+  const ds = new DataSource(buildDataSourceOptions(config, SCHEMA, { statementTimeoutMs: 0 }));
   await ds.initialize();
   try {
     return await runMigrations(ds);
@@ -39,21 +37,55 @@ function rewriteUrl(req: IncomingMessage): string {
   return url.startsWith('/api/') ? url.slice(4) : url;
 }
 
-/** Builds the api (routes registered, not listening). Used by main.ts, tests and benchmarks. */
-export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({
-    bodyLimit: BODY_LIMIT,
+/**
+ * Fastify's options for the api, from the typed config: the JSON body limit, the proxies whose
+ * `X-Forwarded-*` are trusted, the pino logger, the timeouts of SPEC §1 (headers within
+ * `REQUEST_TIMEOUT`, a whole request within `UPLOAD_TIMEOUT`, idle and keep-alive sockets
+ * closed), and SPEC §1 error bodies for what Fastify and Node answer on their own.
+ */
+export function fastifyOptions(
+  config: AppConfig,
+  logger: PinoLogger,
+): FastifyServerOptions & { http: ServerOptions } {
+  const limits = config.http;
+  const errors = new Logger('HttpError');
+  return {
+    bodyLimit: JSON_BODY_LIMIT,
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     rewriteUrl,
     genReqId: (req: IncomingMessage) => genRequestId(req.headers['x-request-id']),
-    logger: false,
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-  });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
-    logger: logLevels(config.logLevel),
-    abortOnError: false,
-  });
+    requestTimeout: limits.uploadTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(limits.requestTimeoutMs / 4))),
+    },
+    clientErrorHandler,
+    frameworkErrors: (err, req, reply) => sendError(reply, toErrorResponse(err, errors, req.id)),
+  };
+}
+
+/** Nest's options for the api: Nest's own body parsers off (JSON only, SPEC §1), logs to pino. */
+export function nestOptions(logger: PinoLogger): NestApplicationOptions {
+  return { bodyParser: false, logger: new PinoNestLogger(logger), abortOnError: false };
+}
+
+/**
+ * Everything about the app beyond its modules, shared by production (`createApp`) and the e2e
+ * harness (test/helpers/test-app.ts, which builds the module with `@nestjs/testing`): parsers,
+ * security headers, timeouts and connection caps, the error filter, the validation pipe, request
+ * hooks; then `init()` (the global guards of HttpEdgeModule are part of the module) and the docs.
+ */
+export async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
+  registerJsonParser(fastify);
+  registerSecurityHeaders(fastify);
+  registerBodyDeadline(fastify, config.http);
+  capConnectionsPerIp(app.getHttpServer(), config.http.maxConnectionsPerIp, config.trustedProxies);
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useGlobalPipes(new AppValidationPipe());
   registerRequestHooks(
@@ -61,14 +93,23 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     app.get(MetricsService),
     config.logLevel === 'info' || config.logLevel === 'debug',
   );
-  fastify.get('/metrics', async (_req, reply) => {
-    const metrics = app.get(MetricsService);
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
   app.enableShutdownHooks();
   await app.init();
   mountDocs(app);
   // With a broker the worker prunes the event tables; without one there is no worker.
   if (!config.amqpUrl) app.get(EventHousekeeper).start();
+}
+
+/** Builds the api (routes registered, not listening). Used by main.ts and benchmarks. */
+export async function createApp(
+  config: AppConfig,
+  logger: PinoLogger = createLogger(config),
+): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config),
+    new FastifyAdapter(fastifyOptions(config, logger)),
+    nestOptions(logger),
+  );
+  await configureApp(app, config);
   return app;
 }

@@ -1,21 +1,16 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { ConfigError, loadConfig } from '@app/core';
+import { loadConfigOrExit } from '@app/core';
 import { createApp, migrate } from './app.factory';
+import { createLogger, PinoNestLogger } from './http/logger';
 
 async function bootstrap(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
+  const logger = createLogger(config);
+  // Everything logs through the same pino instance, the migrations before the app too.
+  Logger.overrideLogger(new PinoNestLogger(logger));
   await migrate(config);
-  const app = await createApp(config);
+  const app = await createApp(config, logger);
   await app.listen({ port: config.port, host: config.host });
   const profile = [
     config.database.type === 'sqlite' ? `SQLite (${config.database.path})` : 'MySQL',

@@ -15,10 +15,21 @@ export class AccountEntity {
   @Column({ name: 'username_key', type: 'varchar', length: 64 })
   usernameKey!: string;
 
+  /**
+   * The name's confusables skeleton (UTS #39, `usernameSkeleton`): unique, so look-alike names
+   * cannot both exist. Null only for a legacy row whose skeleton another account already held.
+   */
+  @Index('uq_accounts_username_skeleton', { unique: true })
+  @Column({ name: 'username_skeleton', type: 'varchar', length: 255, nullable: true })
+  usernameSkeleton!: string | null;
+
   @Column({ name: 'password_hash', type: 'varchar', length: 100 })
   passwordHash!: string;
 
-  /** The one active access token (seed: `account.token`); null when logged out. */
+  /**
+   * The one active access token (seed: `account.token`), stored as its SHA-256 digest
+   * (`tokenDigest`) so a database dump holds no usable token; null when logged out.
+   */
   @Column({ type: 'varchar', length: 1024, nullable: true })
   token!: string | null;
 

@@ -5,6 +5,7 @@ export const AccountMessages = {
   invalidToken: 'invalid or expired token',
   revoked: 'token has been revoked',
   badCredentials: 'invalid username or password',
+  badOldPassword: 'invalid username or old password',
   badRefreshToken: 'invalid refresh token',
   usernameTaken: 'username already taken',
   accountNotFound: 'account not found',

@@ -3,12 +3,18 @@ import { JwtModule } from '@nestjs/jwt';
 import { APP_CONFIG, type AppConfig } from '@app/core';
 import { AccessTokenService } from './access-token.service';
 import { AccountRenameHooks } from './account-rename-hooks';
+import { AccountTokenChanges } from './account-token-changes';
+import { AccountRepository } from './account.repository';
 import { AccountService } from './account.service';
 import { AuthService } from './auth.service';
+import { JwtAuthGuard, SoftJwtAuthGuard } from './guards/jwt-auth.guard';
 import { PasswordHasher } from './password-hasher.service';
 import { TokenCache } from './token-cache.service';
 
-/** The account domain: no controllers (the api's AccountHttpModule is its HTTP edge). */
+/**
+ * The account domain: no controllers (the api's AccountHttpModule is its HTTP edge). Provides
+ * the auth guards; the api installs them globally (default-deny), the worker does not.
+ */
 @Module({
   imports: [
     JwtModule.registerAsync({
@@ -21,13 +27,26 @@ import { TokenCache } from './token-cache.service';
     }),
   ],
   providers: [
+    AccountRepository,
     AccountService,
     AuthService,
     AccessTokenService,
     TokenCache,
     PasswordHasher,
     AccountRenameHooks,
+    AccountTokenChanges,
+    JwtAuthGuard,
+    SoftJwtAuthGuard,
   ],
-  exports: [AccountService, AuthService, AccessTokenService, AccountRenameHooks],
+  exports: [
+    AccountRepository,
+    AccountService,
+    AuthService,
+    AccessTokenService,
+    AccountRenameHooks,
+    AccountTokenChanges,
+    JwtAuthGuard,
+    SoftJwtAuthGuard,
+  ],
 })
 export class AccountModule {}

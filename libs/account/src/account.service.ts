@@ -13,15 +13,18 @@ import {
   validationError,
 } from '@app/core';
 import type { AppConfig } from '@app/core';
-import { UploadEntity } from '@app/storage';
+import { keyOfMediaUrl, UploadEntity } from '@app/storage';
 import { AccountEntity } from './account.entity';
+import { AccountRepository } from './account.repository';
 import { AccountMessages } from './account.errors';
 import { AccountRenameHooks } from './account-rename-hooks';
+import { AccountTokenChanges } from './account-token-changes';
 import type { AccountView, AuthAccount, LoginResult, RefreshResult } from './account.types';
 import { AccessTokenService } from './access-token.service';
 import { PasswordHasher } from './password-hasher.service';
 import { TokenCache } from './token-cache.service';
-import { normalizeUsername, usernameKey } from './username';
+import { tokenDigest } from './token-digest';
+import { legacyUsernameKey, normalizeUsername, usernameKey, usernameSkeleton } from './username';
 
 const REFRESH_TTL_MS = 7 * 24 * 3600 * 1000;
 
@@ -42,61 +45,72 @@ export class AccountService {
 
   constructor(
     private readonly db: Database,
+    private readonly accounts: AccountRepository,
     private readonly jwt: AccessTokenService,
     private readonly tokens: TokenCache,
     private readonly hasher: PasswordHasher,
     private readonly renameHooks: AccountRenameHooks,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly tokenChanges: AccountTokenChanges,
   ) {}
 
-  private get repo() {
-    return this.db.manager.getRepository(AccountEntity);
-  }
-
   async findById(id: number): Promise<AccountEntity | null> {
-    return this.repo.findOne({ where: { id } });
+    return this.accounts.findById(id);
   }
 
   async findByUsername(username: string): Promise<AccountEntity | null> {
     const key = usernameKey(username);
-    const row = await this.repo.findOne({ where: { usernameKey: key } });
-    // MySQL's collation may match accent variants; the key must match exactly in both dialects.
-    return row && row.usernameKey === key ? row : null;
+    const row = await this.findByKey(key);
+    if (row) return row;
+    // Accounts created before names were NFKC-normalised keep their NFC key.
+    const legacy = legacyUsernameKey(username);
+    return legacy === key ? null : this.findByKey(legacy);
   }
 
+  private findByKey(key: string): Promise<AccountEntity | null> {
+    return this.accounts.findByUsernameKey(key);
+  }
+
+  /** The account whose name looks like `username` (same UTS #39 skeleton), if any. */
+  private findLookAlike(username: string): Promise<AccountEntity | null> {
+    return this.accounts.findBySkeleton(usernameSkeleton(username));
+  }
+
+  /** `findByID` / `findByUsername`: may be read from a replica (`Database.reader`). */
   async getById(id: number): Promise<AccountView> {
-    const a = await this.findById(id);
+    const a = await this.db.reader.run(() => this.findById(id));
     if (!a) throw notFound(AccountMessages.accountNotFound);
     return toAccountView(a);
   }
 
   async getByUsername(username: string): Promise<AccountView> {
-    const a = await this.findByUsername(username);
+    const a = await this.db.reader.run(() => this.findByUsername(username));
     if (!a) throw notFound(AccountMessages.accountNotFound);
     return toAccountView(a);
   }
 
   async register(rawUsername: string, password: string): Promise<{ id: number; username: string }> {
     const username = normalizeUsername(rawUsername);
-    if (await this.findByUsername(username)) throw conflict(AccountMessages.usernameTaken);
+    if ((await this.findByUsername(username)) || (await this.findLookAlike(username))) {
+      throw conflict(AccountMessages.usernameTaken);
+    }
     const passwordHash = await this.hasher.hash(password);
     try {
       const saved = await this.db.transaction((m) =>
-        m.getRepository(AccountEntity).save(
-          m.getRepository(AccountEntity).create({
-            username,
-            usernameKey: usernameKey(username),
-            passwordHash,
-            token: null,
-            refreshTokenHash: null,
-            refreshExpiresAt: null,
-            avatarUrl: '',
-            bio: '',
-            followerCount: 0,
-            vloggerCount: 0,
-            createTime: nowMs(),
-          }),
-        ),
+        this.accounts.insert(m, {
+          username,
+          usernameKey: usernameKey(username),
+          usernameSkeleton: usernameSkeleton(username),
+          passwordHash,
+          token: null,
+          refreshTokenHash: null,
+          refreshExpiresAt: null,
+          avatarUrl: '',
+          bio: '',
+          followerCount: 0,
+          vloggerCount: 0,
+          createTime: nowMs(),
+        }),
       );
       return { id: saved.id, username: saved.username };
     } catch (err) {
@@ -105,25 +119,27 @@ export class AccountService {
     }
   }
 
-  /** 401 with one message for unknown user and wrong password; both spend a bcrypt verify. */
-  private async checkCredentials(username: string, password: string): Promise<AccountEntity> {
+  /**
+   * The account, when `password` is its password; else null, having spent a bcrypt verify
+   * either way so an unknown user costs what a wrong password does.
+   */
+  private async checkCredentials(username: string, password: string): Promise<AccountEntity | null> {
     const a = await this.findByUsername(username);
     if (!a) {
       await this.hasher.burn(password);
-      throw unauthenticated(AccountMessages.badCredentials);
+      return null;
     }
-    if (!(await this.hasher.verify(password, a.passwordHash))) {
-      throw unauthenticated(AccountMessages.badCredentials);
-    }
-    return a;
+    return (await this.hasher.verify(password, a.passwordHash)) ? a : null;
   }
 
+  /** 401 with one message for an unknown user and a wrong password. */
   async login(username: string, password: string): Promise<LoginResult> {
     const found = await this.checkCredentials(username, password);
+    if (!found) throw unauthenticated(AccountMessages.badCredentials);
     const refreshSecret = randomBytes(32).toString('base64url');
     const { account, token } = await this.lockedUpdate(found.id, (a) => {
       const t = this.jwt.sign(a.id, a.username);
-      a.token = t;
+      a.token = tokenDigest(t);
       a.refreshTokenHash = sha256(refreshSecret);
       a.refreshExpiresAt = nowMs() + REFRESH_TTL_MS;
       return t;
@@ -152,15 +168,24 @@ export class AccountService {
     const { account, token } = await this.lockedUpdate(id, (a) => {
       if (!valid(a)) throw unauthenticated(AccountMessages.badRefreshToken);
       const t = this.jwt.sign(a.id, a.username);
-      a.token = t;
+      a.token = tokenDigest(t);
       return t;
     });
     return { token, account_id: account.id, username: account.username };
   }
 
-  /** Verifies the old password, stores the new one and revokes every token (forced logout). */
+  /**
+   * Verifies the old password, stores the new one and revokes every token (forced logout). A
+   * wrong username or old password is a 400 naming `old_password` (SPEC §8.5: a 401 would make
+   * web clients log the user out).
+   */
   async changePassword(username: string, oldPassword: string, newPassword: string): Promise<void> {
     const found = await this.checkCredentials(username, oldPassword);
+    if (!found) {
+      throw validationError(AccountMessages.badOldPassword, [
+        { field: 'old_password', message: AccountMessages.badOldPassword },
+      ]);
+    }
     const passwordHash = await this.hasher.hash(newPassword);
     await this.lockedUpdate(found.id, (a) => {
       a.passwordHash = passwordHash;
@@ -176,17 +201,21 @@ export class AccountService {
   async rename(caller: AuthAccount, rawNewUsername: string): Promise<{ token: string }> {
     const newUsername = normalizeUsername(rawNewUsername);
     const key = usernameKey(newUsername);
-    const holder = await this.findByUsername(newUsername);
-    if (holder && holder.id !== caller.id) throw conflict(AccountMessages.usernameTaken);
+    const skeleton = usernameSkeleton(newUsername);
+    for (const holder of [await this.findByUsername(newUsername), await this.findLookAlike(newUsername)]) {
+      if (holder && holder.id !== caller.id) throw conflict(AccountMessages.usernameTaken);
+    }
     let result: { account: AccountEntity; token: string };
     try {
       result = await this.lockedUpdate(caller.id, async (a, m) => {
         a.username = newUsername;
         a.usernameKey = key;
+        a.usernameSkeleton = skeleton;
         revokeAll(a);
-        a.token = this.jwt.sign(a.id, newUsername);
+        const t = this.jwt.sign(a.id, newUsername);
+        a.token = tokenDigest(t);
         await this.renameHooks.runInTransaction(m, a.id, newUsername);
-        return a.token;
+        return t;
       });
     } catch (err) {
       if (isDuplicateKey(err)) throw conflict(AccountMessages.usernameTaken);
@@ -218,13 +247,11 @@ export class AccountService {
     return toAccountView(account);
   }
 
+  /** `url` in any form the api hands out (`/static/<key>`, under PUBLIC_BASE_URL or MEDIA_BASE_URL). */
   private async assertOwnImage(accountId: number, url: string): Promise<void> {
-    const prefixes = ['/static/'];
-    if (this.config.publicBaseUrl) prefixes.push(`${this.config.publicBaseUrl}/static/`);
-    const prefix = prefixes.find((p) => url.startsWith(p));
-    const storageKey = prefix ? url.slice(prefix.length) : '';
+    const storageKey = keyOfMediaUrl(this.config, url);
     const upload =
-      storageKey === ''
+      storageKey === null
         ? null
         : await this.db.manager.getRepository(UploadEntity).findOne({ where: { accountId, storageKey } });
     if (
@@ -238,25 +265,26 @@ export class AccountService {
 
   /**
    * Loads the account row under a write lock, lets `change` edit it, saves it and, when the
-   * token changed, writes the token cache before commit (cache order = database order).
+   * token changed, writes the token cache before commit (cache order = database order). A token
+   * that was replaced or revoked is announced after commit ({@link AccountTokenChanges}).
    */
   private async lockedUpdate<T>(
     accountId: number,
     change: (a: AccountEntity, m: EntityManager) => T | Promise<T>,
   ): Promise<{ account: AccountEntity; token: T }> {
-    return this.db.transaction(async (m) => {
-      const repo = m.getRepository(AccountEntity);
-      const a = await repo.findOne({
-        where: { id: accountId },
-        ...(this.db.dialect === 'mysql' ? { lock: { mode: 'pessimistic_write' as const } } : {}),
-      });
+    let revoked = false;
+    const result = await this.db.transaction(async (m) => {
+      const a = await this.accounts.lockById(m, accountId);
       if (!a) throw notFound(AccountMessages.accountNotFound);
       const before = a.token;
       const out = await change(a, m);
-      await repo.save(a);
+      await this.accounts.save(m, a);
       if (a.token !== before) await this.tokens.store(a.id, a.token);
+      revoked = before !== null && a.token !== before;
       return { account: a, token: out };
     });
+    if (revoked) this.tokenChanges.revoked(accountId);
+    return result;
   }
 }
 

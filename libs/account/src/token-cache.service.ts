@@ -1,8 +1,8 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { CacheKeys, CacheStore } from '@app/cache';
-import { Database } from '@app/core';
-import { AccountEntity } from './account.entity';
+import { AccountRepository } from './account.repository';
+import { tokenDigest } from './token-digest';
 
 /** SPEC §5: `account:<id>` lives 24 h. */
 export const TOKEN_CACHE_TTL_MS = 24 * 3600 * 1000;
@@ -11,7 +11,8 @@ export const TOKEN_TOMBSTONE = 'revoked';
 
 /**
  * The self-healing token cache of SPEC §2, with revocation that a concurrent self-heal can
- * never undo:
+ * never undo. The database and the cache hold the token's digest ({@link tokenDigest}), never
+ * the token:
  *
  * - Token changes (issue, replace, revoke) write the cache INSIDE the database transaction,
  *   after the UPDATE and while holding the account row's lock, so cache writes happen in the
@@ -32,41 +33,44 @@ export class TokenCache implements OnModuleDestroy {
 
   constructor(
     private readonly cache: CacheStore,
-    private readonly db: Database,
+    private readonly accounts: AccountRepository,
   ) {}
 
   /** True when `token` is the account's current access token. */
   async isCurrent(accountId: number, token: string): Promise<boolean> {
+    const digest = tokenDigest(token);
     const key = CacheKeys.token(accountId);
     let trustCache = true;
     if (this.dirty.has(accountId)) trustCache = await this.repair(accountId);
     if (trustCache) {
       const cached = await this.cache.get(key);
-      if (cached === token) return true;
+      if (cached === digest) return true;
       const current = await this.currentToken(accountId);
-      const ok = current !== null && current === token;
+      const ok = current !== null && current === digest;
       // Self-heal: fill only an empty key; a tombstone or a newer token wins over us.
-      if (ok && cached === null) await this.cache.setNx(key, token, TOKEN_CACHE_TTL_MS);
+      if (ok && cached === null) await this.cache.setNx(key, digest, TOKEN_CACHE_TTL_MS);
       return ok;
     }
     const current = await this.currentToken(accountId);
-    return current !== null && current === token;
+    return current !== null && current === digest;
   }
 
   /**
-   * Records the account's new token (or its revocation, `null`) in the cache. Call inside the
-   * transaction that changed `accounts.token`, after the UPDATE, holding the row lock.
+   * Records the account's new token digest (what `accounts.token` now holds), or its revocation
+   * (`null`), in the cache. Call inside the transaction that changed `accounts.token`, after the
+   * UPDATE, holding the row lock.
    */
-  async store(accountId: number, token: string | null): Promise<void> {
-    const ok = await this.cache.set(CacheKeys.token(accountId), token ?? TOKEN_TOMBSTONE, TOKEN_CACHE_TTL_MS);
+  async store(accountId: number, digest: string | null): Promise<void> {
+    const ok = await this.cache.set(
+      CacheKeys.token(accountId),
+      digest ?? TOKEN_TOMBSTONE,
+      TOKEN_CACHE_TTL_MS,
+    );
     if (!ok) this.markDirty(accountId);
   }
 
-  private async currentToken(accountId: number, manager?: EntityManager): Promise<string | null> {
-    const row = await (manager ?? this.db.manager)
-      .getRepository(AccountEntity)
-      .findOne({ select: { id: true, token: true }, where: { id: accountId } });
-    return row?.token ?? null;
+  private currentToken(accountId: number, manager?: EntityManager): Promise<string | null> {
+    return this.accounts.tokenDigest(accountId, manager);
   }
 
   private markDirty(accountId: number): void {

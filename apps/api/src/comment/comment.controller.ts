@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '
 import type { AuthAccount } from '@app/account';
 import { CommentService, CommentView } from '@app/comment';
 import { IdempotencyService } from '@app/core';
+import { ApiCommonErrors, ApiErrors } from '../http/api-errors';
 import { CommentResponse, MessageResponse } from '../http/api-responses';
 import { CurrentAccount } from '../http/current-account.decorator';
 import { RateLimit } from '../http/rate-limit.decorator';
@@ -13,6 +14,7 @@ import { ListCommentsDto } from './dto/list-comments.dto';
 import { PublishCommentDto } from './dto/publish-comment.dto';
 
 @ApiTags('comment')
+@ApiCommonErrors()
 @Controller('comment')
 export class CommentController {
   constructor(private readonly comments: CommentService) {}
@@ -22,6 +24,7 @@ export class CommentController {
   @Public()
   @ApiOperation({ summary: "A video's comments, oldest first (page with id_after = last id; 404 video)" })
   @ApiOkResponse({ type: [CommentResponse] })
+  @ApiErrors(404)
   listAll(@Body() dto: ListCommentsDto): Promise<CommentView[]> {
     return this.comments.listAll(dto.video_id, cursorOrUndefined(dto.id_after), resolveLimit(dto.limit));
   }
@@ -33,6 +36,7 @@ export class CommentController {
   @ApiOperation({ summary: 'Comment on a video (Idempotency-Key: a retry returns the first response)' })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
   @ApiOkResponse({ type: CommentResponse })
+  @ApiErrors(401, 404, 429)
   publish(
     @CurrentAccount() me: AuthAccount,
     @Body() dto: PublishCommentDto,
@@ -52,6 +56,7 @@ export class CommentController {
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Delete your comment (404; 403 not yours)' })
   @ApiOkResponse({ type: MessageResponse })
+  @ApiErrors(401, 403, 404, 429)
   async delete(@CurrentAccount() me: AuthAccount, @Body() dto: CommentIdDto): Promise<MessageResponse> {
     await this.comments.delete(me.id, dto.comment_id);
     return { message: 'comment deleted' };

@@ -22,9 +22,12 @@ export function buildOpenApi(app: NestFastifyApplication): OpenAPIObject {
   return SwaggerModule.createDocument(app, config);
 }
 
+/** Swagger UI's start-up, a file rather than an inline script so the CSP needs no 'unsafe-inline'. */
+const INIT_JS = `window.ui = SwaggerUIBundle({ url: '/docs/json', dom_id: '#ui', deepLinking: true, validatorUrl: null });\n`;
+
 /**
  * `GET /docs` (Swagger UI) and `GET /docs/json`, served straight from swagger-ui-dist so no
- * static-file plugin is needed.
+ * static-file plugin is needed. Their CSP is the docs policy of http/security-headers.ts.
  */
 export function mountDocs(app: NestFastifyApplication): void {
   const doc = buildOpenApi(app);
@@ -33,11 +36,10 @@ export function mountDocs(app: NestFastifyApplication): void {
   const assets = new Map(
     Object.entries(UI_FILES).map(([f, type]) => [f, { type, body: readFileSync(join(uiDir, f)) }]),
   );
+  assets.set('init.js', { type: 'application/javascript; charset=utf-8', body: Buffer.from(INIT_JS) });
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>feedsystem-video API</title>
 <link rel="stylesheet" href="/docs/swagger-ui.css"></head><body><div id="ui"></div>
-<script src="/docs/swagger-ui-bundle.js"></script><script>
-window.ui = SwaggerUIBundle({ url: '/docs/json', dom_id: '#ui', deepLinking: true });
-</script></body></html>`;
+<script src="/docs/swagger-ui-bundle.js"></script><script src="/docs/init.js"></script></body></html>`;
   const fastify = app.getHttpAdapter().getInstance();
   fastify.get('/docs', (_req, reply) => reply.type('text/html; charset=utf-8').send(html));
   fastify.get('/docs/json', (_req, reply) => reply.type('application/json; charset=utf-8').send(json));

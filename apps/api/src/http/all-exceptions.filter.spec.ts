@@ -107,12 +107,36 @@ describe('toErrorResponse', () => {
       expect(r).toEqual({ status: 404, body: { error: 'route not found', code: 'NOT_FOUND' } });
     });
 
-    it('BadRequestException → 400 VALIDATION_FAILED with details []', () => {
-      const r = toErrorResponse(new BadRequestException('bad thing'), logger);
+    it('BadRequestException → 400 VALIDATION_FAILED with details [], never echoing its text', () => {
+      const r = toErrorResponse(new BadRequestException('bad thing at /srv/app.js:12'), logger);
       expect(r).toEqual({
         status: 400,
-        body: { error: 'bad thing', code: 'VALIDATION_FAILED', details: [] },
+        body: { error: 'malformed request', code: 'VALIDATION_FAILED', details: [] },
       });
+    });
+
+    it('a Fastify error Nest wrapped in an HttpException is found by its message (issue 12 #12)', () => {
+      const cases: [string, number, number, string][] = [
+        ['Request body is too large', 413, 413, 'request body is larger than 64 KiB'],
+        [
+          "Body is not valid JSON but content-type is set to 'application/json'",
+          400,
+          400,
+          'malformed JSON body',
+        ],
+        [
+          'Request body size did not match Content-Length',
+          400,
+          400,
+          'request body length does not match Content-Length',
+        ],
+        ['Unsupported Media Type', 415, 415, 'unsupported content type; send application/json'],
+      ];
+      for (const [raw, status, want, message] of cases) {
+        const r = toErrorResponse(new HttpException(raw, status), logger);
+        expect(r.status).toBe(want);
+        expect(r.body.error).toBe(message);
+      }
     });
 
     it('other 4xx map their status to the code', () => {
@@ -138,7 +162,7 @@ describe('toErrorResponse', () => {
       const r = toErrorResponse(fst(413, 'FST_ERR_CTP_BODY_TOO_LARGE'), logger);
       expect(r).toEqual({
         status: 413,
-        body: { error: 'request body is larger than 1 MiB', code: 'PAYLOAD_TOO_LARGE' },
+        body: { error: 'request body is larger than 64 KiB', code: 'PAYLOAD_TOO_LARGE' },
       });
     });
 
@@ -166,6 +190,19 @@ describe('toErrorResponse', () => {
         status: 400,
         body: { error: 'malformed request body', code: 'VALIDATION_FAILED', details: [] },
       });
+    });
+
+    it.each([
+      ['FST_ERR_BAD_URL', 400, 'malformed URL'],
+      ['FST_PARTS_LIMIT', 413, 'too many parts in the multipart body'],
+      ['FST_FIELDS_LIMIT', 413, 'too many fields in the multipart body'],
+      ['FST_INVALID_MULTIPART_CONTENT_TYPE', 415, 'send multipart/form-data'],
+      ['ERR_HTTP_REQUEST_TIMEOUT', 408, 'request timeout'],
+    ])('%s → %i with its own message', (code, status, message) => {
+      const r = toErrorResponse(fst(status, code), logger);
+      expect(r.status).toBe(status);
+      expect(r.body.error).toBe(message);
+      if (status === 408) expect(r.body.code).toBe('REQUEST_TIMEOUT');
     });
 
     it('a bare SyntaxError (JSON.parse) → 400 malformed JSON', () => {

@@ -1,4 +1,6 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ErrorCode } from '@app/core';
+import { REQUEST_TIMEOUT } from './http-errors';
 
 /** Response shapes for the OpenAPI description (the wire format of SPEC §3). */
 export class MessageResponse {
@@ -18,6 +20,7 @@ export class VideoResponse {
   @ApiProperty() likes_count!: number;
   @ApiProperty() comments_count!: number;
   @ApiProperty() popularity!: number;
+  @ApiProperty({ type: [String], example: ['travel'] }) tags!: string[];
 }
 
 export class LikedVideoResponse extends VideoResponse {
@@ -58,4 +61,26 @@ export class CountsResponse {
 
 export class IsLikedResponse {
   @ApiProperty() is_liked!: boolean;
+}
+
+export class ErrorDetailResponse {
+  @ApiProperty({ example: 'title' }) field!: string;
+  @ApiProperty({ example: 'title must be 1–255 characters' }) message!: string;
+}
+
+/** SPEC §1: the body of every error answer. */
+export class ErrorResponse {
+  @ApiProperty({ description: 'the specific reason, for people', example: 'video not found' })
+  error!: string;
+  @ApiProperty({
+    enum: [...Object.values(ErrorCode), REQUEST_TIMEOUT],
+    enumName: 'ErrorCode',
+    example: ErrorCode.NotFound,
+  })
+  code!: ErrorCode | typeof REQUEST_TIMEOUT;
+  @ApiPropertyOptional({
+    type: [ErrorDetailResponse],
+    description: 'with VALIDATION_FAILED only: each bad field ([] for malformed JSON)',
+  })
+  details?: ErrorDetailResponse[];
 }

@@ -1,15 +1,3 @@
-import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import type { AuthAccount } from '@app/account';
-
-export interface RequestWithAccount {
-  account?: AuthAccount;
-}
-
-/**
- * The authenticated caller `{ id, username }`, set by the global AuthGuard. Always set on JWT
- * routes; `undefined` on `@SoftAuth()` routes for anonymous callers and on `@Public()` routes.
- */
-export const CurrentAccount = createParamDecorator(
-  (_data: unknown, ctx: ExecutionContext): AuthAccount | undefined =>
-    ctx.switchToHttp().getRequest<RequestWithAccount>().account,
-);
+/** `@CurrentAccount()` lives with the auth guards in `@app/account`; re-exported for the api. */
+export { CurrentAccount } from '@app/account';
+export type { RequestWithAccount } from '@app/account';

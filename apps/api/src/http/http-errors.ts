@@ -18,13 +18,17 @@ const CODE_OF_STATUS: Record<number, ErrorCode> = Object.fromEntries(
   Object.entries(STATUS_OF).map(([code, status]) => [status, code as ErrorCode]),
 );
 
-export function codeForStatus(status: number): ErrorCode {
+/** SPEC §1: 408, a request (headers or body) that did not arrive in time; the connection is closed. */
+export const REQUEST_TIMEOUT = 'REQUEST_TIMEOUT';
+
+export function codeForStatus(status: number): ErrorCode | typeof REQUEST_TIMEOUT {
+  if (status === 408) return REQUEST_TIMEOUT;
   return CODE_OF_STATUS[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.ValidationFailed);
 }
 
 export interface ErrorBody {
   error: string;
-  code: ErrorCode;
+  code: ErrorCode | typeof REQUEST_TIMEOUT;
   details?: { field: string; message: string }[];
   error_id?: string;
 }

@@ -3,10 +3,32 @@ import type { RateLimitName } from '@app/core';
 
 export const RATE_LIMIT = 'rate-limit:names';
 
+/** One named limit on a route; `failuresOnly`: a request that succeeds gives its hit back. */
+export interface RateLimitUse {
+  name: RateLimitName;
+  failuresOnly: boolean;
+}
+
 /**
  * Counts every request that reaches the route against each named limit (SPEC §3), enforced by
- * the global AuthGuard after authentication. Routes that share a name share a counter
- * (`like` on like + unlike). Keyed by the caller's account when authenticated, else by client
- * IP; `loginUser` is keyed by the body's `username`. Limits come from `RATE_LIMITS`.
+ * the global RateLimitGuard after the body check and authentication. Routes that share a name
+ * share a counter (`like` on like + unlike). Keyed by the caller's account when authenticated,
+ * else by client IP; `loginUser` is keyed by (validated username, client IP), hashed. Limits
+ * come from `RATE_LIMITS`.
  */
-export const RateLimit = (...names: RateLimitName[]): MethodDecorator => SetMetadata(RATE_LIMIT, names);
+export const RateLimit = (...names: RateLimitName[]): MethodDecorator =>
+  SetMetadata(
+    RATE_LIMIT,
+    names.map((name): RateLimitUse => ({ name, failuresOnly: false })),
+  );
+
+/**
+ * Like {@link RateLimit}, but only failed attempts count (SPEC §3.1 login): a request is counted
+ * while it runs and given back when it answers 2xx/3xx (or 5xx, a fault of ours), so failures
+ * are limited and a correct login is never refused for someone else's failures.
+ */
+export const RateLimitFailures = (...names: RateLimitName[]): MethodDecorator =>
+  SetMetadata(
+    RATE_LIMIT,
+    names.map((name): RateLimitUse => ({ name, failuresOnly: true })),
+  );

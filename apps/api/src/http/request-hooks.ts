@@ -1,16 +1,18 @@
-import { Logger } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import type { MetricsService } from '../metrics/metrics.service';
+import { redactUrl } from './logger';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-/** Request id on every response, one log line per request (info level), and request metrics. */
+/**
+ * Request id on every response, request metrics, and one log line per request at `info`
+ * (Fastify's request logger: the request id is bound; the URL has its tokens redacted).
+ */
 export function registerRequestHooks(
   fastify: FastifyInstance,
   metrics: MetricsService,
   logRequests: boolean,
 ): void {
-  const logger = new Logger('HTTP');
   fastify.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('x-request-id', request.id);
     done(null, payload);
@@ -20,8 +22,15 @@ export function registerRequestHooks(
     const seconds = reply.elapsedTime / 1000;
     metrics.observe(request.method, route, reply.statusCode, seconds);
     if (logRequests) {
-      logger.log(
-        `${request.id} ${request.method} ${request.url} ${reply.statusCode} ${(seconds * 1000).toFixed(1)}ms`,
+      request.log.info(
+        {
+          method: request.method,
+          url: redactUrl(request.url),
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime * 10) / 10,
+          ip: request.ip,
+        },
+        'request',
       );
     }
     done();

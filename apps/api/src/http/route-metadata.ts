@@ -1,13 +1,7 @@
-import { SetMetadata } from '@nestjs/common';
-
 /**
- * Auth is default-deny: every route needs a valid token unless marked. The guard that reads
- * these markers lives with the account module.
+ * The auth markers live with the guards in `@app/account` (JwtAuthGuard, SoftJwtAuthGuard);
+ * re-exported for the api's controllers. Auth is default-deny: a route without a marker needs
+ * a valid token.
  */
-export const AUTH_MODE = 'auth:mode';
-export type AuthMode = 'jwt' | 'soft' | 'public';
-
-/** No authentication; any token is ignored. */
-export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(AUTH_MODE, 'public');
-/** Anonymous allowed; a token that is present must be valid (feed routes). */
-export const SoftAuth = (): MethodDecorator & ClassDecorator => SetMetadata(AUTH_MODE, 'soft');
+export { AUTH_MODE, Public, SoftAuth } from '@app/account';
+export type { AuthMode } from '@app/account';

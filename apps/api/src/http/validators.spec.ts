@@ -154,10 +154,10 @@ describe('AppValidationPipe + validators', () => {
       expect(fields(e)).toEqual(['limit']);
     });
 
-    it('resolves absent/0 to the default and clamps to the maximum (lists: 50 / 200)', () => {
-      expect(LIST_LIMIT).toEqual({ default: 50, max: 200 });
-      expect(resolveLimit(undefined)).toBe(50);
-      expect(resolveLimit(0)).toBe(50);
+    it('resolves absent/0 to the default and clamps to the maximum (lists: 200 / 200, SPEC §8.5)', () => {
+      expect(LIST_LIMIT).toEqual({ default: 200, max: 200 });
+      expect(resolveLimit(undefined)).toBe(200);
+      expect(resolveLimit(0)).toBe(200);
       expect(resolveLimit(1)).toBe(1);
       expect(resolveLimit(200)).toBe(200);
       expect(resolveLimit(201)).toBe(200);
@@ -223,6 +223,7 @@ describe('AppValidationPipe + validators', () => {
       '/static/videos/2024/a.mp4',
       'https://cdn.example.com/v.mp4',
       'http://localhost:8080/static/c.png?x=1',
+      'https://firebasestorage.example.com/o/videos%2Fa.mp4?alt=media',
       'HTTPS://EXAMPLE.COM/a',
     ])('accepts %s', async (play_url) => {
       await expect(run(UrlDto, { play_url })).resolves.toEqual({ play_url });
@@ -244,6 +245,13 @@ describe('AppValidationPipe + validators', () => {
       '/static/',
       '/static/../etc/passwd',
       '/static/a/../../b',
+      '/static/%2e%2e/%2e%2e/docs',
+      '/static/..\\..\\docs',
+      '/static/./x',
+      '/static/x?a=1',
+      'http://localhost:8080/static/%2e%2e/docs',
+      'https://cdn.example.com/a/../b',
+      'https://cdn.example.com/a\\b',
       '/uploads/x',
       'http://',
       'https:///path',

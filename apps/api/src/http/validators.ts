@@ -43,8 +43,12 @@ export function IsLimit(): PropertyDecorator {
   );
 }
 
-/** Default 50, max 200 for non-feed lists (SPEC §1). */
-export const LIST_LIMIT = { default: 50, max: 200 } as const;
+/**
+ * Videos by author, liked videos, comments, followers, vloggers: default 200, max 200 (SPEC §8.5:
+ * the reference client never pages). Other lists pass their own bounds (feeds 10/50, messages and
+ * notifications 50/200).
+ */
+export const LIST_LIMIT = { default: 200, max: 200 } as const;
 
 export function resolveLimit(
   limit: number | undefined,
@@ -87,13 +91,22 @@ export function IsText(min: number, max: number, opts: { optional?: boolean } = 
 }
 
 const HTTP_URL = /^https?:\/\/[^\s/?#]+[^\s]*$/i;
-const STATIC_PATH = /^\/static\/[^\s]+$/;
+/** An upload's key: segments of letters, digits, `_`, `-`, `.` that never start with a dot. */
+const STATIC_PATH = /^\/static(?:\/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$/;
+/** Ways to smuggle a path step past a check: a backslash, an encoded dot or backslash. */
+const PATH_TRICKS = /\\|%2e|%5c/i;
 
-/** `http(s)://host/...` or `/static/...` only: no `javascript:`, `data:` or relative tricks. */
+/**
+ * `http(s)://host/...` or `/static/<key>` only: no `javascript:`, `data:` or relative tricks.
+ * A `/static/` path must be a plain key (no `%`, `\`, `.`/`..` segments, query or fragment); an
+ * http(s) URL may not carry `\`, `%2e`, `%5c` or a `.`/`..` path segment (browsers resolve them).
+ */
 export function isMediaUrl(v: unknown): boolean {
   if (typeof v !== 'string' || v.length > 512) return false;
-  if (STATIC_PATH.test(v)) return !v.split(/[/?#]/).includes('..');
-  if (!HTTP_URL.test(v)) return false;
+  if (v.startsWith('/')) return STATIC_PATH.test(v);
+  if (!HTTP_URL.test(v) || PATH_TRICKS.test(v)) return false;
+  const path = v.replace(/^https?:\/\/[^/?#]*/i, '').split(/[?#]/, 1)[0];
+  if (path.split('/').some((seg) => seg === '.' || seg === '..')) return false;
   try {
     const u = new URL(v);
     return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';

@@ -2,6 +2,7 @@ import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { AuthAccount } from '@app/account';
 import { FollowCounts, FollowersPage, SocialService, VloggersPage } from '@app/social';
+import { ApiCommonErrors, ApiErrors } from '../http/api-errors';
 import { CountsResponse, FollowersResponse, MessageResponse, VloggersResponse } from '../http/api-responses';
 import { CurrentAccount } from '../http/current-account.decorator';
 import { RateLimit } from '../http/rate-limit.decorator';
@@ -13,6 +14,7 @@ import { VloggerRefDto } from './dto/vlogger-ref.dto';
 
 @ApiTags('social')
 @ApiBearerAuth()
+@ApiCommonErrors()
 @Controller('social')
 export class SocialController {
   constructor(private readonly social: SocialService) {}
@@ -22,6 +24,7 @@ export class SocialController {
   @RateLimit('follow')
   @ApiOperation({ summary: 'Follow an account (400 yourself, 404, 409 already following)' })
   @ApiOkResponse({ type: MessageResponse })
+  @ApiErrors(401, 404, 409, 429)
   async follow(@CurrentAccount() me: AuthAccount, @Body() dto: VloggerRefDto): Promise<MessageResponse> {
     await this.social.follow(me.id, dto.vlogger_id);
     return { message: 'followed' };
@@ -32,6 +35,7 @@ export class SocialController {
   @RateLimit('follow')
   @ApiOperation({ summary: 'Stop following an account (404, 409 not following)' })
   @ApiOkResponse({ type: MessageResponse })
+  @ApiErrors(401, 404, 409, 429)
   async unfollow(@CurrentAccount() me: AuthAccount, @Body() dto: VloggerRefDto): Promise<MessageResponse> {
     await this.social.unfollow(me.id, dto.vlogger_id);
     return { message: 'unfollowed' };
@@ -41,6 +45,7 @@ export class SocialController {
   @HttpCode(200)
   @ApiOperation({ summary: "An account's followers, newest follow first, with the total (default: you)" })
   @ApiOkResponse({ type: FollowersResponse })
+  @ApiErrors(401, 404)
   getAllFollowers(@CurrentAccount() me: AuthAccount, @Body() dto: ListFollowersDto): Promise<FollowersPage> {
     return this.social.getFollowers(
       dto.vlogger_id ?? me.id,
@@ -55,6 +60,7 @@ export class SocialController {
     summary: 'Accounts an account follows, newest follow first, with the total (default: you)',
   })
   @ApiOkResponse({ type: VloggersResponse })
+  @ApiErrors(401, 404)
   getAllVloggers(@CurrentAccount() me: AuthAccount, @Body() dto: ListVloggersDto): Promise<VloggersPage> {
     return this.social.getVloggers(
       dto.follower_id ?? me.id,
@@ -67,6 +73,7 @@ export class SocialController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Follower and vlogger totals (default: you)' })
   @ApiOkResponse({ type: CountsResponse })
+  @ApiErrors(401, 404)
   getCounts(@CurrentAccount() me: AuthAccount, @Body() dto: GetCountsDto): Promise<FollowCounts> {
     return this.social.getCounts(dto.account_id ?? me.id);
   }

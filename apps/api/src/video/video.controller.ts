@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '
 import type { AuthAccount } from '@app/account';
 import { IdempotencyService } from '@app/core';
 import { VideoService, VideoView } from '@app/video';
+import { ApiCommonErrors, ApiErrors } from '../http/api-errors';
 import { MessageResponse, VideoResponse } from '../http/api-responses';
 import { CurrentAccount } from '../http/current-account.decorator';
 import { RateLimit } from '../http/rate-limit.decorator';
@@ -13,6 +14,7 @@ import { PublishVideoDto } from './dto/publish-video.dto';
 import { VideoIdDto } from './dto/video-id.dto';
 
 @ApiTags('video')
+@ApiCommonErrors()
 @Controller('video')
 export class VideoController {
   constructor(private readonly videos: VideoService) {}
@@ -24,6 +26,7 @@ export class VideoController {
   @ApiOperation({ summary: 'Publish a video (Idempotency-Key: a retry returns the first response)' })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
   @ApiOkResponse({ type: VideoResponse })
+  @ApiErrors(401, 429)
   publish(
     @CurrentAccount() me: AuthAccount,
     @Body() dto: PublishVideoDto,
@@ -56,6 +59,7 @@ export class VideoController {
   @Public()
   @ApiOperation({ summary: 'One video (cached; 404 when unknown)' })
   @ApiOkResponse({ type: VideoResponse })
+  @ApiErrors(404)
   getDetail(@Body() dto: VideoIdDto): Promise<VideoView> {
     return this.videos.getDetail(dto.id);
   }
@@ -65,6 +69,7 @@ export class VideoController {
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Delete one of your videos with its likes and comments (403 not yours, 404)' })
   @ApiOkResponse({ type: MessageResponse })
+  @ApiErrors(401, 403, 404)
   async delete(@CurrentAccount() me: AuthAccount, @Body() dto: VideoIdDto): Promise<MessageResponse> {
     await this.videos.delete(me.id, dto.id);
     return { message: 'video deleted' };

@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
 import { ValidateBy, ValidationArguments } from 'class-validator';
-import { isValidPassword, isValidUsername, normalizeUsername } from '@app/account';
+import { isValidPassword, isValidUsername, normalizeUsername, PASSWORD_MAX_BYTES } from '@app/account';
 
 /** Trims strings (SPEC §1: text input is trimmed; passwords are not). Other types pass through. */
 export const Trim = (): PropertyDecorator =>
@@ -12,7 +12,10 @@ const typeMessage = (args: ValidationArguments | undefined, what: string): strin
   return null;
 };
 
-/** SPEC §1 usernames: 1–32 letters (any script), digits, `_`, `.`, `-`. */
+/**
+ * SPEC §1 usernames: 1–32 letters (any script), digits, `_`, `.`, `-`, starting with a letter or
+ * digit, after NFKC normalisation, with no invisible characters.
+ */
 export const IsUsername = (): PropertyDecorator =>
   ValidateBy({
     name: 'isUsername',
@@ -20,7 +23,7 @@ export const IsUsername = (): PropertyDecorator =>
       validate: (v: unknown) => typeof v === 'string' && isValidUsername(normalizeUsername(v)),
       defaultMessage: (args) =>
         typeMessage(args, 'a string') ??
-        `${args?.property} must be 1-32 characters: letters, digits, "_", "." or "-"`,
+        `${args?.property} must be 1-32 characters: letters, digits, "_", "." or "-", starting with a letter or digit`,
     },
   });
 
@@ -31,6 +34,24 @@ export const IsPassword = (): PropertyDecorator =>
     validator: {
       validate: (v: unknown) => typeof v === 'string' && isValidPassword(v),
       defaultMessage: (args) => typeMessage(args, 'a string') ?? `${args?.property} must be 6-72 bytes`,
+    },
+  });
+
+/**
+ * A password at login or as `old_password`: a non-empty string of at most 72 bytes (bcrypt reads
+ * no further, so a longer one could never be the one registered; SPEC §3.1).
+ */
+export const IsLoginPassword = (): PropertyDecorator =>
+  ValidateBy({
+    name: 'isLoginPassword',
+    validator: {
+      validate: (v: unknown) =>
+        typeof v === 'string' && v.length > 0 && Buffer.byteLength(v, 'utf8') <= PASSWORD_MAX_BYTES,
+      defaultMessage: (args) =>
+        typeMessage(args, 'a string') ??
+        ((args?.value as string).length === 0
+          ? `${args?.property} must not be empty`
+          : `${args?.property} must be at most ${PASSWORD_MAX_BYTES} bytes`),
     },
   });
 

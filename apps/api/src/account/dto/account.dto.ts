@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   IsEntityId,
+  IsLoginPassword,
   IsOptionalString,
   IsPassword,
   IsRequiredString,
@@ -9,7 +10,12 @@ import {
 } from './account-validators';
 
 export class RegisterDto {
-  @ApiProperty({ example: 'alice', description: '1–32 letters, digits, _ . -; unique regardless of case' })
+  @ApiProperty({
+    example: 'alice',
+    description:
+      '1–32 letters, digits, _ . -, starting with a letter or digit (NFKC-normalised, no invisible ' +
+      'characters); unique regardless of case and of look-alike characters',
+  })
   @Trim()
   @IsUsername()
   username!: string;
@@ -25,8 +31,8 @@ export class LoginDto {
   @IsRequiredString(64)
   username!: string;
 
-  @ApiProperty({ example: 'secret123' })
-  @IsRequiredString(1024)
+  @ApiProperty({ example: 'secret123', description: 'at most 72 bytes' })
+  @IsLoginPassword()
   password!: string;
 }
 
@@ -43,8 +49,8 @@ export class ChangePasswordDto {
   @IsRequiredString(64)
   username!: string;
 
-  @ApiProperty({ example: 'secret123' })
-  @IsRequiredString(1024)
+  @ApiProperty({ example: 'secret123', description: 'at most 72 bytes' })
+  @IsLoginPassword()
   old_password!: string;
 
   @ApiProperty({ example: 'newsecret456', description: '6–72 bytes' })

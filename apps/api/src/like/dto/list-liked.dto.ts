@@ -5,8 +5,8 @@ export class ListLikedDto {
   @ApiPropertyOptional({
     minimum: 0,
     maximum: 200,
-    default: 50,
-    description: '0 or absent = 50; above 200 = 200',
+    default: 200,
+    description: '0 or absent = 200 (the maximum); above 200 = 200',
   })
   @IsLimit()
   limit?: number;

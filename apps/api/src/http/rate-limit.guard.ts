@@ -1,0 +1,68 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
+import { RequestWithAccount, usernameKey } from '@app/account';
+import { rateLimited } from '@app/core';
+import { RATE_LIMIT, RateLimitUse } from './rate-limit.decorator';
+import { RateLimiter, RateLimitSubject } from './rate-limit.service';
+
+type Req = FastifyRequest & RequestWithAccount;
+
+/**
+ * SPEC §3 rate limits for routes marked `@RateLimit()` / `@RateLimitFailures()`. A global guard
+ * that runs after the body check (so keys are built only from validated values) and after the
+ * auth guards (so JWT routes are keyed by account): 400 before 401 before 429 (SPEC §1).
+ */
+@Injectable()
+export class RateLimitGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly limiter: RateLimiter,
+  ) {}
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    if (ctx.getType() !== 'http') return true;
+    const uses = this.reflector.get<RateLimitUse[] | undefined>(RATE_LIMIT, ctx.getHandler());
+    if (!uses?.length) return true;
+    const http = ctx.switchToHttp();
+    const req = http.getRequest<Req>();
+    const subjects: RateLimitSubject[] = [];
+    const failuresOnly = new Set<string>();
+    for (const use of uses) {
+      const s = this.subject(use, req);
+      if (!s) continue;
+      subjects.push(s);
+      if (use.failuresOnly) failuresOnly.add(use.name);
+    }
+    const { retryAfter, counted } = await this.limiter.consume(subjects);
+    const refundable = counted.filter((hit) => failuresOnly.has(hit.name));
+    if (retryAfter !== null) {
+      // A refused request is no attempt: it takes nothing from a failures-only limit.
+      await this.limiter.refund(refundable);
+      throw rateLimited(retryAfter);
+    }
+    if (refundable.length > 0) {
+      const reply = http.getResponse<FastifyReply>();
+      reply.raw.once('finish', () => {
+        const status = reply.raw.statusCode;
+        if (status < 400 || status >= 500) void this.limiter.refund(refundable);
+      });
+    }
+    return true;
+  }
+
+  private subject(use: RateLimitUse, req: Req): RateLimitSubject | null {
+    if (use.name === 'loginUser') {
+      // The body was validated by BodyShapeGuard: a bounded, trimmed string.
+      const u = (req.body as { username?: unknown } | undefined)?.username;
+      if (typeof u !== 'string' || u === '') return null;
+      const digest = createHash('sha256')
+        .update(`${usernameKey(u)}\n${req.ip}`)
+        .digest('base64url');
+      return { name: use.name, subject: `u:${digest}` };
+    }
+    if (req.account) return { name: use.name, subject: `a:${req.account.id}` };
+    return { name: use.name, subject: `ip:${req.ip}` };
+  }
+}

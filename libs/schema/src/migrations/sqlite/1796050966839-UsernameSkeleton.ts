@@ -1,0 +1,19 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+import { backfillUsernameSkeletons } from '../username-skeleton-backfill';
+
+export class UsernameSkeleton1796050966839 implements MigrationInterface {
+  name = 'UsernameSkeleton1796050966839';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`ALTER TABLE "accounts" ADD COLUMN "username_skeleton" varchar(255)`);
+    await backfillUsernameSkeletons(queryRunner);
+    await queryRunner.query(
+      `CREATE UNIQUE INDEX "uq_accounts_username_skeleton" ON "accounts" ("username_skeleton") `,
+    );
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP INDEX "uq_accounts_username_skeleton"`);
+    await queryRunner.query(`ALTER TABLE "accounts" DROP COLUMN "username_skeleton"`);
+  }
+}

@@ -1,0 +1,290 @@
+/**
+ * Issue 12, findings #2 (deep or wide JSON stalls the loop or crashes), #3 (no request or
+ * connection timeouts), #5 (form-encoded bodies accepted cross-site) and #12 (framework errors
+ * leak their own shape): each attack as reported, at a scale that runs in seconds.
+ */
+import { frameworkError, FRAMEWORK_ERRORS } from '../../apps/api/src/http/all-exceptions.filter';
+import { expectError, startApp, TestApp } from '../helpers/test-app';
+import { PROFILES } from '../helpers/test-env';
+import { listen, pool, rawExchange, sleep } from './support';
+
+const PW = 'secret123';
+
+async function token(t: TestApp, username: string): Promise<string> {
+  await t.http.post('/account/register').send({ username, password: PW }).expect(200);
+  return (await t.http.post('/account/login').send({ username, password: PW }).expect(200)).body
+    .token as string;
+}
+
+describe.each(PROFILES)('#2 deep and wide JSON (%s)', (profile) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp(profile);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+  const post = (body: string) =>
+    t.http.post('/account/findByID').set('content-type', 'application/json').send(body);
+
+  it('a 100k-deep body is a 413 (over 64 KiB) and a 30k-deep one a 400, never a 500', async () => {
+    const deep = (n: number): string => `{"id":${'['.repeat(n)}${']'.repeat(n)}}`;
+    expectError(await post(deep(100_000)), 413, 'PAYLOAD_TOO_LARGE', 'request body is larger than 64 KiB');
+    expectError(await post(deep(30_000)), 400, 'VALIDATION_FAILED', /nested more than 32 levels/);
+    // Deep inside a string is just text.
+    expect((await post(JSON.stringify({ id: 1, note: '['.repeat(30_000) }))).status).toBe(404);
+  });
+
+  it('a wide body (20k objects in 64 KiB) is a 400 at once; unknown fields are never walked', async () => {
+    const wide = `{"id":1,"x":[${Array.from({ length: 20_000 }, () => '{}').join(',')}]}`;
+    expect(wide.length).toBeLessThan(64 * 1024);
+    expectError(await post(wide), 400, 'VALIDATION_FAILED', /more than 5000 values/);
+    // 4,000 unknown fields under the value cap: ignored (SPEC §1), answered fast.
+    const unknown = JSON.stringify({
+      id: 999_999,
+      ...Object.fromEntries(Array.from({ length: 4000 }, (_, i) => [`k${i}`, {}])),
+    });
+    const started = Date.now();
+    expectError(await post(unknown), 404, 'NOT_FOUND');
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('six wide bodies at once do not stall /healthz', async () => {
+    const base = await listen(t);
+    const wide = `{"id":1,"x":[${Array.from({ length: 4900 }, () => '{"a":[]}').join(',')}]}`;
+    const attack = Array.from({ length: 6 }, () =>
+      fetch(`${base}/account/findByID`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: wide,
+      }),
+    );
+    const t0 = performance.now();
+    const health = await fetch(`${base}/healthz`);
+    const healthMs = performance.now() - t0;
+    expect(health.status).toBe(200);
+    for (const r of await Promise.all(attack)) expect(r.status).toBeLessThan(500);
+    expect(healthMs).toBeLessThan(1000);
+  });
+});
+
+describe('#3 request, body and connection timeouts', () => {
+  let t: TestApp;
+  let port: number;
+  let bearer: string;
+  beforeAll(async () => {
+    t = await startApp('embedded', {
+      env: { REQUEST_TIMEOUT: '1', UPLOAD_TIMEOUT: '3', IDLE_TIMEOUT: '10', KEEP_ALIVE_TIMEOUT: '1' },
+    });
+    port = Number(new URL(await listen(t)).port);
+    bearer = await token(t, 'slow');
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('a JSON body that sends one byte then stalls gets a 408 and is closed after REQUEST_TIMEOUT', async () => {
+    const r = await rawExchange(
+      port,
+      [
+        'POST /account/login HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+      ],
+      8000,
+    );
+    expect(r.data).toMatch(/^HTTP\/1\.1 408/);
+    expect(r.data).toContain('"code":"REQUEST_TIMEOUT"');
+    expect(r.closedAfterMs).toBeGreaterThanOrEqual(900);
+    expect(r.closedAfterMs).toBeLessThan(4000);
+  });
+
+  it('headers that never finish get a 408 and are closed after REQUEST_TIMEOUT', async () => {
+    const r = await rawExchange(
+      port,
+      ['POST /account/login HTTP/1.1\r\nHost: a\r\n', 300, 'X-Slow: 1\r\n'],
+      8000,
+    );
+    expect(r.data).toMatch(/^HTTP\/1\.1 408/);
+    expect(r.closedAfterMs).toBeLessThan(4000);
+  });
+
+  it('an idle keep-alive connection is closed after KEEP_ALIVE_TIMEOUT', async () => {
+    const r = await rawExchange(port, ['GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n'], 8000);
+    expect(r.data).toMatch(/^HTTP\/1\.1 200/);
+    expect(r.closedAfterMs).toBeLessThan(4000);
+  });
+
+  it('an upload body gets UPLOAD_TIMEOUT, not the JSON deadline', async () => {
+    const boundary = 'xBOUNDARYx';
+    const head =
+      `POST /video/uploadCover HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${bearer}\r\n` +
+      `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: 100000\r\n\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n` +
+      'Content-Type: image/jpeg\r\n\r\n\xff\xd8\xff';
+    const early = await rawExchange(port, [head], 2000);
+    expect(early.closedAfterMs).toBeNull();
+    const late = await rawExchange(port, [head], 8000);
+    expect(late.data).toMatch(/^HTTP\/1\.1 408/);
+    expect(late.closedAfterMs).toBeGreaterThanOrEqual(2500);
+    expect(late.closedAfterMs).toBeLessThan(6000);
+  });
+});
+
+describe('#3 idle connections and the per-address connection cap', () => {
+  let t: TestApp;
+  let port: number;
+  beforeAll(async () => {
+    t = await startApp('embedded', { env: { IDLE_TIMEOUT: '2', MAX_CONNECTIONS_PER_IP: '5' } });
+    port = Number(new URL(await listen(t)).port);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('a connection that sends nothing is closed after IDLE_TIMEOUT', async () => {
+    const r = await rawExchange(port, [], 8000);
+    expect(r.closedAfterMs).toBeGreaterThanOrEqual(1500);
+    expect(r.closedAfterMs).toBeLessThan(5000);
+  });
+
+  it('a 6th connection from one address is closed at once; a freed slot serves again', async () => {
+    const held = Array.from({ length: 5 }, () => rawExchange(port, [], 1500));
+    await sleep(200);
+    const sixth = await rawExchange(port, ['GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n'], 1000);
+    expect(sixth.data).toBe('');
+    expect(sixth.closedAfterMs).not.toBeNull();
+    await Promise.all(held);
+    await sleep(100);
+    const again = await rawExchange(
+      port,
+      ['GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'],
+      3000,
+    );
+    expect(again.data).toMatch(/^HTTP\/1\.1 200/);
+  });
+});
+
+describe.each(PROFILES)('#5 JSON only: other content types are a 415 (%s)', (profile) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp(profile);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('form-encoded, text/plain and multipart register/login from a foreign Origin write nothing', async () => {
+    const attempts: [string, string][] = [
+      ['application/x-www-form-urlencoded', 'username=csrf1&password=secret123'],
+      ['text/plain', '{"username":"csrf2","password":"secret123"}'],
+      [
+        'multipart/form-data; boundary=b',
+        '--b\r\nContent-Disposition: form-data; name="username"\r\n\r\ncsrf3\r\n--b--\r\n',
+      ],
+    ];
+    for (const route of ['/account/register', '/account/login']) {
+      for (const [type, body] of attempts) {
+        const res = await t.http
+          .post(route)
+          .set('Origin', 'https://evil.example')
+          .set('content-type', type)
+          .send(body);
+        expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+      }
+    }
+    const rows = await t.sql<{ n: number | string }>('SELECT COUNT(*) AS n FROM accounts');
+    expect(Number(rows[0].n)).toBe(0);
+  });
+});
+
+describe.each(PROFILES)('#12 framework errors answer SPEC §1 bodies (%s)', (profile) => {
+  let t: TestApp;
+  let port: number;
+  beforeAll(async () => {
+    t = await startApp(profile);
+    port = Number(new URL(await listen(t)).port);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('GET /% and /api/% are a 400 without Fastify’s own fields', async () => {
+    for (const path of ['/%', '/api/%', '/account/%zz']) {
+      const r = await rawExchange(
+        port,
+        [`GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`],
+        3000,
+      );
+      expect(r.data).toMatch(/^HTTP\/1\.1 400/);
+      const body = JSON.parse(r.data.slice(r.data.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+      expect(body).toEqual({ error: 'malformed URL', code: 'VALIDATION_FAILED', details: [] });
+    }
+  });
+
+  it('malformed HTTP and oversized headers are answered in SPEC §1 shape', async () => {
+    const garbage = await rawExchange(port, ['GARBAGE\r\n\r\n'], 3000);
+    expect(garbage.data).toMatch(/^HTTP\/1\.1 400/);
+    expect(garbage.data).toContain('"code":"VALIDATION_FAILED"');
+    expect(garbage.data).not.toMatch(/statusCode|Client Error/);
+    const huge = await rawExchange(
+      port,
+      [`GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`],
+      3000,
+    );
+    expect(huge.data).toMatch(/^HTTP\/1\.1 431/);
+    expect(huge.data).toContain('"code":"PAYLOAD_TOO_LARGE"');
+  });
+
+  it('body errors (length mismatch, empty JSON, bad JSON) never echo framework text', async () => {
+    const mismatch = await rawExchange(
+      port,
+      [
+        'POST /account/login HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}xx',
+      ],
+      3000,
+    );
+    expect(mismatch.data).not.toMatch(/FST_|statusCode/);
+    for (const body of ['', '{"a":', '{"__proto__":{"x":1}}']) {
+      const res = await t.http.post('/account/login').set('content-type', 'application/json').send(body);
+      expectError(res, 400, 'VALIDATION_FAILED');
+      expect(JSON.stringify(res.body)).not.toMatch(/FST_|statusCode|Unexpected/);
+    }
+  });
+
+  it('multipart limit errors map to their own 413/415/400 messages, never "file is larger"', () => {
+    for (const code of ['FST_PARTS_LIMIT', 'FST_FILES_LIMIT', 'FST_FIELDS_LIMIT']) {
+      const e = frameworkError(Object.assign(new Error('raw'), { code, statusCode: 413 }));
+      expect(e?.message).toBe(FRAMEWORK_ERRORS[code][1]);
+      expect(e?.message).not.toMatch(/file is larger/);
+    }
+    expect(
+      frameworkError(Object.assign(new Error('raw'), { code: 'FST_INVALID_MULTIPART_CONTENT_TYPE' }))?.code,
+    ).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(frameworkError(new Error('anything else'))).toBeNull();
+  });
+});
+
+describe('#2/#3 the sweep of timeouts leaves the process healthy', () => {
+  it('dozens of stalled bodies are all closed, then the api still answers', async () => {
+    const t = await startApp('embedded', { env: { REQUEST_TIMEOUT: '1' } });
+    try {
+      const base = await listen(t);
+      const port = Number(new URL(base).port);
+      const stalled = await pool(
+        Array.from({ length: 40 }, (_, i) => i),
+        40,
+        () =>
+          rawExchange(
+            port,
+            [
+              'POST /account/login HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{',
+            ],
+            6000,
+          ),
+      );
+      expect(stalled.every((r) => r.closedAfterMs !== null && r.closedAfterMs < 5000)).toBe(true);
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});
