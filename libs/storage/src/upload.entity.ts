@@ -6,6 +6,7 @@ export type UploadKind = 'video' | 'cover' | 'avatar';
 /** Every stored file and its owner, so a URL can be checked as "one of the caller's uploads". */
 @Entity('uploads')
 @Index('ix_uploads_account', ['accountId', 'id'])
+@Index('ix_uploads_unreferenced', ['referenced', 'createTime'])
 export class UploadEntity {
   @PrimaryGeneratedColumn()
   id!: number;
@@ -29,4 +30,11 @@ export class UploadEntity {
 
   @Column({ name: 'create_time', type: 'bigint', transformer: bigintAsNumber })
   createTime!: number;
+
+  /**
+   * 1 once the collector found a video or an avatar using this file (it is then kept until its
+   * video is deleted); 0 until then: still 0 a day after upload, the file is collected.
+   */
+  @Column({ type: 'smallint', default: 0 })
+  referenced!: number;
 }

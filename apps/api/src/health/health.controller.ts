@@ -1,10 +1,33 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CacheStore } from '@app/cache';
 import { Database } from '@app/core';
 import { EventPublisher } from '@app/events';
+import { StorageHealth } from '@app/storage';
 import { Public } from '../http/route-metadata';
+
+export class HealthResponse {
+  @ApiProperty({
+    enum: ['ok', 'unavailable'],
+    description: '"unavailable" (with a 503) when the database is down',
+  })
+  status!: 'ok' | 'unavailable';
+  @ApiProperty({ enum: ['up', 'down'] }) database!: 'up' | 'down';
+  @ApiProperty({ enum: ['up', 'down', 'disabled'] }) redis!: 'up' | 'down' | 'disabled';
+  @ApiProperty({ enum: ['up', 'down', 'disabled'] }) rabbitmq!: 'up' | 'down' | 'disabled';
+  @ApiProperty({
+    enum: ['up', 'down'],
+    description: 'uploaded files (local disk: writable; S3: the bucket answers), probed at most every 5 s',
+  })
+  storage!: 'up' | 'down';
+}
 
 @ApiTags('ops')
 @Controller()
@@ -13,19 +36,24 @@ export class HealthController {
     private readonly db: Database,
     private readonly cache: CacheStore,
     private readonly publisher: EventPublisher,
+    private readonly storageHealth: StorageHealth,
   ) {}
 
   @Public()
   @Get('healthz')
-  @ApiOperation({ summary: 'Dependency states; 200 while the database is up, 503 when it is not' })
-  @ApiOkResponse({ schema: { example: { status: 'ok', database: 'up', redis: 'up', rabbitmq: 'disabled' } } })
+  @ApiOperation({
+    summary: 'Dependency states; 200 while the database is up (whatever the others), 503 when it is not',
+  })
+  @ApiOkResponse({ type: HealthResponse })
+  @ApiServiceUnavailableResponse({ type: HealthResponse, description: 'the database is down' })
   async healthz(@Res() reply: FastifyReply): Promise<void> {
-    const dbUp = await this.db.ping();
-    const body = {
+    const [dbUp, storage] = await Promise.all([this.db.ping(), this.storageHealth.state()]);
+    const body: HealthResponse = {
       status: dbUp ? 'ok' : 'unavailable',
       database: dbUp ? 'up' : 'down',
       redis: this.cache.state(),
       rabbitmq: this.publisher.state(),
+      storage,
     };
     await reply.status(dbUp ? 200 : 503).send(body);
   }

@@ -1,22 +1,32 @@
-import { Inject, Module, OnModuleInit } from '@nestjs/common';
+import { Inject, Module, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
-import { FILE_STORAGE, StorageModule } from '@app/storage';
+import { FILE_STORAGE, StorageModule, UploadJanitor } from '@app/storage';
 import type { FileStorage } from '@app/storage';
+import { VideoDeleteHooks, VideoModule } from '@app/video';
+import { ChunkUploadController } from './chunk-upload.controller';
 import { registerStaticFiles } from './static-files';
 import { UploadController } from './upload.controller';
 import { registerWebClient } from './web-client';
 
-/** HTTP edge of uploads: the multipart routes, `GET /static/...` and the built web client at `/`. */
+/**
+ * HTTP edge of uploads: the multipart and chunked routes, `GET /static/...` and the built web
+ * client at `/`. Also where a deleted video's files are tied to its deletion (storage cannot
+ * import the video domain, which sits above it) and where the upload janitor runs.
+ */
 @Module({
-  imports: [StorageModule],
-  controllers: [UploadController],
+  imports: [StorageModule, VideoModule],
+  controllers: [UploadController, ChunkUploadController],
+  // StorageHealth for /healthz (a controller of the root module).
+  exports: [StorageModule],
 })
-export class UploadHttpModule implements OnModuleInit {
+export class UploadHttpModule implements OnModuleInit, OnApplicationBootstrap {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     @Inject(FILE_STORAGE) private readonly storage: FileStorage,
+    private readonly janitor: UploadJanitor,
+    private readonly videoDeleteHooks: VideoDeleteHooks,
   ) {}
 
   onModuleInit(): void {
@@ -33,5 +43,11 @@ export class UploadHttpModule implements OnModuleInit {
     });
     registerStaticFiles(fastify, this.storage);
     registerWebClient(fastify);
+    this.videoDeleteHooks.register((manager, videoId) => this.janitor.releaseVideoFiles(manager, videoId));
+    this.videoDeleteHooks.registerAfterCommit((videoId) => this.janitor.afterVideoDeleted(videoId));
+  }
+
+  onApplicationBootstrap(): void {
+    this.janitor.start();
   }
 }
