@@ -115,6 +115,7 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
       likes_count: top.likes_count,
       comments_count: top.popularity - top.likes_count,
       is_liked: false,
+      tags: [],
     });
     expect(res.body.next_time).toBe([...videos].sort(byTimeDesc)[1].create_time);
     expect(res.headers['x-request-id']).toBeTruthy();

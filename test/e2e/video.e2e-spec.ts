@@ -41,6 +41,7 @@ describe.each(PROFILES)('video routes (%s)', (profile) => {
         likes_count: 0,
         comments_count: 0,
         popularity: 0,
+        tags: [],
       });
     });
 

@@ -3,7 +3,7 @@ import { FeedRepository } from './feed.repository';
 import { FeedService } from './feed.service';
 import { HotListService } from './hot-list.service';
 
-/** The four feeds and the hot list (no controllers: the api's FeedHttpModule is the edge). */
+/** The feeds and the hot list (no controllers: the api's FeedHttpModule is the edge). */
 @Module({
   providers: [FeedRepository, FeedService, HotListService],
   exports: [FeedService, HotListService],

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { Database } from '@app/core';
+import { Database, placeholders } from '@app/core';
 import { VideoRow } from './feed.types';
 
 const COLS =
-  'v.id, v.author_id, v.username, v.title, v.description, v.play_url, v.cover_url, v.create_time, v.likes_count, v.comments_count';
+  'v.id, v.author_id, v.username, v.title, v.description, v.play_url, v.cover_url, v.create_time, v.likes_count, v.comments_count, v.tags';
 
 /** Follow counts up to this use the per-author index; above it, the time index (see listFollowing). */
 const FOLLOWING_TIME_SCAN_MIN = 50;
@@ -22,9 +22,23 @@ export class FeedRepository {
   /** Newest first by (create_time, id): index ix_videos_create_time, backward range scan. */
   latest(take: number, latestTime: number, idBefore: number): Promise<VideoRow[]> {
     const [where, params] = timeKeyset('v', latestTime, idBefore);
-    return this.db.query<VideoRow>(
+    return this.db.reader.query<VideoRow>(
       `SELECT ${COLS} FROM videos v ${where ? 'WHERE ' + where : ''} ORDER BY v.create_time DESC, v.id DESC LIMIT ?`,
       [...params, take],
+    );
+  }
+
+  /**
+   * A tag's videos, newest first by (create_time, id): the tag by its unique name (a constant
+   * lookup), then a backward range of ix_video_tags_tag_time (tag_id, create_time, video_id), each
+   * video by primary key. `video_tags` carries the video's create_time, so the order and the
+   * keyset need no filesort and read only `take` entries.
+   */
+  byTag(tag: string, take: number, latestTime: number, idBefore: number): Promise<VideoRow[]> {
+    const [where, params] = timeKeyset('vt', latestTime, idBefore, 'video_id');
+    return this.db.reader.query<VideoRow>(
+      `SELECT ${COLS} FROM tags t JOIN video_tags vt ON vt.tag_id = t.id JOIN videos v ON v.id = vt.video_id WHERE t.name = ?${where ? ' AND ' + where : ''} ORDER BY vt.create_time DESC, vt.video_id DESC LIMIT ?`,
+      [tag, ...params, take],
     );
   }
 
@@ -32,7 +46,7 @@ export class FeedRepository {
   likesCount(take: number, cursor?: { likes: number; id: number }): Promise<VideoRow[]> {
     const where = cursor ? 'WHERE v.likes_count < ? OR (v.likes_count = ? AND v.id < ?)' : '';
     const params = cursor ? [cursor.likes, cursor.likes, cursor.id] : [];
-    return this.db.query<VideoRow>(
+    return this.db.reader.query<VideoRow>(
       `SELECT ${COLS} FROM videos v ${where} ORDER BY v.likes_count DESC, v.id DESC LIMIT ?`,
       [...params, take],
     );
@@ -40,7 +54,7 @@ export class FeedRepository {
 
   /** Hot-list fallback (popularity desc, id desc): index ix_videos_popularity, offset paging. */
   popularity(take: number, offset: number): Promise<VideoRow[]> {
-    return this.db.query<VideoRow>(
+    return this.db.reader.query<VideoRow>(
       `SELECT ${COLS} FROM videos v ORDER BY v.popularity DESC, v.id DESC LIMIT ? OFFSET ?`,
       [take, offset],
     );
@@ -48,7 +62,10 @@ export class FeedRepository {
 
   byIds(ids: number[]): Promise<VideoRow[]> {
     if (ids.length === 0) return Promise.resolve([]);
-    return this.db.query<VideoRow>(`SELECT ${COLS} FROM videos v WHERE v.id IN (${marks(ids.length)})`, ids);
+    return this.db.reader.query<VideoRow>(
+      `SELECT ${COLS} FROM videos v WHERE v.id IN (${placeholders(ids.length)})`,
+      ids,
+    );
   }
 
   /** Rows for `ids`, in the order given (ids whose row vanished meanwhile are dropped). */
@@ -58,7 +75,7 @@ export class FeedRepository {
   }
 
   async followCount(accountId: number): Promise<number> {
-    const rows = await this.db.query<{ n: number | string }>(
+    const rows = await this.db.reader.query<{ n: number | string }>(
       'SELECT COUNT(*) AS n FROM socials WHERE follower_id = ?',
       [accountId],
     );
@@ -79,7 +96,7 @@ export class FeedRepository {
     latestTime: number,
     idBefore: number,
   ): Promise<VideoRow[]> {
-    const few = await this.db.query<{ vlogger_id: number | string }>(
+    const few = await this.db.reader.query<{ vlogger_id: number | string }>(
       'SELECT vlogger_id FROM socials WHERE follower_id = ? LIMIT ?',
       [accountId, FOLLOWING_TIME_SCAN_MIN],
     );
@@ -99,7 +116,7 @@ export class FeedRepository {
         this.db.dialect === 'mysql'
           ? 'FORCE INDEX (ix_videos_author_time)'
           : 'INDEXED BY ix_videos_author_time';
-      const ids = await this.db.query<{ id: number | string }>(
+      const ids = await this.db.reader.query<{ id: number | string }>(
         `SELECT v.id FROM videos v ${hint} WHERE ${inFollowed} AND v.create_time < ? ORDER BY v.create_time DESC, v.id DESC LIMIT ?`,
         [accountId, lt, n],
       );
@@ -113,7 +130,7 @@ export class FeedRepository {
       this.db.dialect === 'mysql'
         ? 'FORCE INDEX (ix_videos_create_time)'
         : 'INDEXED BY ix_videos_create_time';
-    const recent = await this.db.query<VideoRow>(
+    const recent = await this.db.reader.query<VideoRow>(
       `SELECT ${COLS} FROM videos v ${hint} WHERE v.create_time >= ?${kw ? ' AND (' + kw + ')' : ''} AND ${inFollowed} ORDER BY v.create_time DESC, v.id DESC LIMIT ?`,
       [lower, ...kp, accountId, take],
     );
@@ -138,7 +155,7 @@ export class FeedRepository {
       (_, i) =>
         `SELECT * FROM (SELECT v.id, v.create_time FROM videos v WHERE v.author_id = ?${kw ? ' AND ' + kw : ''} ORDER BY v.create_time DESC, v.id DESC LIMIT ?) a${i}`,
     );
-    const ids = await this.db.query<{ id: number | string }>(
+    const ids = await this.db.reader.query<{ id: number | string }>(
       `SELECT m.id FROM (${parts.join(' UNION ALL ')}) m ORDER BY m.create_time DESC, m.id DESC LIMIT ?`,
       [...authors.flatMap((a) => [a, ...kp, take]), take],
     );
@@ -148,27 +165,28 @@ export class FeedRepository {
   /** Ids among `videoIds` that `accountId` likes: one query per page (SPEC §3.6). */
   async likedAmong(accountId: number, videoIds: number[]): Promise<Set<number>> {
     if (videoIds.length === 0) return new Set();
-    const rows = await this.db.query<{ video_id: number | string }>(
-      `SELECT video_id FROM likes WHERE account_id = ? AND video_id IN (${marks(videoIds.length)})`,
+    const rows = await this.db.reader.query<{ video_id: number | string }>(
+      `SELECT video_id FROM likes WHERE account_id = ? AND video_id IN (${placeholders(videoIds.length)})`,
       [accountId, ...videoIds],
     );
     return new Set(rows.map((r) => Number(r.video_id)));
   }
 }
 
-function marks(n: number): string {
-  return new Array<string>(n).fill('?').join(',');
-}
-
 /**
  * `latestTime` 0 = no bound (first page). With `idBefore` the cursor is the exact pair
  * `(create_time, id) < (latestTime, idBefore)`; alone it means `create_time < latestTime`.
  */
-function timeKeyset(alias: string, latestTime: number, idBefore: number): [string, number[]] {
+function timeKeyset(
+  alias: string,
+  latestTime: number,
+  idBefore: number,
+  idColumn = 'id',
+): [string, number[]] {
   if (latestTime <= 0) return ['', []];
   if (idBefore > 0) {
     return [
-      `(${alias}.create_time < ? OR (${alias}.create_time = ? AND ${alias}.id < ?))`,
+      `(${alias}.create_time < ? OR (${alias}.create_time = ? AND ${alias}.${idColumn} < ?))`,
       [latestTime, latestTime, idBefore],
     ];
   }

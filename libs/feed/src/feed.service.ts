@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CacheAside, CacheKeys } from '@app/cache';
-import { validationError } from '@app/core';
+import { fieldError, validationError } from '@app/core';
+import { normalizeTagName } from '@app/video';
 import { FeedPageCache, packPage, unpackPage } from './feed-page-cache';
 import { FeedRepository } from './feed.repository';
 import {
@@ -16,9 +17,9 @@ import {
 } from './feed.types';
 
 /**
- * The latest, likes-count and following feeds (SPEC §3.6). The viewer-independent page is built
- * once and shared: latest and following pages are cached (SPEC §5, 5 s, rebuilt under a lock with
- * in-process singleflight); `is_liked` is then filled per viewer with one batched query.
+ * The latest, likes-count, following (SPEC §3.6) and tag (§8.3) feeds. The viewer-independent
+ * page is built once and shared: latest and following pages are cached (SPEC §5, 5 s, rebuilt under
+ * a lock with in-process singleflight); `is_liked` is then filled per viewer with one batched query.
  */
 @Injectable()
 export class FeedService {
@@ -83,6 +84,20 @@ export class FeedService {
         this.timePage(await this.repo.following(viewerId, q.limit + 1, q.latestTime, q.idBefore), q),
     );
     await this.markLiked(viewerId, page.video_list);
+    return page;
+  }
+
+  /**
+   * A tag's videos (SPEC §8.3), the listLatest shape and cursor. `tagName` as sent (with or without
+   * `#`): 400 when nothing is left, an empty page for a name no tag can have. Not cached, so a
+   * deleted video (its `video_tags` rows go in the delete's transaction) is gone from the next page.
+   */
+  async listByTag(tagName: string, q: TimeCursorQuery, viewerId?: number): Promise<TimePage> {
+    const tag = normalizeTagName(tagName);
+    if (tag === '') throw fieldError('tag_name', 'must name a tag');
+    const rows = tag === null ? [] : await this.repo.byTag(tag, q.limit + 1, q.latestTime, q.idBefore);
+    const page = this.timePage(rows, q);
+    if (viewerId !== undefined) await this.markLiked(viewerId, page.video_list);
     return page;
   }
 

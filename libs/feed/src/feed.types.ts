@@ -1,4 +1,6 @@
-/** SPEC §3.6 FeedVideoItem: `create_time` in unix seconds. */
+import { decodeTags } from '@app/video';
+
+/** SPEC §3.6 FeedVideoItem: `create_time` in unix seconds; `tags` of SPEC §8.3. */
 export interface FeedVideoItem {
   id: number;
   author: { id: number; username: string };
@@ -10,6 +12,7 @@ export interface FeedVideoItem {
   likes_count: number;
   comments_count: number;
   is_liked: boolean;
+  tags: string[];
 }
 
 /** A row of `videos` as the feed queries select it (both drivers). */
@@ -24,6 +27,7 @@ export interface VideoRow {
   create_time: number | string;
   likes_count: number | string;
   comments_count: number | string;
+  tags: string;
 }
 
 export interface TimePage {
@@ -91,5 +95,6 @@ export function toFeedItem(r: VideoRow): FeedVideoItem {
     likes_count: Number(r.likes_count),
     comments_count: Number(r.comments_count),
     is_liked: false,
+    tags: decodeTags(r.tags),
   };
 }

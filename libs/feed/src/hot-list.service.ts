@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type Redis from 'ioredis';
 import { createHash } from 'node:crypto';
-import { CacheKeys, CacheStore, minuteBucket } from '@app/cache';
+import { CacheKeys, CacheStore, minuteBucket, type RedisClient } from '@app/cache';
 import { FeedRepository } from './feed.repository';
 import { PopularityPage, PopularityQuery, toFeedItem, VideoRow } from './feed.types';
 
@@ -58,7 +57,7 @@ const SHA = { read: sha1(SNAPSHOT_READ), build: sha1(SNAPSHOT_SLICE) };
 
 /** EVALSHA (the script body is not resent per call), loading the script on NOSCRIPT. */
 async function evalCached(
-  redis: Redis,
+  redis: RedisClient,
   script: string,
   sha: string,
   keys: string[],

@@ -43,4 +43,8 @@ export class VideoEntity {
   /** likes + comments (SPEC §6). */
   @Column({ type: 'int', default: 0 })
   popularity!: number;
+
+  /** The tags parsed at publish, for display (`encodeTags`); `video_tags` serves `listByTag`. */
+  @Column({ type: 'varchar', length: 1024, default: '' })
+  tags!: string;
 }

@@ -2,38 +2,40 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccountModule, AccountRenameHooks } from '@app/account';
 import { IdempotencyService } from '@app/core';
-import { EventHandlerRegistry } from '@app/events';
 import { VideoDeleteHooks } from './video-delete.hooks';
 import { VideoDetailCache } from './video-detail.cache';
-import { VideoPopularityHandler } from './video-popularity.handler';
+import { VideoEventsController } from './video-events.controller';
+import { VideoTagRepository } from './video-tag.repository';
+import { TagEntity, VideoTagEntity } from './tag.entity';
 import { VideoEntity } from './video.entity';
 import { VideoRepository } from './video.repository';
 import { VideoService } from './video.service';
 
-/** The video domain (no controllers: the worker loads it too). */
+/** The video domain. Its one controller is its `@EventPattern` handlers (no HTTP routes). */
 @Module({
-  imports: [TypeOrmModule.forFeature([VideoEntity]), AccountModule],
+  imports: [TypeOrmModule.forFeature([VideoEntity, TagEntity, VideoTagEntity]), AccountModule],
+  controllers: [VideoEventsController],
   providers: [
     VideoRepository,
     VideoService,
     VideoDetailCache,
     VideoDeleteHooks,
-    VideoPopularityHandler,
+    VideoTagRepository,
     IdempotencyService,
   ],
   exports: [VideoRepository, VideoService, VideoDetailCache, VideoDeleteHooks],
 })
 export class VideoModule implements OnModuleInit {
   constructor(
-    private readonly registry: EventHandlerRegistry,
-    private readonly popularity: VideoPopularityHandler,
     private readonly renameHooks: AccountRenameHooks,
     private readonly videos: VideoRepository,
     private readonly cache: VideoDetailCache,
+    private readonly deleteHooks: VideoDeleteHooks,
+    private readonly tags: VideoTagRepository,
   ) {}
 
   onModuleInit(): void {
-    this.registry.register(this.popularity);
+    this.deleteHooks.register((manager, videoId) => this.tags.deleteByVideo(manager, videoId));
     this.renameHooks.register((manager, accountId, name) =>
       this.videos.renameAuthor(manager, accountId, name),
     );

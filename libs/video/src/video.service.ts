@@ -2,6 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Database, IdempotencyService, nowMs } from '@app/core';
 import { VideoDeleteHooks } from './video-delete.hooks';
 import { VideoDetailCache } from './video-detail.cache';
+import { VideoTagRepository } from './video-tag.repository';
+import { encodeTags, parseTags } from './video-tags';
 import { VideoErrors } from './video.errors';
 import { VideoRepository } from './video.repository';
 import { toVideoView, VideoView } from './video.view';
@@ -26,6 +28,7 @@ export class VideoService {
     private readonly cache: VideoDetailCache,
     private readonly deleteHooks: VideoDeleteHooks,
     private readonly idempotency: IdempotencyService,
+    private readonly tags: VideoTagRepository,
   ) {}
 
   /** Counters start at 0. With an idempotency key, a retry replays the first response. */
@@ -37,6 +40,7 @@ export class VideoService {
       const view = await this.db.transaction(async (manager) => {
         const username = await lockAuthorName(manager, this.db.dialect, authorId);
         if (username === null) throw VideoErrors.authorNotFound();
+        const tags = parseTags(input.title, input.description);
         const row = await this.videos.insert(manager, {
           authorId,
           username,
@@ -48,7 +52,9 @@ export class VideoService {
           likesCount: 0,
           commentsCount: 0,
           popularity: 0,
+          tags: encodeTags(tags),
         });
+        await this.tags.attach(manager, row.id, row.createTime, tags);
         const v = toVideoView(row);
         await save(manager, v);
         return v;
@@ -59,21 +65,25 @@ export class VideoService {
     });
   }
 
+  /** May be read from a replica (`Database.reader`). */
   async listByAuthor(authorId: number, idBefore: number | undefined, limit: number): Promise<VideoView[]> {
-    return (await this.videos.listByAuthor(authorId, idBefore, limit)).map(toVideoView);
+    const rows = await this.db.reader.run(() => this.videos.listByAuthor(authorId, idBefore, limit));
+    return rows.map(toVideoView);
   }
 
   /** Cached (SPEC §5); 404 for an unknown id. */
   async getDetail(id: number): Promise<VideoView> {
+    // A fill may come from a replica; right after a change the cache has it read the primary.
     const view = await this.cache.get(id, async () => {
-      const v = await this.videos.findById(id);
+      const v = await this.db.reader.run(() => this.videos.findById(id));
       return v ? toVideoView(v) : null;
     });
     if (!view) throw VideoErrors.notFound();
-    return view;
+    // An entry cached by a build from before tags existed lacks the field (for its TTL at most).
+    return view.tags ? view : { ...view, tags: [] };
   }
 
-  /** 404, 403 not the author; removes the video with its likes and comments in one transaction. */
+  /** 404, 403 not the author; removes the video with its likes, comments and tags in one transaction. */
   async delete(accountId: number, id: number): Promise<void> {
     await this.db.transaction(async (manager) => {
       const video = await this.videos.lockById(manager, id);
@@ -83,6 +93,9 @@ export class VideoService {
       await this.videos.delete(manager, id);
     });
     await this.cache.invalidate(id);
+    await this.deleteHooks.runAfterCommit(id, (err) =>
+      this.logger.error(`after-delete hook failed for video ${id}: ${String(err)}`),
+    );
     this.logger.debug(`video ${id} deleted by ${accountId}`);
   }
 }

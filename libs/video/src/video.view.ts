@@ -1,5 +1,6 @@
 import { toIso } from '@app/core';
 import type { VideoEntity } from './video.entity';
+import { decodeTags } from './video-tags';
 
 /** `Video` of SPEC §3.2. */
 export interface VideoView {
@@ -14,6 +15,7 @@ export interface VideoView {
   likes_count: number;
   comments_count: number;
   popularity: number;
+  tags: string[];
 }
 
 export function toVideoView(v: VideoEntity): VideoView {
@@ -29,5 +31,6 @@ export function toVideoView(v: VideoEntity): VideoView {
     likes_count: v.likesCount,
     comments_count: v.commentsCount,
     popularity: v.popularity,
+    tags: decodeTags(v.tags),
   };
 }

@@ -5,7 +5,7 @@ import { FeedModule, FeedService } from '@app/feed';
 import { FeedController } from './feed.controller';
 import { registerLatestFastPath } from './feed-fast-path';
 
-/** HTTP edge of the feed domain: the four feed routes plus the anonymous latest-feed fast path. */
+/** HTTP edge of the feed domain: the feed routes plus the anonymous latest-feed fast path. */
 @Module({
   imports: [FeedModule],
   controllers: [FeedController],

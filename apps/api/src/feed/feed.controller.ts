@@ -2,12 +2,14 @@ import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { AuthAccount } from '@app/account';
 import { clampLimit, FeedService, HotListService, LikesCountPage, PopularityPage, TimePage } from '@app/feed';
+import { ApiCommonErrors, ApiErrors } from '../http/api-errors';
 import { CurrentAccount } from '../http/current-account.decorator';
 import { SoftAuth } from '../http/route-metadata';
 import {
   LikesCountPageResponse,
   ListByFollowingDto,
   ListByPopularityDto,
+  ListByTagDto,
   ListLatestDto,
   ListLikesCountDto,
   PopularityPageResponse,
@@ -15,6 +17,7 @@ import {
 } from './dto/feed.dto';
 
 @ApiTags('feed')
+@ApiCommonErrors()
 @Controller('feed')
 export class FeedController {
   constructor(
@@ -28,6 +31,7 @@ export class FeedController {
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Newest videos first, keyset-paged by (create_time, id)' })
   @ApiOkResponse({ type: TimePageResponse })
+  @ApiErrors(401)
   listLatest(@Body() dto: ListLatestDto, @CurrentAccount() me?: AuthAccount): Promise<TimePage> {
     return this.feeds.listLatest(FeedService.timeQuery(dto.limit, dto.latest_time, dto.id_before), me?.id);
   }
@@ -38,6 +42,7 @@ export class FeedController {
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Most-liked videos first, keyset-paged by (likes_count, id)' })
   @ApiOkResponse({ type: LikesCountPageResponse })
+  @ApiErrors(401)
   listLikesCount(
     @Body() dto: ListLikesCountDto,
     @CurrentAccount() me?: AuthAccount,
@@ -58,6 +63,7 @@ export class FeedController {
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Hot list of the last 60 minutes: a frozen snapshot paged by as_of + offset' })
   @ApiOkResponse({ type: PopularityPageResponse })
+  @ApiErrors(401)
   async listByPopularity(
     @Body() dto: ListByPopularityDto,
     @CurrentAccount() me?: AuthAccount,
@@ -71,11 +77,30 @@ export class FeedController {
     return page;
   }
 
+  @SoftAuth()
+  @Post('listByTag')
+  @HttpCode(200)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary:
+      "A tag's videos, newest first, keyset-paged by (create_time, id) like listLatest (400 empty tag_name)",
+  })
+  @ApiOkResponse({ type: TimePageResponse })
+  @ApiErrors(401)
+  listByTag(@Body() dto: ListByTagDto, @CurrentAccount() me?: AuthAccount): Promise<TimePage> {
+    return this.feeds.listByTag(
+      dto.tag_name,
+      FeedService.timeQuery(dto.limit, dto.latest_time, dto.id_before),
+      me?.id,
+    );
+  }
+
   @Post('listByFollowing')
   @HttpCode(200)
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Videos of the accounts the caller follows, newest first' })
   @ApiOkResponse({ type: TimePageResponse })
+  @ApiErrors(401)
   listByFollowing(@Body() dto: ListByFollowingDto, @CurrentAccount() me: AuthAccount): Promise<TimePage> {
     return this.feeds.listByFollowing(
       FeedService.timeQuery(dto.limit, dto.latest_time, dto.id_before),

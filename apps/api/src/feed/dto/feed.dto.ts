@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ValidateBy, ValidationArguments } from 'class-validator';
-import { IsCursor, IsLimit } from '../../http/validators';
+import { normalizeTagName } from '@app/video';
+import { IsCursor, IsLimit, IsText } from '../../http/validators';
 
 const PAIR_MESSAGE = 'likes_count_before and id_before must be sent together';
 
@@ -47,6 +48,29 @@ export class ListLatestDto {
 }
 
 export class ListByFollowingDto extends ListLatestDto {}
+
+/** Something is left once the `#` is dropped (checked with the body, before authentication). */
+function NamesATag(): PropertyDecorator {
+  return ValidateBy({
+    name: 'namesATag',
+    validator: {
+      validate: (v: unknown) => typeof v === 'string' && normalizeTagName(v) !== '',
+      defaultMessage: () => 'tag_name must name a tag',
+    },
+  });
+}
+
+export class ListByTagDto extends ListLatestDto {
+  @ApiProperty({
+    example: '#travel',
+    minLength: 1,
+    maxLength: 200,
+    description: 'with or without the #; matched after NFKC + lower case; an unknown tag is an empty page',
+  })
+  @NamesATag()
+  @IsText(1, 200)
+  tag_name!: string;
+}
 
 export class ListLikesCountDto {
   @ApiPropertyOptional({ example: 10, description: 'page size: absent/0 = 10, max 50 (clamped)' })
@@ -97,6 +121,8 @@ export class FeedVideoItemResponse {
   @ApiProperty({ example: 3 }) likes_count!: number;
   @ApiProperty({ example: 1 }) comments_count!: number;
   @ApiProperty({ example: false, description: 'false for anonymous viewers' }) is_liked!: boolean;
+  @ApiProperty({ type: [String], example: ['travel'], description: 'the #tags of title and description' })
+  tags!: string[];
 }
 
 export class TimePageResponse {
