@@ -7,7 +7,11 @@ import { AccountHttpModule } from './account/account-http.module';
 import { CommentHttpModule } from './comment/comment-http.module';
 import { FeedHttpModule } from './feed/feed-http.module';
 import { HealthController } from './health/health.controller';
+import { HttpEdgeModule } from './http/http-edge.module';
 import { LikeHttpModule } from './like/like-http.module';
+import { MessageHttpModule } from './message/message-http.module';
+import { MetricsServer } from './metrics/metrics-server';
+import { NotificationHttpModule } from './notification/notification-http.module';
 import { MetricsService } from './metrics/metrics.service';
 import { SocialHttpModule } from './social/social-http.module';
 import { UploadHttpModule } from './upload/upload-http.module';
@@ -23,16 +27,19 @@ export class AppModule {
         DatabaseModule.forRoot(SCHEMA),
         CacheModule,
         EventsModule,
+        HttpEdgeModule,
         AccountHttpModule,
         VideoHttpModule,
         LikeHttpModule,
         CommentHttpModule,
         SocialHttpModule,
         FeedHttpModule,
+        MessageHttpModule,
+        NotificationHttpModule,
         UploadHttpModule,
       ],
       controllers: [HealthController],
-      providers: [MetricsService],
+      providers: [MetricsService, MetricsServer],
     };
   }
 }

@@ -1,11 +1,13 @@
 import { AccountEntity } from '@app/account';
 import { CommentEntity } from '@app/comment';
-import { IdempotencyKeyEntity } from '@app/core';
+import { IdempotencyKeyEntity, LeaseEntity } from '@app/core';
 import { OutboxEntity, ProcessedEventEntity } from '@app/events';
 import { LikeEntity } from '@app/like';
+import { ConversationEntity, MessageEntity } from '@app/message';
+import { NotificationEntity } from '@app/notification';
 import { SocialEntity } from '@app/social';
-import { UploadEntity } from '@app/storage';
-import { VideoEntity } from '@app/video';
+import { FileDeletionEntity, UploadEntity, UploadPartEntity, UploadSessionEntity } from '@app/storage';
+import { TagEntity, VideoEntity, VideoTagEntity } from '@app/video';
 
 /** Every table of the system. Both apps and the migration tooling load exactly this list. */
 export const ENTITIES = [
@@ -17,5 +19,14 @@ export const ENTITIES = [
   OutboxEntity,
   ProcessedEventEntity,
   IdempotencyKeyEntity,
+  LeaseEntity,
   UploadEntity,
+  UploadSessionEntity,
+  UploadPartEntity,
+  FileDeletionEntity,
+  TagEntity,
+  VideoTagEntity,
+  MessageEntity,
+  ConversationEntity,
+  NotificationEntity,
 ];
