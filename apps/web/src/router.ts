@@ -37,6 +37,26 @@ export const router = createRouter({
       meta: { requiresAuth: true },
     },
     {
+      path: '/messages',
+      name: 'messages',
+      component: () => import('./views/messages-view.vue'),
+      meta: { requiresAuth: true },
+    },
+    {
+      path: '/messages/:id',
+      name: 'chat',
+      component: () => import('./views/chat-view.vue'),
+      props: true,
+      meta: { requiresAuth: true, fullBleed: true },
+    },
+    {
+      path: '/notifications',
+      name: 'notifications',
+      component: () => import('./views/notifications-view.vue'),
+      meta: { requiresAuth: true },
+    },
+    { path: '/tag/:name', name: 'tag', component: () => import('./views/tag-view.vue'), props: true },
+    {
       path: '/login',
       name: 'login',
       component: () => import('./views/login-view.vue'),

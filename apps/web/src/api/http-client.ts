@@ -1,4 +1,4 @@
-import type { ApiErrorBody } from './types';
+import type { ApiErrorBody, ApiPath, RequestOf, ResponseOf } from './types';
 
 /** An error answered by the api (`{error, code, details?}`) or a network failure (status 0). */
 export class ApiError extends Error {
@@ -11,6 +11,11 @@ export class ApiError extends Error {
     super(message);
     this.name = 'ApiError';
   }
+
+  /** Seconds from `Retry-After` (429, 503), when the server sent one. */
+  retryAfter?: number;
+  /** The parsed error body, for routes that add fields to SPEC §1's (e.g. `/video/chunk/complete`). */
+  body?: unknown;
 }
 
 export const API_PREFIX = '/api';
@@ -74,46 +79,67 @@ async function send<T>(path: string, body: unknown, opts: RequestOptions, token:
       parsed = undefined;
     }
   }
-  if (!res.ok) throw toApiError(res.status, parsed, humanStatus(res.status));
+  if (!res.ok) {
+    const err = toApiError(res.status, parsed, humanStatus(res.status));
+    err.retryAfter = Number(res.headers.get('Retry-After')) || undefined;
+    err.body = parsed;
+    throw err;
+  }
   return parsed as T;
 }
 
-/** POST a JSON body to `/api<path>`; resolves to the bare success object. */
-export async function apiPost<T>(path: string, body: object = {}, opts: RequestOptions = {}): Promise<T> {
+/**
+ * POST a JSON body to `/api<path>`; resolves to the bare success object. Path, body and result
+ * are typed by the OpenAPI document (types.ts).
+ */
+export async function apiPost<P extends ApiPath>(
+  path: P,
+  body: RequestOf<P>,
+  opts: RequestOptions = {},
+): Promise<ResponseOf<P>> {
   const token = opts.auth === false ? null : hooks.token();
   try {
-    return await send<T>(path, body, opts, token);
+    return await send<ResponseOf<P>>(path, body, opts, token);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401 && token) {
       const next = await hooks.onUnauthorized(e);
-      if (next) return send<T>(path, body, opts, next);
+      if (next) return send<ResponseOf<P>>(path, body, opts, next);
     }
     throw e;
   }
 }
 
-export interface UploadHandle<T> {
-  promise: Promise<T>;
-  abort: () => void;
+export interface MultipartOptions {
+  signal?: AbortSignal;
+  /** Bytes of `file` sent so far (the form's own few bytes of framing are not counted). */
+  onProgress?: (loaded: number) => void;
 }
 
-/** Multipart upload (field `file`) with progress, via XMLHttpRequest for `upload.onprogress`. */
-export function uploadFile<T>(
+function sendMultipart<T>(
   path: string,
-  file: Blob,
-  filename: string,
-  onProgress: (fraction: number) => void,
-): UploadHandle<T> {
-  const xhr = new XMLHttpRequest();
-  const promise = new Promise<T>((resolve, reject) => {
+  form: FormData,
+  size: number,
+  opts: MultipartOptions,
+  token: string | null,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (opts.signal?.aborted) {
+      reject(new ApiError(0, 'ABORTED', 'upload cancelled'));
+      return;
+    }
+    const xhr = new XMLHttpRequest();
+    const onAbort = () => xhr.abort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const settle = () => opts.signal?.removeEventListener('abort', onAbort);
     xhr.open('POST', API_PREFIX + path);
     xhr.responseType = 'text';
-    const token = hooks.token();
     if (token) xhr.setRequestHeader('Authorization', `Bearer ${token}`);
     xhr.upload.onprogress = (ev) => {
-      if (ev.lengthComputable && ev.total > 0) onProgress(ev.loaded / ev.total);
+      if (ev.lengthComputable && ev.total > 0)
+        opts.onProgress?.(Math.min(size, (ev.loaded / ev.total) * size));
     };
     xhr.onload = () => {
+      settle();
       let parsed: unknown = undefined;
       try {
         parsed = xhr.responseText ? JSON.parse(xhr.responseText) : undefined;
@@ -121,19 +147,52 @@ export function uploadFile<T>(
         parsed = undefined;
       }
       if (xhr.status >= 200 && xhr.status < 300) {
-        onProgress(1);
+        opts.onProgress?.(size);
         resolve(parsed as T);
       } else {
-        reject(toApiError(xhr.status, parsed, humanStatus(xhr.status)));
+        const err = toApiError(xhr.status, parsed, humanStatus(xhr.status));
+        err.retryAfter = Number(xhr.getResponseHeader('Retry-After')) || undefined;
+        err.body = parsed;
+        reject(err);
       }
     };
-    xhr.onerror = () => reject(new ApiError(0, 'NETWORK', 'upload failed: network error'));
-    xhr.onabort = () => reject(new ApiError(0, 'ABORTED', 'upload cancelled'));
-    const form = new FormData();
-    form.append('file', file, filename);
+    xhr.onerror = () => {
+      settle();
+      reject(new ApiError(0, 'NETWORK', 'upload failed: network error'));
+    };
+    xhr.onabort = () => {
+      settle();
+      reject(new ApiError(0, 'ABORTED', 'upload cancelled'));
+    };
     xhr.send(form);
   });
-  return { promise, abort: () => xhr.abort() };
+}
+
+/**
+ * Multipart POST via XMLHttpRequest (for `upload.onprogress`): the text `fields` first, in order,
+ * then `file` (SPEC §8.1 needs the fields before the file). A 401 refreshes the session and
+ * retries once, as `apiPost` does.
+ */
+export async function postMultipart<T>(
+  path: string,
+  fields: Record<string, string>,
+  file: Blob,
+  filename: string,
+  opts: MultipartOptions = {},
+): Promise<T> {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  form.append('file', file, filename);
+  const token = hooks.token();
+  try {
+    return await sendMultipart<T>(path, form, file.size, opts, token);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401 && token) {
+      const next = await hooks.onUnauthorized(e);
+      if (next) return sendMultipart<T>(path, form, file.size, opts, next);
+    }
+    throw e;
+  }
 }
 
 /** A message for people from anything thrown. */

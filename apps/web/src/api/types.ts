@@ -1,94 +1,54 @@
-/** Wire types from SPEC §3. Times: entities carry ISO strings, feed items unix seconds. */
+/**
+ * The wire types, all taken from the api's OpenAPI document (openapi.gen.ts, `npm run gen:api`):
+ * this file only names them. Times: entities carry ISO strings, feed items unix seconds.
+ */
+import type { components, paths } from './openapi.gen';
 
-export interface Account {
-  id: number;
-  username: string;
-  avatar_url: string;
-  bio: string;
-}
+type Schemas = components['schemas'];
 
-export interface ListedAccount extends Account {
-  follow_id: number;
-}
+/** Every route the client may POST a JSON body to (SPEC §1: every api route is a POST). */
+export type ApiPath = {
+  [P in keyof paths]: paths[P] extends { post: { requestBody: { content: { 'application/json': unknown } } } }
+    ? P
+    : never;
+}[keyof paths];
 
-export interface Profile {
-  account: Account;
-  video_count: number;
-  total_likes: number;
-  follower_count: number;
-  vlogger_count: number;
+/** The JSON body a route takes, as the document describes it. */
+export type RequestOf<P extends ApiPath> = paths[P]['post'] extends {
+  requestBody: { content: { 'application/json': infer B } };
 }
+  ? B
+  : never;
 
-export interface Video {
-  id: number;
-  author_id: number;
-  username: string;
-  title: string;
-  description: string;
-  play_url: string;
-  cover_url: string;
-  create_time: string;
-  likes_count: number;
-  comments_count: number;
-  popularity: number;
+/** The 200 body a route answers, as the document describes it (`unknown` where it gives no schema). */
+export type ResponseOf<P extends keyof paths> = paths[P] extends {
+  post: { responses: { 200: { content: { 'application/json': infer R } } } };
 }
+  ? R
+  : unknown;
 
-export interface Comment {
-  id: number;
-  video_id: number;
-  author_id: number;
-  username: string;
-  content: string;
-  created_at: string;
-}
+export type Account = Schemas['AccountResponse'];
+export type ListedAccount = Schemas['FollowAccountResponse'];
+export type Profile = Schemas['ProfileResponse'];
+export type Video = Schemas['VideoResponse'];
+export type Comment = Schemas['CommentResponse'];
+export type FeedVideoItem = Schemas['FeedVideoItemResponse'];
+export type TimeFeedPage = Schemas['TimePageResponse'];
+export type LikesFeedPage = Schemas['LikesCountPageResponse'];
+export type HotFeedPage = Schemas['PopularityPageResponse'];
+export type LoginResult = Schemas['LoginResponse'];
+export type DirectMessage = Schemas['DirectMessageResponse'];
+export type MessagePage = Schemas['MessagePageResponse'];
+export type Conversation = Schemas['ConversationResponse'];
+export type ConversationPage = Schemas['ConversationPageResponse'];
+/** `Notification` of SPEC §8.4 (the DOM already has a `Notification`). */
+export type AppNotification = Schemas['NotificationResponse'];
+export type NotificationPage = Schemas['NotificationPageResponse'];
+export type ChunkInitResult = Schemas['ChunkInitResponse'];
+export type ChunkCompleteResult = Schemas['ChunkCompleteResponse'];
+export type ChunkIncomplete = Schemas['ChunkIncompleteResponse'];
+/** `{message}`: what routes with nothing else to say answer. */
+export type Message = Schemas['MessageResponse'];
 
-export interface FeedVideoItem {
-  id: number;
-  author: { id: number; username: string };
-  title: string;
-  description: string;
-  play_url: string;
-  cover_url: string;
-  create_time: number;
-  likes_count: number;
-  comments_count: number;
-  is_liked: boolean;
-}
-
-export interface TimeFeedPage {
-  video_list: FeedVideoItem[];
-  next_time: number;
-  next_id_before: number;
-  has_more: boolean;
-}
-
-export interface LikesFeedPage {
-  video_list: FeedVideoItem[];
-  next_likes_count_before?: number;
-  next_id_before?: number;
-  has_more: boolean;
-}
-
-export interface HotFeedPage {
-  video_list: FeedVideoItem[];
-  as_of: number;
-  next_offset: number;
-  has_more: boolean;
-}
-
-export interface LoginResult {
-  token: string;
-  refresh_token: string;
-  account_id: number;
-  username: string;
-}
-
-export interface Message {
-  message: string;
-}
-
-export interface ApiErrorBody {
-  error: string;
-  code: string;
-  details?: { field: string; message: string }[];
-}
+/** SPEC §1's error body, as every route declares its error answers. */
+export type ApiErrorBody = Schemas['ErrorResponse'];

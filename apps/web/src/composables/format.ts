@@ -24,3 +24,11 @@ export function safeMediaUrl(url: string): string {
   if (url.startsWith('/static/') || /^https?:\/\//i.test(url)) return url;
   return '';
 }
+
+/** 1536 → "1.5 KiB", 5242880 → "5.0 MiB". */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`;
+}
