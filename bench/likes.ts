@@ -373,6 +373,7 @@ async function main(): Promise<void> {
     REDIS_KEY_PREFIX: `fsv:${id}:`,
     AMQP_URL: amqpUrl(AMQP.hostname, Number(AMQP.port || 5672)),
     RATE_LIMITS: 'off',
+    MAX_CONNECTIONS_PER_IP: '0',
     LOG_LEVEL: 'error',
     PORT: String(port),
     HOST: '127.0.0.1',

@@ -176,6 +176,7 @@ async function main(): Promise<void> {
   ) as SeedInfo;
   const env: Record<string, string> = {
     RATE_LIMITS: 'off',
+    MAX_CONNECTIONS_PER_IP: '0',
     LOG_LEVEL: 'warn',
     PORT: String(API_PORT),
     NODE_ENV: 'production',

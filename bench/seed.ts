@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   const log = (m: string): void => console.log(`[seed ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
   const sink = config.database.type === 'mysql' ? await mysqlSink(config.database.url) : null;
 
-  const ds = new DataSource(buildDataSourceOptions(config, SCHEMA));
+  const ds = new DataSource(buildDataSourceOptions(config, SCHEMA, { statementTimeoutMs: 0 }));
   await ds.initialize();
   await runMigrations(ds);
   await ds.destroy();

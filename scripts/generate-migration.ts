@@ -26,7 +26,7 @@ async function generate(dialect: 'mysql' | 'sqlite', name: string, ts: number): 
     await c.end();
     env.DATABASE_URL = `${admin}/${db}`;
   }
-  const ds = new DataSource(buildDataSourceOptions(loadConfig(env), SCHEMA));
+  const ds = new DataSource(buildDataSourceOptions(loadConfig(env), SCHEMA, { statementTimeoutMs: 0 }));
   await ds.initialize();
   try {
     await runMigrations(ds);
