@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { CacheModule } from '@app/cache';
-import { AppConfig, ConfigModule, DatabaseModule } from '@app/core';
+import { AppConfig, ConfigModule, DatabaseModule, loadConfig } from '@app/core';
 import { EventsModule } from '@app/events';
 import { SCHEMA } from '@app/schema';
 import { AccountHttpModule } from './account/account-http.module';
@@ -20,11 +20,12 @@ import { VideoHttpModule } from './video/video-http.module';
 @Module({})
 export class AppModule {
   static forRoot(config?: AppConfig): DynamicModule {
+    const resolved = config ?? loadConfig();
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
-        DatabaseModule.forRoot(SCHEMA),
+        ConfigModule.forRoot(resolved),
+        DatabaseModule.forRoot(SCHEMA, { readSessions: resolved.databaseReplicaUrls.length > 0 }),
         CacheModule,
         EventsModule,
         HttpEdgeModule,

@@ -13,12 +13,18 @@ export type ConsumerOutcome = 'consumed' | 'applied' | 'retried' | 'waited' | 'd
 @Injectable()
 export class ConsumerMetrics {
   readonly registry = new Registry();
-  private readonly counts = new Map<string, number>();
+  /** Counts by queue and outcome, kept here; the Prometheus counter is filled from them at scrape. */
+  private readonly counts = new Map<string, { queue: string; outcome: ConsumerOutcome; n: number }>();
   private readonly events = new Counter({
     name: 'worker_events_total',
     help: 'Messages by consumer queue and outcome',
     labelNames: ['queue', 'outcome'],
     registers: [this.registry],
+    // Counted per message on the hot path: a map update here, the labelled series only at scrape.
+    collect: () => {
+      this.events.reset();
+      for (const c of this.counts.values()) this.events.inc({ queue: c.queue, outcome: c.outcome }, c.n);
+    },
   });
   private readonly batches = new Histogram({
     name: 'worker_batch_size',
@@ -40,8 +46,9 @@ export class ConsumerMetrics {
 
   inc(queue: string, outcome: ConsumerOutcome, n = 1): void {
     const key = `${queue}\u0000${outcome}`;
-    this.counts.set(key, (this.counts.get(key) ?? 0) + n);
-    this.events.inc({ queue, outcome }, n);
+    const c = this.counts.get(key);
+    if (c) c.n += n;
+    else this.counts.set(key, { queue, outcome, n });
   }
 
   /** A batch applied together. */
@@ -60,12 +67,12 @@ export class ConsumerMetrics {
   }
 
   count(queue: string, outcome: ConsumerOutcome): number {
-    return this.counts.get(`${queue}\u0000${outcome}`) ?? 0;
+    return this.counts.get(`${queue}\u0000${outcome}`)?.n ?? 0;
   }
 
   total(outcome: ConsumerOutcome): number {
     let n = 0;
-    for (const [k, v] of this.counts) if (k.endsWith(`\u0000${outcome}`)) n += v;
+    for (const c of this.counts.values()) if (c.outcome === outcome) n += c.n;
     return n;
   }
 }

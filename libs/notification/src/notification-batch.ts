@@ -44,7 +44,11 @@ export class NotificationBatch implements DeferredWrite, AfterCommitEffect {
 
   async run(): Promise<void> {
     try {
-      const rows = this.resolved ?? (await this.repo.resolve(this.repo.db.manager, this.sources));
+      const all = this.resolved ?? (await this.repo.resolve(this.repo.db.manager, this.sources));
+      if (all.length === 0) return;
+      // Only recipients with an open stream somewhere need the rows read back and published.
+      const listening = await this.live.listening([...new Set(all.map((r) => r.recipientId))]);
+      const rows = all.filter((r) => listening.has(r.recipientId));
       if (rows.length === 0) return;
       const created = await this.repo.findCreated(rows);
       await Promise.all(

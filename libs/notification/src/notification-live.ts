@@ -18,6 +18,9 @@ export type LiveMessage =
 
 export type LiveListener = (message: LiveMessage) => void;
 
+/** The Redis sorted set of an account's open streams on every api process (the stream cap keeps it). */
+export const liveStreamsKey = (accountId: number): string => `notify:{${accountId}}:streams`;
+
 /** How long a stream waits for Redis to confirm its SUBSCRIBE before it opens anyway. */
 const SUBSCRIBE_WAIT_MS = 1000;
 const KINDS = new Set<string>(['notification', 'read', 'token', 'evict']);
@@ -61,6 +64,25 @@ export class NotificationLive implements OnApplicationShutdown {
 
   private channel(accountId: number): string {
     return `${this.config.redisKeyPrefix}notify:${accountId}`;
+  }
+
+  /**
+   * Which of `accountIds` may have an open stream somewhere: listeners in this process, or (with
+   * Redis) a stream registered by any api process. Unknown (Redis unavailable) counts as yes. Lets
+   * a batch skip reading back and publishing notifications nobody is listening for; a stream that
+   * opens meanwhile starts from the stored rows (its client reads the list and the count).
+   */
+  async listening(accountIds: number[]): Promise<Set<number>> {
+    if (!this.crossProcess) return new Set(accountIds.filter((id) => this.listeners.has(id)));
+    const exists = await this.cache.withRedis(async (redis, prefix) => {
+      const keys = accountIds.map((id) => prefix + liveStreamsKey(id));
+      // One write and one round trip for the batch; a cluster takes them one by one (other slots).
+      if (redis.isCluster) return Promise.all(keys.map((k) => redis.exists(k)));
+      const replies = (await redis.pipeline(keys.map((k) => ['exists', k])).exec()) ?? [];
+      return replies.map(([err, n]) => (err ? 1 : Number(n)));
+    });
+    if (exists === undefined) return new Set(accountIds);
+    return new Set(accountIds.filter((id, i) => exists[i] > 0 || this.listeners.has(id)));
   }
 
   /**

