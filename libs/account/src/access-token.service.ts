@@ -1,8 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { randomBytes } from 'node:crypto';
-import { unauthenticated } from '@app/core';
+import { ExpiringMap, unauthenticated } from '@app/core';
 import { AccountMessages } from './account.errors';
+
+/** Verified tokens remembered (the oldest forgotten first beyond this many). */
+const VERIFIED_CACHE_SIZE = 10_000;
 
 export interface AccessClaims {
   account_id: number;
@@ -18,9 +21,6 @@ export interface AccessClaims {
  * {@link AccountModule} from the typed config, `algorithms: ['HS256']` pinned), with claims
  * `account_id`, `username`, `iat`, `exp` and a random `jti`.
  */
-/** Verified tokens remembered (the oldest forgotten first beyond this many). */
-const VERIFIED_CACHE_SIZE = 10_000;
-
 @Injectable()
 export class AccessTokenService {
   /**
@@ -29,7 +29,7 @@ export class AccessTokenService {
    * checked on every use, exactly as jsonwebtoken checks it; revocation is the guard's (the token
    * cache), so nothing here outlives what a fresh verify would accept.
    */
-  private readonly verified = new Map<string, AccessClaims>();
+  private readonly verified = new ExpiringMap<AccessClaims>(VERIFIED_CACHE_SIZE);
 
   constructor(private readonly jwt: JwtService) {}
 
@@ -43,16 +43,11 @@ export class AccessTokenService {
   /** The claims of a well-signed, unexpired token; else a 401 `invalid or expired token`. */
   verify(token: string): AccessClaims {
     const known = this.verified.get(token);
-    if (known) {
-      if (Math.floor(Date.now() / 1000) < known.exp) return known;
-      this.verified.delete(token);
-      throw invalid();
-    }
+    if (known) return known;
     const claims = this.verifyOnce(token);
-    if (this.verified.size >= VERIFIED_CACHE_SIZE) {
-      this.verified.delete(this.verified.keys().next().value as string);
-    }
-    this.verified.set(token, claims);
+    // Kept until `exp` (jsonwebtoken refuses a token once its second `exp` has begun); after
+    // that the token is verified afresh, and refused as expired.
+    this.verified.set(token, claims, claims.exp * 1000);
     return claims;
   }
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
+import { ExpiringMap } from '@app/core';
 
-/** Digests remembered for tokens seen recently (the oldest forgotten first beyond this many). */
-const MEMO_SIZE = 10_000;
-const memo = new Map<string, string>();
+/** Digests of the tokens seen recently (the oldest forgotten first beyond 10,000). */
+const memo = new ExpiringMap<string>(10_000);
 
 /**
  * What `accounts.token` and the cache's `account:<id>` hold for the current access token: its
@@ -14,8 +14,7 @@ export function tokenDigest(token: string): string {
   let digest = memo.get(token);
   if (digest === undefined) {
     digest = createHash('sha256').update(token).digest('base64url');
-    if (memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value as string);
-    memo.set(token, digest);
+    memo.set(token, digest, Infinity);
   }
   return digest;
 }

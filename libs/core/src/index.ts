@@ -17,3 +17,4 @@ export * from './batching/group-commit';
 export * from './database/read-routing';
 export * from './database/replica-pool-cluster';
 export * from './background/periodic-duty';
+export * from './memo/expiring-map';
