@@ -20,12 +20,13 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
+import { postJson, type JsonReply } from './http';
 import { createConnection } from 'mysql2/promise';
 
 const run = promisify(execFile);
@@ -58,41 +59,8 @@ async function deadBroker(): Promise<{ port: number; close: () => Promise<void> 
 const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
 let baseUrl = '';
 
-function post(
-  path: string,
-  body: unknown,
-  token?: string,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  const data = JSON.stringify(body);
-  return new Promise((resolve) => {
-    const req = request(
-      baseUrl + path,
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(data),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          let json: Record<string, unknown> = {};
-          try {
-            json = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>;
-          } catch {
-            /* not JSON */
-          }
-          resolve({ status: res.statusCode ?? 0, json });
-        });
-      },
-    );
-    req.on('error', () => resolve({ status: 0, json: {} }));
-    req.end(data);
-  });
+function post(path: string, body: unknown, token?: string): Promise<JsonReply> {
+  return postJson(baseUrl + path, body, agent, token);
 }
 
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);

@@ -32,6 +32,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
+import { postJson, type JsonReply } from './http';
 import { createConnection } from 'mysql2/promise';
 
 const run = promisify(execFile);
@@ -93,41 +94,8 @@ async function stop(p: ChildProcess | null): Promise<void> {
 
 const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS + 8 });
 
-function post(
-  path: string,
-  body: unknown,
-  token?: string,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  const data = JSON.stringify(body);
-  return new Promise((resolve) => {
-    const req = request(
-      `http://127.0.0.1:${PORT}${path}`,
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(data),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          let json: Record<string, unknown> = {};
-          try {
-            json = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>;
-          } catch {
-            /* not JSON */
-          }
-          resolve({ status: res.statusCode ?? 0, json });
-        });
-      },
-    );
-    req.on('error', () => resolve({ status: 0, json: {} }));
-    req.end(data);
-  });
+function post(path: string, body: unknown, token?: string): Promise<JsonReply> {
+  return postJson(`http://127.0.0.1:${PORT}${path}`, body, agent, token);
 }
 
 async function healthy(timeoutMs = 60_000): Promise<void> {
