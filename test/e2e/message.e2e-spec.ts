@@ -258,26 +258,34 @@ describe.each(PROFILES)('direct messages (%s)', (profile) => {
     expect(top).toMatchObject({ peer: { id: oldest.id }, last_message: { id: m.id } });
   });
 
-  it('concurrent sends both ways and markReads keep unread counts equal to the unread messages', async () => {
-    const [a, b] = await createAccounts(t, 2, 'race');
-    const ops = Array.from({ length: 40 }, (_, i) => {
-      if (i % 8 === 3) return call('markRead', a, { peer_id: b.id });
-      if (i % 8 === 7) return call('markRead', b, { peer_id: a.id });
-      return i % 2
-        ? call('send', a, { to_id: b.id, content: `a${i}` })
-        : call('send', b, { to_id: a.id, content: `b${i}` });
-    });
-    for (const r of await Promise.all(ops)) expect(r.status).toBe(200);
-    const messages = (await list(a, b, { limit: 200 })).messages;
-    expect(messages).toHaveLength(30);
-    for (const who of [a, b]) {
-      const [conv] = (await conversations(who)).conversations;
-      expect(conv.last_message.id).toBe(messages[0].id);
-      const unreadIncoming = messages.filter((m) => m.to_id === who.id && !m.is_read).length;
-      expect(conv.unread_count).toBe(unreadIncoming);
-      // Read state is a prefix: nothing unread is older than something read.
-      const incoming = messages.filter((m) => m.to_id === who.id).map((m) => m.is_read);
-      expect(incoming).toEqual([...incoming].sort((x, y) => Number(x) - Number(y)));
+  it('concurrent sends both ways and markReads, on four new pairs at once, all succeed and keep unread counts equal to the unread messages', async () => {
+    // Four pairs, each with its first message racing: the pair's rows are created and locked
+    // concurrently (this once deadlocked into a 503, see MessageRepository.lockPair).
+    const accounts = await createAccounts(t, 8, 'race');
+    const pairs = [0, 2, 4, 6].map((k) => [accounts[k], accounts[k + 1]] as const);
+    const ops = pairs.flatMap(([a, b]) =>
+      Array.from({ length: 40 }, (_, i) => {
+        if (i % 8 === 3) return call('markRead', a, { peer_id: b.id });
+        if (i % 8 === 7) return call('markRead', b, { peer_id: a.id });
+        return i % 2
+          ? call('send', a, { to_id: b.id, content: `a${i}` })
+          : call('send', b, { to_id: a.id, content: `b${i}` });
+      }),
+    );
+    const statuses = (await Promise.all(ops)).map((r) => r.status);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    for (const [a, b] of pairs) {
+      const messages = (await list(a, b, { limit: 200 })).messages;
+      expect(messages).toHaveLength(30);
+      for (const who of [a, b]) {
+        const [conv] = (await conversations(who)).conversations;
+        expect(conv.last_message.id).toBe(messages[0].id);
+        const unreadIncoming = messages.filter((m) => m.to_id === who.id && !m.is_read).length;
+        expect(conv.unread_count).toBe(unreadIncoming);
+        // Read state is a prefix: nothing unread is older than something read.
+        const incoming = messages.filter((m) => m.to_id === who.id).map((m) => m.is_read);
+        expect(incoming).toEqual([...incoming].sort((x, y) => Number(x) - Number(y)));
+      }
     }
   });
 

@@ -23,6 +23,10 @@ export interface ConversationRow {
   peerLastReadId: number;
 }
 
+/** Both conversation rows of a pair, empty: `[lo, hi, hi, lo]`. */
+const PAIR_ROWS =
+  '(owner_id, peer_id, last_message_id, last_read_id, unread_count) VALUES (?, ?, 0, 0, 0), (?, ?, 0, 0, 0)';
+
 const toRow = (r: RawMessage): MessageRow => ({
   id: Number(r.id),
   fromId: Number(r.from_id),
@@ -44,19 +48,37 @@ export class MessageRepository {
   }
 
   /**
-   * Creates the pair's two conversation rows if needed and locks both (MySQL: the upsert takes an
-   * exclusive lock on each row, new or existing), in owner order, before the message is inserted:
-   * sends and markReads of one pair then run one at a time, so the pair's message ids are
-   * allocated in commit order (what the read watermark relies on).
+   * Locks the pair's two conversation rows, in owner order, before a message is inserted: sends
+   * and markReads of one pair then run one at a time, so the pair's message ids are allocated in
+   * commit order (what the read watermark relies on). `false` when the rows do not exist yet: the
+   * caller leaves its transaction, runs {@link createPair} and tries again. Creating them here
+   * instead (an upsert inside the transaction) deadlocks under concurrent first messages: each
+   * waiter on the new row holds a shared lock and then needs an exclusive one. On SQLite the rows
+   * are created here (its transactions run one at a time) and this is always `true`.
    */
-  async lockPair(manager: EntityManager, a: number, b: number): Promise<void> {
+  async lockPair(manager: EntityManager, a: number, b: number): Promise<boolean> {
     const [lo, hi] = a < b ? [a, b] : [b, a];
-    const values = '(?, ?, 0, 0, 0), (?, ?, 0, 0, 0)';
-    const sql =
-      this.db.dialect === 'sqlite'
-        ? `INSERT OR IGNORE INTO conversations (owner_id, peer_id, last_message_id, last_read_id, unread_count) VALUES ${values}`
-        : `INSERT INTO conversations (owner_id, peer_id, last_message_id, last_read_id, unread_count) VALUES ${values} ON DUPLICATE KEY UPDATE unread_count = unread_count`;
-    await manager.query(sql, [lo, hi, hi, lo]);
+    if (this.db.dialect === 'sqlite') {
+      await manager.query(`INSERT OR IGNORE INTO conversations ${PAIR_ROWS}`, [lo, hi, hi, lo]);
+      return true;
+    }
+    const rows = await manager.query<unknown[]>(
+      `SELECT owner_id FROM conversations${this.byPrimaryKey()} WHERE (owner_id = ? AND peer_id = ?) OR (owner_id = ? AND peer_id = ?) ORDER BY owner_id FOR UPDATE`,
+      [lo, hi, hi, lo],
+    );
+    return rows.length === 2;
+  }
+
+  /**
+   * The pair's two conversation rows, if missing, in a statement of their own (autocommit, before
+   * any lock of the sender's transaction). `INSERT IGNORE`, not an upsert: a duplicate then only
+   * waits for a shared lock and never asks for an exclusive one, so concurrent creators cannot
+   * deadlock.
+   */
+  async createPair(a: number, b: number): Promise<void> {
+    const [lo, hi] = a < b ? [a, b] : [b, a];
+    const verb = this.db.dialect === 'mysql' ? 'INSERT IGNORE' : 'INSERT OR IGNORE';
+    await this.db.execute(`${verb} INTO conversations ${PAIR_ROWS}`, [lo, hi, hi, lo]);
   }
 
   async insert(
@@ -77,10 +99,10 @@ export class MessageRepository {
     return Number((result.identifiers[0] as { id: number }).id);
   }
 
-  /** Both rows now end with `messageId`; the recipient has one more unread. */
+  /** Both rows now end with `messageId`; the recipient has one more unread (by primary key, as locked). */
   async recordSend(manager: EntityManager, fromId: number, toId: number, messageId: number): Promise<void> {
     await manager.query(
-      `UPDATE conversations SET last_message_id = ?, unread_count = unread_count + CASE WHEN owner_id = ? THEN 1 ELSE 0 END
+      `UPDATE conversations${this.byPrimaryKey()} SET last_message_id = ?, unread_count = unread_count + CASE WHEN owner_id = ? THEN 1 ELSE 0 END
        WHERE (owner_id = ? AND peer_id = ?) OR (owner_id = ? AND peer_id = ?)`,
       [messageId, toId, fromId, toId, toId, fromId],
     );
@@ -89,7 +111,7 @@ export class MessageRepository {
   /** Everything the peer has sent the owner so far is read (one locked row, one statement). */
   async markRead(ownerId: number, peerId: number): Promise<void> {
     await this.db.execute(
-      'UPDATE conversations SET last_read_id = last_message_id, unread_count = 0 WHERE owner_id = ? AND peer_id = ?',
+      `UPDATE conversations${this.byPrimaryKey()} SET last_read_id = last_message_id, unread_count = 0 WHERE owner_id = ? AND peer_id = ?`,
       [ownerId, peerId],
     );
   }
@@ -151,5 +173,16 @@ export class MessageRepository {
       lastReadId: Number(r.last_read_id),
       peerLastReadId: Number(r.peer_read_id ?? 0),
     }));
+  }
+
+  /**
+   * Every locking statement on `conversations` goes by its primary key. Left to itself, the
+   * optimizer sometimes reads the `(owner_id, last_message_id)` index instead (it holds the
+   * selected column, and a busy pair leaves many delete-marked entries there) and locks the
+   * owner's entries in it before the row, the reverse of a send's order: concurrent sends and
+   * markReads of one pair then deadlocked.
+   */
+  private byPrimaryKey(): string {
+    return this.db.dialect === 'mysql' ? ' FORCE INDEX (PRIMARY)' : '';
   }
 }

@@ -17,7 +17,8 @@ export class MessageService {
 
   /**
    * `content` already trimmed, 1–2000 characters. 400 to oneself, 404 unknown recipient. One
-   * transaction: both conversation rows (locked first), the message, the recipient's unread count.
+   * transaction: both conversation rows (locked first; created beforehand on a pair's first message),
+   * the message, the recipient's unread count.
    */
   async send(fromId: number, toId: number, content: string, idempotencyKey?: string): Promise<MessageView> {
     if (fromId === toId) throw MessageErrors.toSelf('to_id');
@@ -27,15 +28,23 @@ export class MessageService {
     return this.idempotency.once<MessageView>(scope, async (save) => {
       // Accounts are never deleted: checked once, outside the transaction.
       if (!(await this.messages.accountExists(toId))) throw MessageErrors.accountNotFound();
-      return this.db.transaction(async (manager) => {
-        await this.messages.lockPair(manager, fromId, toId);
-        const ts = nowMs();
-        const id = await this.messages.insert(manager, fromId, toId, content, ts);
-        await this.messages.recordSend(manager, fromId, toId, id);
-        const view = toMessageView({ id, fromId, toId, content, createTime: ts }, 0);
-        await save(manager, view);
-        return view;
-      });
+      const attempt = (): Promise<MessageView | null> =>
+        this.db.transaction(async (manager) => {
+          if (!(await this.messages.lockPair(manager, fromId, toId))) return null;
+          const ts = nowMs();
+          const id = await this.messages.insert(manager, fromId, toId, content, ts);
+          await this.messages.recordSend(manager, fromId, toId, id);
+          const view = toMessageView({ id, fromId, toId, content, createTime: ts }, 0);
+          await save(manager, view);
+          return view;
+        });
+      const first = await attempt();
+      if (first) return first;
+      // The pair's first message: its conversation rows are created outside the transaction.
+      await this.messages.createPair(fromId, toId);
+      const view = await attempt();
+      if (!view) throw new Error(`conversation rows of ${fromId} and ${toId} missing after creation`);
+      return view;
     });
   }
 

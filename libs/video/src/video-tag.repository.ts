@@ -18,11 +18,10 @@ export class VideoTagRepository {
     const ids = await this.idsOf(manager, names, '');
     const missing = names.filter((n) => !ids.has(n)).sort();
     if (missing.length > 0) {
-      const insert =
-        this.db.dialect === 'sqlite'
-          ? `INSERT OR IGNORE INTO tags (name) VALUES ${missing.map(() => '(?)').join(', ')}`
-          : `INSERT INTO tags (name) VALUES ${missing.map(() => '(?)').join(', ')} ON DUPLICATE KEY UPDATE name = name`;
-      await manager.query(insert, missing);
+      // INSERT IGNORE, not an upsert: a tag another transaction is creating is then only waited
+      // for with a shared lock, never an exclusive one, so two such waiters cannot deadlock.
+      const verb = this.db.dialect === 'mysql' ? 'INSERT IGNORE' : 'INSERT OR IGNORE';
+      await manager.query(`${verb} INTO tags (name) VALUES ${missing.map(() => '(?)').join(', ')}`, missing);
       for (const [n, id] of await this.idsOf(manager, missing, lockClause(this.db.dialect, 'share'))) {
         ids.set(n, id);
       }

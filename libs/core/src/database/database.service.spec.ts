@@ -90,6 +90,12 @@ class FakeDataSource {
         this.events.push('rollback');
       },
       release: async () => undefined,
+      query: async (sql: string) => {
+        this.events.push(`execute ${sql}`);
+        const failure = this.failures.shift();
+        if (failure !== undefined) throw failure;
+        return { affected: 1 };
+      },
     };
   }
 
@@ -326,6 +332,27 @@ describe('Database', () => {
       ds.failures.push(dup);
       await expect(db.transaction(async () => 'never')).rejects.toBe(dup);
       expect(ds.events).toEqual(['begin', 'rollback']);
+    });
+
+    it('execute: a deadlocked statement is run again, up to 3 attempts in all', async () => {
+      const { db, ds } = makeDb('mysql');
+      ds.failures.push(queryFailed('ER_LOCK_DEADLOCK'), queryFailed('ER_LOCK_DEADLOCK'));
+      await expect(db.execute('UPDATE t SET x = 1')).resolves.toBe(1);
+      expect(ds.events).toEqual(Array(3).fill('execute UPDATE t SET x = 1'));
+
+      const third = queryFailed('ER_LOCK_DEADLOCK');
+      ds.failures.push(queryFailed('ER_LOCK_DEADLOCK'), queryFailed('ER_LOCK_DEADLOCK'), third);
+      await expect(db.execute('UPDATE t SET x = 2')).rejects.toBe(third);
+    });
+
+    it('execute: other errors and lock-wait timeouts are not run again', async () => {
+      const { db, ds } = makeDb('mysql');
+      for (const code of ['ER_DUP_ENTRY', 'ER_LOCK_WAIT_TIMEOUT']) {
+        const err = queryFailed(code);
+        ds.failures.push(err);
+        await expect(db.execute(`INSERT ${code}`)).rejects.toBe(err);
+      }
+      expect(ds.events).toEqual(['execute INSERT ER_DUP_ENTRY', 'execute INSERT ER_LOCK_WAIT_TIMEOUT']);
     });
   });
 

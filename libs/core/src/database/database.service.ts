@@ -76,13 +76,22 @@ export class Database {
     if (this.dialect === 'sqlite') {
       return this.sqliteMutex.run(() => this.dataSource.transaction(work));
     }
+    return this.retryingDeadlocks('transaction', () => this.mysqlTransaction(work));
+  }
+
+  /**
+   * `run`, run again after a MySQL deadlock (its victim was rolled back whole) up to
+   * {@link DEADLOCK_ATTEMPTS} times in all, after a short jittered pause so contenders do not
+   * collide again in step.
+   */
+  private async retryingDeadlocks<T>(what: string, run: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.mysqlTransaction(work);
+        return await run();
       } catch (err) {
         if (attempt < DEADLOCK_ATTEMPTS && isDeadlock(err)) {
           const pause = deadlockPauseMs(attempt);
-          this.logger.warn(`deadlock, retrying the transaction in ${pause} ms (attempt ${attempt})`);
+          this.logger.warn(`deadlock, retrying the ${what} in ${pause} ms (attempt ${attempt})`);
           await sleep(pause);
           continue;
         }
@@ -122,7 +131,8 @@ export class Database {
   /**
    * One raw write statement on its own (autocommit: one round trip, no BEGIN/COMMIT); on SQLite
    * inside the transaction mutex, so it never lands in another caller's open transaction.
-   * Returns the rows it changed.
+   * Returns the rows it changed. A MySQL deadlock is retried as in {@link transaction} (the
+   * statement was rolled back, so running it again cannot apply it twice).
    */
   async execute(sql: string, params: unknown[] = []): Promise<number> {
     noteWrite();
@@ -136,7 +146,7 @@ export class Database {
         await runner.release();
       }
     };
-    return this.dialect === 'sqlite' ? this.sqliteMutex.run(run) : run();
+    return this.dialect === 'sqlite' ? this.sqliteMutex.run(run) : this.retryingDeadlocks('statement', run);
   }
 
   /** Raw SQL read with `?` placeholders (both dialects accept them). */
