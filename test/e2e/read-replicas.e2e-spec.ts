@@ -1,4 +1,5 @@
 import { Database } from '@app/core';
+import { MetricsService } from '../../apps/api/src/metrics/metrics.service';
 import { startMariadbPair, type MariadbPairHandle } from '../helpers/mariadb-pair';
 import { startApp, type TestApp } from '../helpers/test-app';
 import { PROFILES, redisClient } from '../helpers/test-env';
@@ -49,6 +50,26 @@ describeFull('read replicas (MariaDB primary + replica, full)', () => {
       await new Promise((res) => setTimeout(res, 50));
     }
   };
+  /** `/healthz` and `/metrics` report the replica in `state` (what an operator sees). */
+  const expectReported = async (state: 'up' | 'lagging' | 'down'): Promise<void> => {
+    const health = await t.http.get('/healthz').expect(200);
+    expect(health.body.replicas).toEqual([
+      {
+        replica: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+        state,
+        // Unknown while unreachable or while replication is stopped (the only lagging state used here).
+        lag_seconds: state === 'up' ? expect.any(Number) : null,
+      },
+    ]);
+    const text = await t.app.get(MetricsService).registry.metrics();
+    expect(text).toMatch(
+      new RegExp(
+        `^db_replica_up\\{replica="127\\.0\\.0\\.1:\\d+",state="${state}"\\} ${state === 'up' ? 1 : 0}$`,
+        'm',
+      ),
+    );
+    if (state === 'up') expect(text).toMatch(/^db_replica_lag_seconds\{replica="127\.0\.0\.1:\d+"\} \d+$/m);
+  };
   const onReplica = (q: string, params: unknown[] = []): Promise<unknown[]> =>
     pair.sql('replica', q.replaceAll('{db}', `\`${t.testEnv.dbName}\``), params);
   const setDelay = async (seconds: number): Promise<void> => {
@@ -83,6 +104,7 @@ describeFull('read replicas (MariaDB primary + replica, full)', () => {
     });
     db = t.app.get(Database);
     await waitFor('the replica in use', () => replicaState() === 'up');
+    await expectReported('up');
   }, 180_000);
 
   afterAll(async () => {
@@ -374,6 +396,7 @@ describeFull('read replicas (MariaDB primary + replica, full)', () => {
     // Replication stopped: Seconds_Behind_Master is NULL, the lag unknown → skipped.
     await pair.sql('replica', 'STOP SLAVE SQL_THREAD');
     await waitFor('the stopped replica skipped', () => replicaState() === 'lagging');
+    await expectReported('lagging');
     expect(await latestIds()).not.toContain(video);
     await pair.sql('replica', 'START SLAVE SQL_THREAD');
     await waitFor('the replica back', () => replicaState() === 'up');
@@ -450,6 +473,7 @@ describeFull('read replicas (MariaDB primary + replica, full)', () => {
     const killed = Date.now();
     while (Date.now() - killed < 3000) await reads();
     expect(replicaState()).toBe('down');
+    await expectReported('down');
     expect(await latestIds()).not.toContain(video);
     await pair.startReplica();
     await waitFor('the restarted replica in use', () => replicaState() === 'up');

@@ -13,6 +13,19 @@ import { EventPublisher } from '@app/events';
 import { StorageHealth } from '@app/storage';
 import { Public } from '../http/route-metadata';
 
+export class ReplicaHealth {
+  @ApiProperty({ example: '10.0.0.5:3306', description: 'host:port, never the credentials' })
+  replica!: string;
+  @ApiProperty({
+    enum: ['up', 'lagging', 'down', 'unknown'],
+    description:
+      '"up": reads go to it; "lagging": behind more than REPLICA_MAX_LAG or replication stopped; "down": unreachable; "unknown": not checked yet',
+  })
+  state!: 'up' | 'lagging' | 'down' | 'unknown';
+  @ApiProperty({ type: Number, nullable: true, description: 'seconds behind the primary at the last check' })
+  lag_seconds!: number | null;
+}
+
 export class HealthResponse {
   @ApiProperty({
     enum: ['ok', 'unavailable'],
@@ -27,6 +40,12 @@ export class HealthResponse {
     description: 'uploaded files (local disk: writable; S3: the bucket answers), probed at most every 5 s',
   })
   storage!: 'up' | 'down';
+  @ApiProperty({
+    type: () => [ReplicaHealth],
+    required: false,
+    description: 'each read replica, only when DATABASE_REPLICA_URLS is set',
+  })
+  replicas?: ReplicaHealth[];
 }
 
 @ApiTags('ops')
@@ -55,6 +74,14 @@ export class HealthController {
       rabbitmq: this.publisher.state(),
       storage,
     };
+    const replicas = this.db.replicaStatus();
+    if (replicas.length > 0) {
+      body.replicas = replicas.map((r) => ({
+        replica: r.replica,
+        state: r.state,
+        lag_seconds: r.lagSeconds,
+      }));
+    }
     await reply.status(dbUp ? 200 : 503).send(body);
   }
 }

@@ -60,6 +60,29 @@ export class MetricsService {
       },
     });
     new Gauge({
+      name: 'db_replica_up',
+      help: 'Each read replica (DATABASE_REPLICA_URLS): 1 in use, 0 skipped (lagging, stopped or unreachable)',
+      labelNames: ['replica', 'state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const r of db.replicaStatus())
+          this.set({ replica: r.replica, state: r.state }, r.state === 'up' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'db_replica_lag_seconds',
+      help: "Each read replica's seconds behind the primary at its last check (absent while unknown)",
+      labelNames: ['replica'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const r of db.replicaStatus()) {
+          if (r.lagSeconds !== null) this.set({ replica: r.replica }, r.lagSeconds);
+        }
+      },
+    });
+    new Gauge({
       name: 'outbox_pending_events',
       help: 'Outbox rows neither confirmed by the broker nor applied (the relay finishes them)',
       registers: [this.registry],

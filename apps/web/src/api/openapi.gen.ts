@@ -1042,6 +1042,8 @@ export interface components {
       rabbitmq: 'up' | 'down' | 'disabled';
       /** @enum {string} */
       redis: 'up' | 'down' | 'disabled';
+      /** @description each read replica, only when DATABASE_REPLICA_URLS is set */
+      replicas?: components['schemas']['ReplicaHealth'][];
       /**
        * @description "unavailable" (with a 503) when the database is down
        * @enum {string}
@@ -1386,6 +1388,20 @@ export interface components {
        * @example alice2
        */
       new_username: string;
+    };
+    ReplicaHealth: {
+      /** @description seconds behind the primary at the last check */
+      lag_seconds: number | null;
+      /**
+       * @description host:port, never the credentials
+       * @example 10.0.0.5:3306
+       */
+      replica: string;
+      /**
+       * @description "up": reads go to it; "lagging": behind more than REPLICA_MAX_LAG or replication stopped; "down": unreachable; "unknown": not checked yet
+       * @enum {string}
+       */
+      state: 'up' | 'lagging' | 'down' | 'unknown';
     };
     SendMessageDto: {
       /** @description trimmed */
