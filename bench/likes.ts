@@ -11,7 +11,9 @@
  *      the fault suite covers a broker cut mid-stream).
  * Options: --seconds N (per phase, default 10), --connections N (default 64), --accounts N (128),
  * --first-only (phase 1 alone), --node-client (drive the load from this process even when wrk is
- * installed; by default wrk, from Debian's `wrk` package, drives it when it is on the PATH).
+ * installed; by default wrk, from Debian's `wrk` package, drives it when it is on the PATH),
+ * --apis N (N api processes on N ports, default 1: the load is split evenly between them, one wrk
+ * thread each; the CPU figure "api" is their sum).
  * MYSQL_URL, REDIS_URL, AMQP_URL (without vhost) name the servers (defaults: localhost).
  * BENCH_NODE_ARGS: extra node flags for the api and worker (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
  * Each phase also prints the CPU seconds spent by the api, the worker, the load generator and the
@@ -27,7 +29,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
 import { postJson, type JsonReply } from './http';
-import { createConnection } from 'mysql2/promise';
+import { createConnection, type Connection } from 'mysql2/promise';
 
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..');
@@ -43,6 +45,7 @@ const SECONDS = arg('seconds', 10);
 const CONNECTIONS = arg('connections', 64);
 const ACCOUNTS = arg('accounts', 128);
 const VIDEOS = 64;
+const APIS = arg('apis', 1);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -57,10 +60,12 @@ async function deadBroker(): Promise<{ port: number; close: () => Promise<void> 
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-let baseUrl = '';
+/** One per api process. */
+let baseUrls: string[] = [];
 
-function post(path: string, body: unknown, token?: string): Promise<JsonReply> {
-  return postJson(baseUrl + path, body, agent, token);
+/** To the first api, or to api `to` (the node client spreads its connections over them). */
+function post(path: string, body: unknown, token?: string, to = 0): Promise<JsonReply> {
+  return postJson(baseUrls[to] + path, body, agent, token);
 }
 
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -128,8 +133,12 @@ const WRK = (() => {
   return null;
 })();
 
-/** Where the wrk script's walk over (account, video) pairs stands between runs. */
-let wrkStep = 0;
+/**
+ * Where the wrk script's walk over (account, video) pairs stands between runs, per wrk thread:
+ * thread t (one per api) takes the steps ≡ t mod APIS, so with an even P a pair's like and its
+ * unlike P steps later stay with one thread and never race.
+ */
+let wrkSteps = Array.from({ length: APIS }, (_, t) => t);
 
 /**
  * The same load with wrk: request k likes pair k mod P (P = accounts × videos) in even rounds
@@ -142,15 +151,21 @@ async function loadWrk(clients: { token: string }[], videos: number[], seconds: 
 local tokens = {${clients.map((c) => `"${c.token}"`).join(',')}}
 local videos = {${videos.join(',')}}
 local P = #tokens * #videos
--- globals, not locals: done() reads them through thread:get()
-step = ${wrkStep}
+local ports = {${baseUrls.map((u) => new URL(u).port).join(',')}}
+local starts = {${wrkSteps.join(',')}}
+-- globals, not locals: setup() and done() reach them through thread:set() and thread:get()
+step = 0
 ok, conflict, other, sample = 0, 0, 0, ""
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
+function setup(thread)
+  table.insert(threads, thread)
+  thread.addr = wrk.lookup("127.0.0.1", tostring(ports[#threads]))[1]
+  thread:set("step", starts[#threads])
+end
 function request()
   local k = step % P
   local round = math.floor(step / P)
-  step = step + 1
+  step = step + #ports
   local token = tokens[(k % #tokens) + 1]
   local video = videos[math.floor(k / #tokens) + 1]
   local path = (round % 2 == 0) and "/like/like" or "/like/unlike"
@@ -165,31 +180,36 @@ function response(status, headers, body)
   end
 end
 function done(summary, latency, requests)
-  local t = threads[1]
-  io.write(string.format("RESULT %d %d %d %d %.3f %.3f %d\\n", t:get("ok"), t:get("conflict"), t:get("other"), t:get("step"), latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.duration))
-  if t:get("sample") ~= "" then io.write("SAMPLE " .. t:get("sample") .. "\\n") end
+  local o, c, x, steps = 0, 0, 0, {}
+  for _, t in ipairs(threads) do
+    o, c, x = o + t:get("ok"), c + t:get("conflict"), x + t:get("other")
+    table.insert(steps, t:get("step"))
+    if t:get("sample") ~= "" then io.write("SAMPLE " .. t:get("sample") .. "\\n") end
+  end
+  io.write(string.format("RESULT %d %d %d %.3f %.3f %d %s\\n", o, c, x, latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.duration, table.concat(steps, ",")))
 end
 `;
   const path = join(ROOT, 'data', 'bench-likes', `wrk-${process.pid}.lua`);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, script);
   const { stdout, stderr } = await run(WRK!, [
-    '-t1',
+    `-t${APIS}`,
     `-c${CONNECTIONS}`,
     `-d${seconds}s`,
     '--timeout',
     '10s',
     '-s',
     path,
-    baseUrl,
+    baseUrls[0],
   ]);
   if (stderr.trim()) throw new Error(`wrk: ${stderr.trim()}`); // e.g. the script did not load
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) throw new Error(`wrk printed no result:\n${stdout}`);
-  const [ok, conflict, other, step, p50, p99, micros] = line.split(' ').slice(1).map(Number);
+  const fields = line.split(' ').slice(1);
+  const [ok, conflict, other, p50, p99, micros] = fields.slice(0, 6).map(Number);
   const sample = stdout.split('\n').find((l) => l.startsWith('SAMPLE '));
   if (sample) console.log(`  first failure: ${sample.slice(7, 200)}`);
-  wrkStep = step;
+  wrkSteps = fields[6].split(',').map(Number);
   return { accepted: ok, rejected: conflict, failed: other, seconds: micros / 1e6, p50, p99 };
 }
 
@@ -221,7 +241,12 @@ async function loadNode(clients: { token: string }[], videos: number[], seconds:
         const key = `${client.token}:${video}`;
         const unlike = liked.has(key);
         const t0 = process.hrtime.bigint();
-        const res = await post(unlike ? '/like/unlike' : '/like/like', { video_id: video }, client.token);
+        const res = await post(
+          unlike ? '/like/unlike' : '/like/like',
+          { video_id: video },
+          client.token,
+          c % APIS,
+        );
         latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
         if (res.status === 200) {
           accepted++;
@@ -269,14 +294,14 @@ function pidsNamed(name: string): number[] {
 }
 
 const procs: Record<string, () => number[]> = {
-  api: () => (apiPid ? [apiPid] : []),
+  api: () => apiPids,
   worker: () => (workerPid ? [workerPid] : []),
   bench: () => [process.pid], // with its finished children: wrk
   mariadbd: () => pidsNamed('mariadbd'),
   redis: () => pidsNamed('redis-server'),
   rabbitmq: () => pidsNamed('beam.smp'),
 };
-let apiPid: number | undefined;
+let apiPids: number[] = [];
 let workerPid: number | undefined;
 
 function cpuSnapshot(): Record<string, number> {
@@ -293,9 +318,12 @@ function cpuSnapshot(): Record<string, number> {
 
 async function measured(name: string, phase: () => Promise<Phase>): Promise<void> {
   const before = cpuSnapshot();
+  const apisBefore = apiPids.map((pid) => cpuSeconds(pid));
   const p = await phase();
   const after = cpuSnapshot();
+  const perApi = apiPids.map((pid, i) => ((cpuSeconds(pid) - apisBefore[i]) / p.seconds).toFixed(2));
   report(name, p);
+  if (APIS > 1) console.log(`  cpu s/s of each api: ${perApi.join(', ')}`);
   const rate = (k: string): string => ((after[k] - (before[k] ?? 0)) / p.seconds).toFixed(2);
   console.log(
     `  cpu s/s: machine busy ${rate('machine busy')} (iowait ${rate('machine iowait')}) of ${cpus().length}; ` +
@@ -309,6 +337,31 @@ async function measured(name: string, phase: () => Promise<Phase>): Promise<void
   );
 }
 
+/**
+ * Counters against rows once every write has settled (polled for up to 30 s): the videos whose
+ * `likes_count` differs from their `likes` rows. Printed; a mismatch also fails the run.
+ */
+async function exactness(admin: Connection, db: string): Promise<void> {
+  const check = async (): Promise<{ off: number; rows: number; counters: number }> => {
+    const [[r]] = (await admin.query(
+      `SELECT
+         (SELECT COUNT(*) FROM \`${db}\`.videos v
+           WHERE v.likes_count <> (SELECT COUNT(*) FROM \`${db}\`.likes l WHERE l.video_id = v.id)) AS off,
+         (SELECT COUNT(*) FROM \`${db}\`.likes) AS \`rows\`,
+         (SELECT COALESCE(SUM(likes_count), 0) FROM \`${db}\`.videos) AS counters`,
+    )) as unknown as [{ off: number | string; rows: number | string; counters: number | string }[]];
+    return { off: Number(r.off), rows: Number(r.rows), counters: Number(r.counters) };
+  };
+  let c = await check();
+  for (const deadline = Date.now() + 30_000; c.off > 0 && Date.now() < deadline; c = await check()) {
+    await sleep(500);
+  }
+  console.log(
+    `exactness: ${c.off} videos with likes_count off (like rows ${c.rows}, sum of likes_count ${c.counters})`,
+  );
+  if (c.off > 0) process.exitCode = 1;
+}
+
 function report(name: string, p: Phase): void {
   console.log(
     `${name}: ${(p.accepted / p.seconds).toFixed(0)} accepted likes/s (${p.accepted} in ${p.seconds.toFixed(1)} s), ` +
@@ -318,7 +371,7 @@ function report(name: string, p: Phase): void {
 
 async function main(): Promise<void> {
   console.log(
-    `load: ${WRK ? `wrk (${WRK})` : 'node client'}, ${CONNECTIONS} connections, ${ACCOUNTS} accounts × ${VIDEOS} videos, ${SECONDS} s per phase`,
+    `load: ${WRK ? `wrk (${WRK})` : 'node client'}, ${CONNECTIONS} connections, ${ACCOUNTS} accounts × ${VIDEOS} videos, ${SECONDS} s per phase, ${APIS} api process${APIS > 1 ? 'es' : ''}`,
   );
   const id = `b${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const db = `fsv_${id}`;
@@ -329,7 +382,7 @@ async function main(): Promise<void> {
   await run('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost, AMQP.username, '.*', '.*', '.*']);
   const dead = await deadBroker();
   const port = 20000 + Math.floor(Math.random() * 20000);
-  baseUrl = `http://127.0.0.1:${port}`;
+  baseUrls = Array.from({ length: APIS }, (_, i) => `http://127.0.0.1:${port + i}`);
   const amqpUrl = (host: string, port: number): string =>
     `amqp://${AMQP.username}:${AMQP.password}@${host}:${port}/${vhost}`;
   const env = {
@@ -346,14 +399,22 @@ async function main(): Promise<void> {
     PORT: String(port),
     HOST: '127.0.0.1',
   };
-  let api = spawnNode('dist/apps/api/src/main.js', env);
-  apiPid = api.pid;
+  const startApis = (e: Record<string, string>): ChildProcess[] => {
+    const started = baseUrls.map((_, i) =>
+      spawnNode('dist/apps/api/src/main.js', { ...e, PORT: String(port + i) }),
+    );
+    apiPids = started.map((p) => p.pid ?? 0);
+    return started;
+  };
+  let apis = startApis(env);
   let worker: ChildProcess | null = null;
   const listening = async (): Promise<void> => {
-    for (let i = 0; ; i++) {
-      if ((await post('/healthz', {})).status !== 0) return; // any answer: listening
-      if (i > 600) throw new Error('api did not start');
-      await sleep(100);
+    for (let a = 0; a < APIS; a++) {
+      for (let i = 0; ; i++) {
+        if ((await post('/healthz', {}, undefined, a)).status !== 0) break; // any answer: listening
+        if (i > 600) throw new Error(`api ${a} did not start`);
+        await sleep(100);
+      }
     }
   };
   try {
@@ -389,7 +450,7 @@ async function main(): Promise<void> {
 
     workerPid = worker.pid;
     await measured('broker + worker up', () => load(clients, videos, SECONDS));
-    if (process.argv.includes('--first-only')) return;
+    if (process.argv.includes('--first-only')) return await exactness(admin, db);
 
     await stop(worker);
     worker = null;
@@ -406,18 +467,18 @@ async function main(): Promise<void> {
     );
 
     await stop(worker);
-    await stop(api);
+    await Promise.all(apis.map(stop));
     const down = { ...env, AMQP_URL: amqpUrl('127.0.0.1', dead.port) };
-    api = spawnNode('dist/apps/api/src/main.js', down);
-    apiPid = api.pid;
+    apis = startApis(down);
     await listening();
     worker = await startWorker(down);
     workerPid = worker.pid;
     await load(clients, videos, 1); // warm-up
     await measured('broker down (fallback: direct apply)', () => load(clients, videos, SECONDS));
+    await exactness(admin, db);
   } finally {
     if (worker) await stop(worker);
-    await stop(api);
+    await Promise.all(apis.map(stop));
     await dead.close();
     agent.destroy();
     await admin.query(`DROP DATABASE IF EXISTS \`${db}\``);

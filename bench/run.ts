@@ -4,7 +4,11 @@
  * the same bytes (the ceiling of any Node server here). Server processes are pinned to core 0, the
  * load generator (this process) to core 1.
  *
- *   npm run bench:seed && npm run bench [-- --duration 10 --connections 50 --only latest]
+ *   npm run bench:seed && npm run bench [-- --duration 10 --connections 50 --only latest --apis 2]
+ *
+ * --apis N starts N api processes (all on core 0, the same ceiling) and splits each api scenario's
+ * connections evenly between them, one autocannon per api: req/s and totals are summed, p50 and
+ * p99 are the worst of the N.
  *
  * Needs the dataset of bench/seed.ts (bench/results/seed-info.json). Prints req/s, p50, p99,
  * errors and the ratio to the bare server per scenario; writes bench/results/bench-<time>.json.
@@ -70,6 +74,9 @@ const CONNECTIONS = Number(opt('connections', '50'));
 const ONLY = opt('only', '');
 const API_PORT = Number(opt('port', '38080'));
 const BARE_PORT = API_PORT + 1;
+const APIS = Number(opt('apis', '1'));
+/** Api i listens on API_PORT (i = 0) or past the bare server's port. */
+const apiPort = (i: number): number => (i === 0 ? API_PORT : BARE_PORT + i);
 const DIST = join(__dirname, '..');
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
@@ -160,13 +167,38 @@ http.createServer((req, res) => {
 }
 
 async function run(s: Scenario): Promise<AcResult> {
-  const port = s.target === 'bare' ? BARE_PORT : API_PORT;
-  return autocannon({
-    url: `http://127.0.0.1:${port}`,
-    connections: CONNECTIONS,
-    duration: DURATION,
-    requests: s.requests,
-  });
+  const ports = s.target === 'bare' ? [BARE_PORT] : Array.from({ length: APIS }, (_, i) => apiPort(i));
+  const results = await Promise.all(
+    ports.map((port, i) =>
+      autocannon({
+        url: `http://127.0.0.1:${port}`,
+        // The remainder goes to the first ones, so the sum is CONNECTIONS.
+        connections: Math.floor(CONNECTIONS / ports.length) + (i < CONNECTIONS % ports.length ? 1 : 0),
+        duration: DURATION,
+        requests: s.requests,
+      }),
+    ),
+  );
+  if (results.length === 1) return results[0];
+  const sum = (f: (r: AcResult) => number): number => results.reduce((n, r) => n + f(r), 0);
+  const worst = (f: (r: AcResult) => number): number => Math.max(...results.map(f));
+  return {
+    requests: { average: sum((r) => r.requests.average), total: sum((r) => r.requests.total) },
+    latency: {
+      p50: worst((r) => r.latency.p50),
+      p99: worst((r) => r.latency.p99),
+      average:
+        sum((r) => r.latency.average * r.requests.total) /
+        Math.max(
+          1,
+          sum((r) => r.requests.total),
+        ),
+      max: worst((r) => r.latency.max),
+    },
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    non2xx: sum((r) => r.non2xx),
+  };
 }
 
 async function main(): Promise<void> {
@@ -182,7 +214,9 @@ async function main(): Promise<void> {
     NODE_ENV: 'production',
   };
   if (!process.env.JWT_SECRET) env.JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
-  const procs: ChildProcess[] = [startPinned(join(DIST, 'apps/api/src/main.js'), env, 'api')];
+  const procs: ChildProcess[] = Array.from({ length: APIS }, (_, i) =>
+    startPinned(join(DIST, 'apps/api/src/main.js'), { ...env, PORT: String(apiPort(i)) }, `api ${i}`),
+  );
   if (process.env.AMQP_URL) procs.push(startPinned(join(DIST, 'apps/worker/src/main.js'), env, 'worker'));
   const stop = (): void => {
     stopping = true;
@@ -193,7 +227,7 @@ async function main(): Promise<void> {
     process.exit(130);
   });
   try {
-    await waitHealthy(API_PORT);
+    for (let i = 0; i < APIS; i++) await waitHealthy(apiPort(i));
     const first = await post('/feed/listLatest', { limit: 10 });
     if (first.status !== 200) throw new Error(`listLatest: ${first.status} ${first.text}`);
     const bodyFile = join(tmpdir(), `fsv-bare-body-${process.pid}.json`);
@@ -381,6 +415,7 @@ async function main(): Promise<void> {
           at: new Date().toISOString(),
           duration_s: DURATION,
           connections: CONNECTIONS,
+          apis: APIS,
           pinned: hasTaskset,
           database: process.env.DATABASE_URL ? 'mysql' : 'sqlite',
           redis: Boolean(process.env.REDIS_URL),
