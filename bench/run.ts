@@ -94,9 +94,13 @@ function pinSelf(): boolean {
   return true;
 }
 
+/** BENCH_NODE_ARGS: extra node flags for the servers (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`). */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 function startPinned(script: string, env: Record<string, string>, label: string): ChildProcess {
   const cmd = hasTaskset ? 'taskset' : process.execPath;
-  const argv = hasTaskset ? ['-c', '0', process.execPath, script] : [script];
+  const node = [...NODE_ARGS, script];
+  const argv = hasTaskset ? ['-c', '0', process.execPath, ...node] : node;
   const child = spawn(cmd, argv, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -12,7 +12,7 @@ import { AppModule } from './app.module';
 import { mountDocs } from './docs/openapi';
 import { AllExceptionsFilter, sendError, toErrorResponse } from './http/all-exceptions.filter';
 import { JSON_BODY_LIMIT, registerJsonParser } from './http/json-body';
-import { createLogger, PinoNestLogger } from './http/logger';
+import { createLogger, lazyChildLogger, PinoNestLogger } from './http/logger';
 import { genRequestId, registerRequestHooks } from './http/request-hooks';
 import { registerSecurityHeaders } from './http/security-headers';
 import { capConnectionsPerIp, clientErrorHandler, registerBodyDeadline } from './http/server-limits';
@@ -55,6 +55,7 @@ export function fastifyOptions(
     rewriteUrl,
     genReqId: (req: IncomingMessage) => genRequestId(req.headers['x-request-id']),
     loggerInstance: logger,
+    childLoggerFactory: lazyChildLogger,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     requestTimeout: limits.uploadTimeoutMs,
@@ -90,7 +91,8 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   app.useGlobalPipes(new AppValidationPipe());
   registerRequestHooks(
     fastify,
-    app.get(MetricsService),
+    // Observed only when a metrics listener serves them.
+    config.metricsPort !== null ? app.get(MetricsService) : null,
     config.logLevel === 'info' || config.logLevel === 'debug',
   );
   app.enableShutdownHooks();

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import { PinoNestLogger, redactUrl, REDACTED_PATHS } from './logger';
+import { lazyChildLogger, PinoNestLogger, redactUrl, REDACTED_PATHS } from './logger';
 
 function capture(): { logger: pino.Logger; lines: () => Record<string, unknown>[] } {
   const out: string[] = [];
@@ -54,6 +54,25 @@ describe('logging (issue 12, request logging)', () => {
       expect.objectContaining({ level: 50, msg: 'failed', context: 'Db', stack: 'Error: boom\n    at x' }),
       expect.objectContaining({ level: 40, a: 1, context: 'Ctx' }),
       expect.objectContaining({ level: 50, msg: 'thrown' }),
+    ]);
+  });
+
+  it('lazyChildLogger makes the request logger only when it logs, with the bindings, level and redaction', () => {
+    const { logger, lines } = capture();
+    const childSpy = jest.spyOn(logger, 'child');
+    const quiet = lazyChildLogger(logger, { reqId: 'r1' }, { level: 'info' });
+    expect(quiet.level).toBe('info');
+    expect(childSpy).not.toHaveBeenCalled();
+
+    const req = lazyChildLogger(logger, { reqId: 'r2' }, { level: 'info' });
+    req.debug('below the level');
+    req.info({ token: 'SECRET' }, 'hello');
+    req.child({ sub: 1 }).warn('nested');
+    // Once for the request (its nested child inherits the spy); never for the quiet one.
+    expect(childSpy.mock.calls.map((c) => c[0])).toEqual([{ reqId: 'r2' }, { sub: 1 }]);
+    expect(lines()).toEqual([
+      expect.objectContaining({ level: 30, reqId: 'r2', msg: 'hello', token: '[redacted]' }),
+      expect.objectContaining({ level: 40, reqId: 'r2', sub: 1, msg: 'nested' }),
     ]);
   });
 });

@@ -1,5 +1,12 @@
 import type { LoggerService } from '@nestjs/common';
-import pino, { type Level, type Logger, type LoggerOptions } from 'pino';
+import type { FastifyBaseLogger } from 'fastify';
+import pino, {
+  type Bindings,
+  type ChildLoggerOptions,
+  type Level,
+  type Logger,
+  type LoggerOptions,
+} from 'pino';
 import type { AppConfig } from '@app/core';
 
 /** Never written to a log line, whatever a caller passes (SPEC §2: tokens never leave the server). */
@@ -59,6 +66,73 @@ export function createLogger(config: AppConfig): Logger {
   }
   // Tests write synchronously so a failing suite's last lines are not lost.
   return pino(options, pino.destination({ dest: 1, sync: config.nodeEnv === 'test' }));
+}
+
+type LogArgs = Parameters<FastifyBaseLogger['info']>;
+
+/**
+ * Fastify's `childLoggerFactory`: each request's logger (`request.log`, the request id bound),
+ * made only when something logs through it. Fastify's default makes a pino child for every
+ * request, ~6 µs (bindings serialised, redaction set up) that a request which logs nothing (at
+ * `warn`, nearly all of them) pays for nothing; measured on the cached feed page.
+ */
+export function lazyChildLogger(
+  logger: FastifyBaseLogger,
+  bindings: Bindings,
+  opts: ChildLoggerOptions,
+): FastifyBaseLogger {
+  return new LazyChildLogger(logger, bindings, opts) as unknown as FastifyBaseLogger;
+}
+
+/** One object and no closures per request: methods on the prototype (it runs on every request). */
+class LazyChildLogger {
+  private made: FastifyBaseLogger | undefined;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+    private readonly opts: ChildLoggerOptions,
+  ) {}
+
+  get level(): string {
+    return this.made?.level ?? this.opts.level ?? this.parent.level;
+  }
+
+  set level(level: string) {
+    this.real().level = level;
+  }
+
+  child(bindings: Bindings, opts?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.real().child(bindings, opts);
+  }
+
+  fatal(...args: LogArgs): void {
+    this.real().fatal(...args);
+  }
+
+  error(...args: LogArgs): void {
+    this.real().error(...args);
+  }
+
+  warn(...args: LogArgs): void {
+    this.real().warn(...args);
+  }
+
+  info(...args: LogArgs): void {
+    this.real().info(...args);
+  }
+
+  debug(...args: LogArgs): void {
+    this.real().debug(...args);
+  }
+
+  trace(...args: LogArgs): void {
+    this.real().trace(...args);
+  }
+
+  private real(): FastifyBaseLogger {
+    return (this.made ??= this.parent.child(this.bindings, this.opts));
+  }
 }
 
 /** Nest's logger on the same pino instance, so framework and service logs are JSON lines too. */

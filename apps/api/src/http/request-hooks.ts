@@ -5,22 +5,25 @@ import { redactUrl } from './logger';
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
- * Request id on every response, request metrics, and one log line per request at `info`
- * (Fastify's request logger: the request id is bound; the URL has its tokens redacted).
+ * Request id on every response, request metrics (when `metrics` is given: a metrics listener
+ * serves them), and one log line per request at `info` (Fastify's request logger: the request id
+ * is bound; the URL has its tokens redacted). Without either, no `onResponse` hook at all.
  */
 export function registerRequestHooks(
   fastify: FastifyInstance,
-  metrics: MetricsService,
+  metrics: MetricsService | null,
   logRequests: boolean,
 ): void {
   fastify.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('x-request-id', request.id);
     done(null, payload);
   });
+  if (!metrics && !logRequests) return;
   fastify.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const seconds = reply.elapsedTime / 1000;
-    metrics.observe(request.method, route, reply.statusCode, seconds);
+    if (metrics) {
+      const route = request.routeOptions.url ?? 'unmatched';
+      metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    }
     if (logRequests) {
       request.log.info(
         {
