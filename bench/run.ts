@@ -269,6 +269,23 @@ async function main(): Promise<void> {
         requests: [{ method: 'POST', path: '/feed/listLatest', headers: JSON_HEADERS, body: latestBody }],
       },
       {
+        name: 'listLatest logged-in first page (cache hit + is_liked, 50 viewers)',
+        target: 'api',
+        requests: [
+          {
+            method: 'POST',
+            path: '/feed/listLatest',
+            headers: JSON_HEADERS,
+            setupRequest: (req) => ({ ...req, headers: auth(likers[rand(likers.length)]), body: latestBody }),
+          },
+        ],
+      },
+      {
+        name: 'listLikesCount anonymous first page',
+        target: 'api',
+        requests: [{ method: 'POST', path: '/feed/listLikesCount', headers: JSON_HEADERS, body: latestBody }],
+      },
+      {
         name: 'listLatest deep pages (random cursors)',
         target: 'api',
         requests: [

@@ -22,6 +22,10 @@ step "unit"
 npx jest --selectProjects unit
 step "e2e (embedded + MariaDB/Redis/RabbitMQ)"
 npx jest --selectProjects e2e --maxWorkers=2
+step "e2e of the reads through Nest only (HTTP_FAST_READS=false)"
+TEST_HTTP_FAST_READS=false npx jest \
+  test/e2e/feed.e2e-spec.ts test/e2e/feed-cache.e2e-spec.ts test/e2e/tag.e2e-spec.ts test/e2e/video.e2e-spec.ts \
+  --selectProjects e2e --maxWorkers=2
 step "faults"
 npx jest --selectProjects faults --runInBand
 step "postman (newman)"

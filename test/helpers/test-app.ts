@@ -69,6 +69,15 @@ async function boot(profile: Profile, testEnv: TestEnv, opts: StartAppOptions): 
   return t;
 }
 
+/**
+ * A second api on `t`'s database, Redis prefix and data dir, with `env` added to its environment
+ * (e.g. `{ HTTP_FAST_READS: 'false' }`); its `close()` leaves the environment to `t`.
+ */
+export async function startSibling(t: TestApp, env: Record<string, string>): Promise<TestApp> {
+  const sibling = await boot(t.profile, { ...t.testEnv, env: { ...t.testEnv.env, ...env } }, {});
+  return { ...sibling, close: () => sibling.close({ keepEnv: true }) };
+}
+
 /** Boots the real api in-process on a private database (and Redis prefix / vhost on `full`). */
 export async function startApp(profile: Profile, opts: StartAppOptions = {}): Promise<TestApp> {
   const testEnv = await createTestEnv(profile, opts);

@@ -18,3 +18,4 @@ export * from './database/read-routing';
 export * from './database/replica-pool-cluster';
 export * from './background/periodic-duty';
 export * from './memo/expiring-map';
+export { routingAccountId } from './database/read-session.interceptor';

@@ -1,23 +1,16 @@
-import { Module, OnModuleInit } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
-import type { FastifyInstance } from 'fastify';
-import { FeedModule, FeedService } from '@app/feed';
+import { Module } from '@nestjs/common';
+import { FeedModule, FeedService, HotListService } from '@app/feed';
+import { FastReads } from '../http/fast-reads';
 import { FeedController } from './feed.controller';
-import { registerLatestFastPath } from './feed-fast-path';
+import { feedFastRoutes } from './feed-fast-path';
 
-/** HTTP edge of the feed domain: the feed routes plus the anonymous latest-feed fast path. */
+/** HTTP edge of the feed domain: the feed routes, and their fast paths (see {@link FastReads}). */
 @Module({
   imports: [FeedModule],
   controllers: [FeedController],
 })
-export class FeedHttpModule implements OnModuleInit {
-  constructor(
-    private readonly adapterHost: HttpAdapterHost,
-    private readonly feeds: FeedService,
-  ) {}
-
-  onModuleInit(): void {
-    const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
-    if (fastify) registerLatestFastPath(fastify, this.feeds);
+export class FeedHttpModule {
+  constructor(fastReads: FastReads, feeds: FeedService, hot: HotListService) {
+    for (const route of feedFastRoutes(feeds, hot)) fastReads.add(route);
   }
 }

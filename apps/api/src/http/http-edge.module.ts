@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AccountModule, JwtAuthGuard, SoftJwtAuthGuard } from '@app/account';
 import { BodyShapeGuard } from './body-shape.guard';
+import { FastReads } from './fast-reads';
 import { RateLimitGuard } from './rate-limit.guard';
 import { RateLimiter } from './rate-limit.service';
 
@@ -22,11 +23,12 @@ import { RateLimiter } from './rate-limit.service';
   imports: [AccountModule],
   providers: [
     RateLimiter,
+    FastReads,
     { provide: APP_GUARD, useClass: BodyShapeGuard },
     { provide: APP_GUARD, useClass: JwtAuthGuard },
     { provide: APP_GUARD, useClass: SoftJwtAuthGuard },
     { provide: APP_GUARD, useClass: RateLimitGuard },
   ],
-  exports: [RateLimiter],
+  exports: [RateLimiter, FastReads],
 })
 export class HttpEdgeModule {}

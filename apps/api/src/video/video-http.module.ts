@@ -1,10 +1,36 @@
 import { Module } from '@nestjs/common';
-import { VideoModule } from '@app/video';
+import { VideoModule, VideoService } from '@app/video';
+import { FastReads, idField, uintField } from '../http/fast-reads';
+import { cursorOrUndefined, resolveLimit } from '../http/validators';
 import { VideoController } from './video.controller';
 
-/** HTTP edge of the video domain (the upload routes live in UploadHttpModule). */
+/**
+ * HTTP edge of the video domain (the upload routes live in UploadHttpModule), with the fast paths
+ * of getDetail and listByAuthorID (see {@link FastReads}): the controller's service calls, for
+ * bodies VideoIdDto / ListByAuthorDto take unchanged.
+ */
 @Module({
   imports: [VideoModule],
   controllers: [VideoController],
 })
-export class VideoHttpModule {}
+export class VideoHttpModule {
+  constructor(fastReads: FastReads, videos: VideoService) {
+    fastReads.add<number>({
+      url: '/video/getDetail',
+      auth: 'public',
+      query: (b) => idField(b.id),
+      answer: (id) => videos.getDetail(id),
+    });
+    fastReads.add<{ author: number; idBefore: number; limit: number }>({
+      url: '/video/listByAuthorID',
+      auth: 'public',
+      query: (b) => {
+        const author = idField(b.author_id);
+        const idBefore = uintField(b.id_before);
+        const limit = uintField(b.limit);
+        return author === null || idBefore === null || limit === null ? null : { author, idBefore, limit };
+      },
+      answer: (q) => videos.listByAuthor(q.author, cursorOrUndefined(q.idBefore), resolveLimit(q.limit)),
+    });
+  }
+}

@@ -74,6 +74,14 @@ describe('loadConfig', () => {
     expect((err as Error).message).toContain(name);
   });
 
+  it('HTTP_FAST_READS is on by default, and true/false/1/0 in any case', () => {
+    expect(loadConfig(base()).httpFastReads).toBe(true);
+    expect(loadConfig({ ...base(), HTTP_FAST_READS: 'FALSE' }).httpFastReads).toBe(false);
+    expect(loadConfig({ ...base(), HTTP_FAST_READS: '0' }).httpFastReads).toBe(false);
+    expect(loadConfig({ ...base(), HTTP_FAST_READS: '1' }).httpFastReads).toBe(true);
+    expect(() => loadConfig({ ...base(), HTTP_FAST_READS: 'sometimes' })).toThrow(/HTTP_FAST_READS/);
+  });
+
   it('HTTP limits and metrics have defaults and are read from the environment', () => {
     const d = loadConfig(base());
     expect(d.metricsPort).toBeNull();

@@ -83,6 +83,11 @@ export interface AppConfig {
   /** Port of the separate Prometheus `/metrics` listener; null = metrics are not served. */
   metricsPort: number | null;
   http: HttpLimits;
+  /**
+   * Cacheable reads (the feeds, getDetail, listByAuthorID) answered from a Fastify hook, around
+   * Nest's pipeline (`HTTP_FAST_READS`, default on; off sends every request through Nest).
+   */
+  httpFastReads: boolean;
   /** Consumer retry budget before a message is dead-lettered (SPEC §4). */
   maxDeliveries: number;
   /**
@@ -154,6 +159,15 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   const n = Number(raw);
   if (n < min || n > max) throw new ConfigError(name, `expected ${min}..${max}, got ${n}`);
   return n;
+}
+
+/** `true`/`false`/`1`/`0` (any case); absent = `fallback`. */
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
 }
 
 /** `1073741824`, `500MiB`, `2GiB` (also `K`/`M`/`G`/`T`, all binary) → bytes. */
@@ -350,6 +364,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel,
     metricsPort,
     http,
+    httpFastReads: flag(env, 'HTTP_FAST_READS', true),
     maxDeliveries: int(env, 'MAX_DELIVERIES', 5, 1, 100),
     dedupeRetentionSeconds: parseDuration('DEDUPE_RETENTION', str(env, 'DEDUPE_RETENTION') ?? '7d'),
     uploadQuotaBytes: parseSize('UPLOAD_QUOTA', str(env, 'UPLOAD_QUOTA') ?? '2GiB'),
@@ -419,9 +434,7 @@ export function parseStorage(env: Env): { storage: StorageConfig; mediaBaseUrl: 
     throw new ConfigError('S3_SECRET_ACCESS_KEY', 'is required with S3_ACCESS_KEY_ID');
   }
   const pathStyle = str(env, 'S3_FORCE_PATH_STYLE')?.toLowerCase();
-  if (pathStyle !== undefined && !['true', 'false', '1', '0'].includes(pathStyle)) {
-    throw new ConfigError('S3_FORCE_PATH_STYLE', `expected true or false, got "${pathStyle}"`);
-  }
+  if (pathStyle !== undefined) flag(env, 'S3_FORCE_PATH_STYLE', false);
   return {
     storage: {
       type: 's3',
@@ -431,7 +444,7 @@ export function parseStorage(env: Env): { storage: StorageConfig; mediaBaseUrl: 
       credentials:
         accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey } : null,
       // A custom endpoint (MinIO and the like) usually has no per-bucket host names.
-      forcePathStyle: pathStyle === undefined ? endpoint !== null : pathStyle === 'true' || pathStyle === '1',
+      forcePathStyle: pathStyle === undefined ? endpoint !== null : flag(env, 'S3_FORCE_PATH_STYLE', false),
     },
     mediaBaseUrl: media,
   };
