@@ -1,5 +1,6 @@
 import { Database } from '@app/core';
 import { FeedService } from '@app/feed';
+import { LikedSets } from '@app/like';
 import { CacheKeys, minuteBucket } from '@app/cache';
 import { expectError, startApp, TestApp } from '../helpers/test-app';
 import { PROFILES, redisClient } from '../helpers/test-env';
@@ -18,6 +19,8 @@ import {
 
 const DAY = 86_400_000;
 const LIMITS = [1, 7, 10, 50];
+/** scripts/test-all.sh runs this suite again with the fast reads off. */
+const FAST_READS = process.env.TEST_HTTP_FAST_READS !== 'false';
 
 // Walks, cache-TTL convergence and a Redis cut take longer than jest's 5 s default.
 jest.setTimeout(60_000);
@@ -121,18 +124,20 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
     expect(res.headers['x-request-id']).toBeTruthy();
   });
 
-  it('the anonymous fast path answers the same bytes and headers as the Nest route', async () => {
+  it('a cached anonymous page is answered from its bytes (fast reads) with the same bytes and headers', async () => {
     const a = await t.http.post('/feed/listLatest').send({ limit: 3 }).expect(200); // fills the cache
     const feeds = t.app.get(FeedService);
     const spy = jest.spyOn(feeds, 'listLatest');
     const b = await t.http.post('/api/feed/listLatest').send({ limit: 3, extra: 'x' }).expect(200);
-    expect(spy).not.toHaveBeenCalled(); // answered before Nest
+    // With the fast reads (the default) the page's bytes are sent as they are; through Nest the
+    // page is parsed and serialised again. This suite also runs with them off (test-all.sh).
+    expect(spy).toHaveBeenCalledTimes(FAST_READS ? 0 : 1);
     await t.http
       .post('/feed/listLatest')
       .set('authorization', `Bearer ${few.token}`)
       .send({ limit: 3 })
       .expect(200);
-    expect(spy).toHaveBeenCalledTimes(1); // a viewer goes through Nest (is_liked)
+    expect(spy).toHaveBeenCalledTimes(FAST_READS ? 1 : 2); // a viewer's page gets is_liked
     spy.mockRestore();
     expect(b.text).toBe(a.text);
     expect(b.headers['content-type']).toBe(a.headers['content-type']);
@@ -186,6 +191,9 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
       few.id,
       Date.now(),
     ]);
+    // Written behind the api's back (a like through the route would change likes_count, which
+    // other cases walk): drop the viewer's liked set the way a like does.
+    await t.app.get(LikedSets).invalidate([few.id]);
     const mine = await t.http
       .post('/feed/listLatest')
       .set('authorization', `Bearer ${few.token}`)

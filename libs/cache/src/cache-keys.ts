@@ -13,6 +13,9 @@ export const CacheKeys = {
   hotSnapshot: (asOf: number): string => `hot:{video}:merge:1m:${asOf}`,
   lock: (key: string): string => `lock:${key}`,
   rateLimit: (name: string, subject: string): string => `rl:${name}:${subject}`,
+  /** The ids of the videos an account likes (`is_liked` of pages), and the version guarding its loads. */
+  likedSet: (accountId: number): string => `liked:{uid=${accountId}}:set`,
+  likedSetVersion: (accountId: number): string => `liked:{uid=${accountId}}:ver`,
   /** Read-your-writes with read replicas: the account wrote within the sticky window. */
   recentWrite: (accountId: number): string => `ryw:${accountId}`,
 };

@@ -5,13 +5,14 @@ import { LikeEntity } from './like.entity';
 import { LikeEventsController } from './like-events.controller';
 import { LikeRepository } from './like.repository';
 import { LikeService } from './like.service';
+import { LikedSets } from './liked-sets';
 
 /** Likes: source rows, the like counters' `@EventPattern` handlers, cleanup when a video is deleted. */
 @Module({
   imports: [TypeOrmModule.forFeature([LikeEntity]), VideoModule],
   controllers: [LikeEventsController],
-  providers: [LikeRepository, LikeService],
-  exports: [LikeRepository, LikeService],
+  providers: [LikeRepository, LikeService, LikedSets],
+  exports: [LikeRepository, LikeService, LikedSets],
 })
 export class LikeModule implements OnModuleInit {
   constructor(

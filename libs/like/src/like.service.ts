@@ -4,6 +4,7 @@ import { EventBus, makeEvent } from '@app/events';
 import { VideoErrors, VideoRepository, toVideoView, VideoView } from '@app/video';
 import { LikeErrors } from './like.errors';
 import { LikeRepository } from './like.repository';
+import { LikedSets } from './liked-sets';
 
 interface LikeOp {
   kind: 'like' | 'unlike';
@@ -26,6 +27,7 @@ export class LikeService {
     private readonly likes: LikeRepository,
     private readonly videos: VideoRepository,
     private readonly db: Database,
+    private readonly likedSets: LikedSets,
   ) {
     this.writes = new GroupCommit((ops, committed) => this.writeBatch(ops, committed), {
       maxBatch: MAX_BATCH,
@@ -57,6 +59,15 @@ export class LikeService {
    * none of which is then written.
    */
   private async writeBatch(ops: LikeOp[], committed: () => void): Promise<Outcome<void>[]> {
+    try {
+      return await this.writeBatchTx(ops, committed);
+    } finally {
+      // Before any write of the batch answers: the liked sets of its accounts (is_liked) are stale.
+      await this.likedSets.invalidate(ops.map((op) => op.accountId));
+    }
+  }
+
+  private writeBatchTx(ops: LikeOp[], committed: () => void): Promise<Outcome<void>[]> {
     return this.bus.transaction(async (manager, emit) => {
       const out: Outcome<void>[] = ops.map(() => succeeded(undefined));
       const ts = nowMs();
