@@ -5,7 +5,13 @@ import { ExpiringMap } from '@app/core';
  * answers a cache hit from here without any await. An entry never outlives the TTL of the page it
  * copies (it expires when the Redis copy was built + TTL), so feeds still converge within 5 s.
  */
-export class FeedPageCache extends ExpiringMap<string> {}
+export class FeedPageCache extends ExpiringMap<CachedPage> {}
+
+/** A page's exact JSON (every `is_liked` false) and its video ids, for a viewer's `is_liked`. */
+export interface CachedPage {
+  json: string;
+  ids: number[];
+}
 
 /** Cached pages are stored as `<built-at unix ms>\n<page JSON>`, so every reader knows their age. */
 export function packPage(builtAt: number, json: string): string {

@@ -3,7 +3,7 @@ import { CacheAside, CacheKeys } from '@app/cache';
 import { fieldError, validationError } from '@app/core';
 import { LikedSets } from '@app/like';
 import { normalizeTagName } from '@app/video';
-import { FeedPageCache, packPage, unpackPage } from './feed-page-cache';
+import { CachedPage, FeedPageCache, packPage, unpackPage } from './feed-page-cache';
 import { FeedRepository } from './feed.repository';
 import {
   clampLimit,
@@ -50,6 +50,11 @@ export class FeedService {
 
   /** The anonymous page as its exact JSON bytes (shared by every viewer, cached 5 s). */
   async latestJson(q: TimeCursorQuery): Promise<string> {
+    return (await this.latestPage(q)).json;
+  }
+
+  /** The page with its ids, from this process's copy, else Redis (or the database, under the lock). */
+  private async latestPage(q: TimeCursorQuery): Promise<CachedPage> {
     const key = FeedService.latestKey(q);
     const local = this.latestPages.get(key);
     if (local !== undefined) return local;
@@ -63,8 +68,23 @@ export class FeedService {
         ),
     );
     const { builtAt, json } = unpackPage(raw);
-    this.latestPages.set(key, json, builtAt + FEED_CACHE_TTL_MS);
-    return json;
+    const page = { json, ids: (JSON.parse(json) as TimePage).video_list.map((v) => v.id) };
+    this.latestPages.set(key, page, builtAt + FEED_CACHE_TTL_MS);
+    return page;
+  }
+
+  /**
+   * A viewer's latest page as JSON: the shared page's bytes as they are when the viewer likes
+   * none of its videos (the usual case), else the page with those `is_liked` set.
+   */
+  async latestJsonFor(q: TimeCursorQuery, viewerId: number): Promise<string> {
+    const page = await this.latestPage(q);
+    if (page.ids.length === 0) return page.json;
+    const liked = await this.likedAmong(viewerId, page.ids);
+    if (liked.size === 0) return page.json;
+    const parsed = JSON.parse(page.json) as TimePage;
+    for (const i of parsed.video_list) i.is_liked = liked.has(i.id);
+    return JSON.stringify(parsed);
   }
 
   async listLatest(q: TimeCursorQuery, viewerId?: number): Promise<TimePage> {
@@ -136,10 +156,15 @@ export class FeedService {
    */
   async markLiked(viewerId: number, items: FeedVideoItem[]): Promise<void> {
     if (items.length === 0) return;
-    const ids = items.map((i) => i.id);
-    const liked =
-      (await this.likedSets.likedAmong(viewerId, ids)) ?? (await this.repo.likedAmong(viewerId, ids));
+    const liked = await this.likedAmong(
+      viewerId,
+      items.map((i) => i.id),
+    );
     for (const i of items) i.is_liked = liked.has(i.id);
+  }
+
+  private async likedAmong(viewerId: number, ids: number[]): Promise<Set<number>> {
+    return (await this.likedSets.likedAmong(viewerId, ids)) ?? (await this.repo.likedAmong(viewerId, ids));
   }
 
   private timePage(rows: VideoRow[], q: TimeCursorQuery): TimePage {

@@ -28,8 +28,8 @@ export function feedFastRoutes(feeds: FeedService, hot: HotListService): FastRou
     query: fastLatestQuery,
     answer: (q, viewer) =>
       viewer === undefined
-        ? (feeds.latestPages.get(FeedService.latestKey(q)) ?? feeds.latestJson(q))
-        : feeds.listLatest(q, viewer),
+        ? (feeds.latestPages.get(FeedService.latestKey(q))?.json ?? feeds.latestJson(q))
+        : feeds.latestJsonFor(q, viewer),
   };
   const following: FastRoute<TimeCursorQuery> = {
     url: '/feed/listByFollowing',
