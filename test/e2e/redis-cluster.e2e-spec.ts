@@ -92,6 +92,21 @@ describeFull('Redis Cluster (3 masters, full)', () => {
     expect(await r.get(prefix + CacheKeys.videoDetail(987_654_321))).toBe('null');
     // Likes feed the hot list: the bucket script (dedupe key + bucket, one slot) and the snapshot
     // script (ZUNIONSTORE of 60 buckets into the snapshot, one slot).
+    const likedOnPage = async (): Promise<number[]> =>
+      (
+        (
+          await t.http
+            .post('/feed/listLatest')
+            .set(...auth(users[1]))
+            .send({ limit: 10 })
+            .expect(200)
+        ).body.video_list as { id: number; is_liked: boolean }[]
+      )
+        .filter((v) => v.is_liked)
+        .map((v) => v.id)
+        .sort();
+    expect(await likedOnPage()).toEqual([]); // loads users[1]'s liked set
+    expect(await r.sismember(prefix + CacheKeys.likedSet(users[1].id), '0')).toBe(1);
     for (const v of videos.slice(0, 3)) {
       await t.http
         .post('/like/like')
@@ -99,6 +114,8 @@ describeFull('Redis Cluster (3 masters, full)', () => {
         .send({ video_id: v })
         .expect(200);
     }
+    // Each like dropped the set (its own slot) before answering; the next page reloads it.
+    expect(await likedOnPage()).toEqual(videos.slice(0, 3).sort());
     await t.http
       .post('/comment/publish')
       .set(...auth(users[3]))

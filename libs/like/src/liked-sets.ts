@@ -21,8 +21,10 @@ const REPAIR_EVERY_MS = 1000;
  * fails its compare-and-set (below) and stores nothing.
  */
 const INVALIDATE = `
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[1])
-redis.call('DEL', KEYS[1])
+for i = 1, #KEYS, 2 do
+  redis.call('SET', KEYS[i + 1], ARGV[2], 'PX', ARGV[1])
+  redis.call('DEL', KEYS[i])
+end
 return 1`;
 
 /**
@@ -82,25 +84,33 @@ export class LikedSets implements OnModuleDestroy {
     return all ? new Set(videoIds.filter((id) => all.has(id))) : undefined;
   }
 
-  /** After likes or unlikes of these accounts committed (or may have): their sets are stale. */
+  /**
+   * After likes or unlikes of these accounts committed (or may have): their sets are stale. One
+   * script for the whole batch on a single Redis; one per account on a cluster (other slots).
+   */
   async invalidate(accountIds: Iterable<number>): Promise<void> {
     if (!this.enabled) return;
+    const ids = [...new Set(accountIds)];
+    for (const id of ids) this.loading.delete(id); // a later read must not join a load that may predate the write
+    const cluster = await this.store.withRedis((redis) => Promise.resolve(redis.isCluster));
+    const groups = cluster === false ? [ids] : ids.map((id) => [id]);
     await Promise.all(
-      [...new Set(accountIds)].map(async (id) => {
-        this.loading.delete(id); // a later read must not join a load that may predate the write
-        if (!(await this.runInvalidate(id))) this.markDirty(id);
+      groups.map(async (group) => {
+        if (!(await this.runInvalidate(group))) for (const id of group) this.markDirty(id);
       }),
     );
   }
 
-  private runInvalidate(accountId: number): Promise<boolean> {
+  private runInvalidate(accountIds: number[]): Promise<boolean> {
     return this.store
       .withRedis((redis, prefix) =>
         redis.eval(
           INVALIDATE,
-          2,
-          prefix + CacheKeys.likedSet(accountId),
-          prefix + CacheKeys.likedSetVersion(accountId),
+          2 * accountIds.length,
+          ...accountIds.flatMap((id) => [
+            prefix + CacheKeys.likedSet(id),
+            prefix + CacheKeys.likedSetVersion(id),
+          ]),
           String(VERSION_TTL_MS),
           randomUUID(),
         ),
@@ -154,7 +164,7 @@ export class LikedSets implements OnModuleDestroy {
   /** Retries refused invalidations; until one succeeds, that account's reads ask the database. */
   private async repair(): Promise<void> {
     for (const accountId of [...this.dirty]) {
-      if (!(await this.runInvalidate(accountId))) return;
+      if (!(await this.runInvalidate([accountId]))) return;
       this.dirty.delete(accountId);
     }
     if (this.dirty.size === 0 && this.repairTimer) {
