@@ -18,6 +18,18 @@ import {
 } from './feed.types';
 
 /**
+ * The ids of a serialised page's items, without parsing it: every item is written by
+ * {@link toFeedItem} as `{"id":<n>,"author":…`, and inside a JSON string a quote is always
+ * escaped (`\"`), so no title or name can produce that text.
+ */
+const ITEM_ID = /\{"id":(\d+),"author":/g;
+export function pageIds(json: string): number[] {
+  const ids: number[] = [];
+  for (const m of json.matchAll(ITEM_ID)) ids.push(Number(m[1]));
+  return ids;
+}
+
+/**
  * The latest, likes-count, following (SPEC §3.6) and tag (§8.3) feeds. The viewer-independent
  * page is built once and shared: latest and following pages are cached (SPEC §5, 5 s, rebuilt under
  * a lock with in-process singleflight); `is_liked` is then filled per viewer with one batched query.
@@ -94,19 +106,38 @@ export class FeedService {
   }
 
   async listByFollowing(q: TimeCursorQuery, viewerId: number): Promise<TimePage> {
+    const page = JSON.parse(await this.followingRaw(q, viewerId)) as TimePage;
+    await this.markLiked(viewerId, page.video_list);
+    return page;
+  }
+
+  /**
+   * The viewer's following page as JSON: the cached bytes as they are when the viewer likes none
+   * of its videos, else the page with those `is_liked` set (what {@link listByFollowing} returns).
+   */
+  async followingJsonFor(q: TimeCursorQuery, viewerId: number): Promise<string> {
+    const raw = await this.followingRaw(q, viewerId);
+    const ids = pageIds(raw);
+    if (ids.length === 0) return raw;
+    const liked = await this.likedAmong(viewerId, ids);
+    if (liked.size === 0) return raw;
+    const page = JSON.parse(raw) as TimePage;
+    for (const i of page.video_list) i.is_liked = liked.has(i.id);
+    return JSON.stringify(page);
+  }
+
+  /** The cached page's JSON (every `is_liked` false), under the SPEC §5 key and lock. */
+  private followingRaw(q: TimeCursorQuery, viewerId: number): Promise<string> {
     const key = CacheKeys.followingFeed(
       q.limit,
       viewerId,
       q.latestTime > 0 ? `${q.latestTime}:${q.idBefore}` : '0',
     );
-    const page = await this.cache.getOrLoad(
-      key,
-      { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_following' },
-      async () =>
+    return this.cache.getOrLoadRaw(key, { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_following' }, async () =>
+      JSON.stringify(
         this.timePage(await this.repo.following(viewerId, q.limit + 1, q.latestTime, q.idBefore), q),
+      ),
     );
-    await this.markLiked(viewerId, page.video_list);
-    return page;
   }
 
   /**

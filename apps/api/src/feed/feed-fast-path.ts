@@ -35,7 +35,7 @@ export function feedFastRoutes(feeds: FeedService, hot: HotListService): FastRou
     url: '/feed/listByFollowing',
     auth: 'jwt',
     query: fastLatestQuery,
-    answer: (q, viewer) => (viewer === undefined ? undefined : feeds.listByFollowing(q, viewer)),
+    answer: (q, viewer) => (viewer === undefined ? undefined : feeds.followingJsonFor(q, viewer)),
   };
   const likesCount: FastRoute<LikesCountQuery> = {
     url: '/feed/listLikesCount',
