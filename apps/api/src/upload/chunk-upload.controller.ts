@@ -45,7 +45,13 @@ import {
   isUploadId,
   MD5_HEX,
 } from './dto/chunk-upload.dto';
-import { assertFieldCount, MAX_FIELD_BYTES, multipartFailure, multipartLimits } from './multipart-errors';
+import {
+  assertFieldCount,
+  MAX_FIELD_BYTES,
+  multipartFailure,
+  multipartLimits,
+  pauseBodyOnAbort,
+} from './multipart-errors';
 
 /** SPEC §8.1: a premature `complete` is a 400 that also carries `missing`, `completed`, `total`. */
 @Catch(IncompleteUploadError)
@@ -177,6 +183,7 @@ export class ChunkUploadController {
       assertFieldCount(part.fields);
       if (part.fieldname !== 'file') throw fieldError('file', 'is required (the part must be named "file")');
       const input = readPartFields(part.fields);
+      pauseBodyOnAbort(req, part.file);
       await this.chunks.storePart(me.id, input, part.file);
       return { chunk_index: input.chunkIndex };
     } catch (err) {

@@ -101,6 +101,21 @@ export function multipartFailure(
   return translateMultipartError(err, tooLarge);
 }
 
+/**
+ * Stops reading the request as soon as the file stream is torn down before its end (the service
+ * refused it: too large, wrong type, quota, a store failure): the client is then held back by TCP
+ * instead of streaming the rest of the body into a parser that discards it while the refusal is
+ * cleaned up (an S3 multipart abort can take a while). The answer's lingering close resumes it.
+ */
+export function pauseBodyOnAbort(
+  req: FastifyRequest,
+  file: NodeJS.ReadableStream & { readableEnded?: boolean },
+): void {
+  file.once('close', () => {
+    if (!file.readableEnded) req.raw.pause();
+  });
+}
+
 const LINGER_MS = 2000;
 const LINGER_BYTES = 8 * 1024 * 1024;
 
