@@ -48,6 +48,19 @@ export interface TransportDependencies {
   metrics: ConsumerMetrics;
 }
 
+/**
+ * A queue's own confirm channel and consumer. Delivery tags, and so multiple acks, are per channel:
+ * with each queue on its own, one queue's batch in flight never holds back the acks of another's
+ * (on a shared channel the done messages above it had to be acked one frame each).
+ */
+interface Lane {
+  queue: ConsumerQueue;
+  wrapper: ChannelWrapper | null;
+  /** The live channel and the acks of the deliveries made on it (one batcher per channel). */
+  live: { ch: ConfirmChannel; acks: AckBatcher } | null;
+  consumerTag: string | null;
+}
+
 interface Delivery {
   msg: ConsumeMessage;
   ch: ConfirmChannel;
@@ -60,8 +73,8 @@ interface Delivery {
  * The worker's RabbitMQ transport for `@nestjs/microservices`: `NestFactory.createMicroservice(
  * WorkerModule, { strategy })`. Nest registers every `@EventPattern(routingKey)` handler with it;
  * `listen` refuses to start while a routing key of SPEC §4 has none. On `amqp-connection-manager`:
- * one confirm channel whose `setup` (re-run on every reconnect) declares the topology, sets the
- * prefetch and starts one consumer per queue.
+ * one confirm channel per queue ({@link Lane}) whose `setup` (re-run on every reconnect) declares
+ * the topology, sets the prefetch and starts the queue's consumer.
  *
  * Each delivery is parsed and validated (a malformed one goes straight to its `.dlq`), then joins
  * its queue's micro-batch: the messages that arrived in the same tick are applied in ONE database
@@ -83,10 +96,8 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
   private readonly prefetch: number;
   private deps: TransportDependencies | null = null;
   private manager: AmqpConnectionManager | null = null;
-  private wrapper: ChannelWrapper | null = null;
-  /** The live channel and the acks of the deliveries made on it (one batcher per channel). */
-  private channel: { ch: ConfirmChannel; acks: AckBatcher } | null = null;
-  private readonly consumerTags = new Map<string, string>();
+  /** One channel per queue (see {@link Lane}), in the order of {@link queues}. */
+  private lanes: Lane[] = [];
   private readonly pending = new Map<string, Delivery[]>();
   /** Every `@EventPattern` handler of each routing key, in registration order (see {@link addHandler}). */
   private readonly handlerLists = new Map<string, MessageHandler[]>();
@@ -106,7 +117,7 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
   }
 
   get isConsuming(): boolean {
-    return this.consumerTags.size > 0;
+    return this.lanes.some((l) => l.consumerTag !== null);
   }
 
   get isPaused(): boolean {
@@ -136,56 +147,65 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
       this._status$.next('disconnected');
       this.logger.warn(`RabbitMQ connection lost (${err?.message ?? 'closed'}); reconnecting`);
     });
-    this.wrapper = this.manager.createChannel({
-      confirm: true,
-      json: false,
-      setup: (ch: ConfirmChannel) => this.setup(ch),
+    this.lanes = this.queues.map((queue) => {
+      const lane: Lane = { queue, wrapper: null, live: null, consumerTag: null };
+      lane.wrapper = this.manager!.createChannel({
+        confirm: true,
+        json: false,
+        setup: (ch: ConfirmChannel) => this.setup(lane, ch),
+      });
+      lane.wrapper.on('error', (err: Error) =>
+        this.logger.warn(`${queue.name}: consumer channel setup failed: ${err.message}`),
+      );
+      return lane;
     });
-    this.wrapper.on('error', (err: Error) =>
-      this.logger.warn(`consumer channel setup failed: ${err.message}`),
-    );
-    await waitFor(() => this.channel !== null, FIRST_CONNECT_WAIT_MS);
+    await waitFor(() => this.lanes.every((l) => l.live !== null), FIRST_CONNECT_WAIT_MS);
     this.logger.log(
-      this.channel
+      this.lanes.every((l) => l.live !== null)
         ? `consuming ${this.queues.map((q) => q.name).join(', ')}`
         : 'RabbitMQ is down: consuming as soon as it is back (the outbox relay applies meanwhile)',
     );
   }
 
-  /** Runs on every (re)connect, with the raw amqplib channel. */
-  private async setup(ch: ConfirmChannel): Promise<void> {
+  /** Runs on every (re)connect of a lane's channel, with the raw amqplib channel. */
+  private async setup(lane: Lane, ch: ConfirmChannel): Promise<void> {
+    // Every lane declares the whole topology (idempotent): none consumes before its queue exists.
     await declareTopology(ch, this.options);
     await ch.prefetch(this.prefetch);
     const manager = this.manager!;
     const conn = manager.connection;
     ch.on('close', () => {
-      if (this.channel?.ch !== ch) return;
-      this.channel = null;
-      this.consumerTags.clear();
-      reconnectIfOnlyTheChannelClosed(manager, conn, () => this.channel === null && !this.closing);
+      if (lane.live?.ch !== ch) return;
+      lane.live = null;
+      lane.consumerTag = null;
+      reconnectIfOnlyTheChannelClosed(manager, conn, () => lane.live === null && !this.closing);
     });
-    const live = { ch, acks: new AckBatcher(ch) };
-    this.channel = live;
-    this.consumerTags.clear();
-    this._status$.next('connected');
-    if (!this.paused && !this.closing) await this.consumeAll(live);
+    lane.live = { ch, acks: new AckBatcher(ch) };
+    lane.consumerTag = null;
+    if (this.lanes.every((l) => l.live !== null)) this._status$.next('connected');
+    if (!this.paused && !this.closing) await this.consume(lane);
   }
 
-  private async consumeAll({ ch, acks }: { ch: ConfirmChannel; acks: AckBatcher }): Promise<void> {
-    for (const queue of this.queues) {
-      const { consumerTag } = await ch.consume(queue.name, (msg) => this.onMessage(ch, acks, queue, msg), {
-        noAck: false,
-      });
-      this.consumerTags.set(queue.name, consumerTag);
-    }
+  private async consume(lane: Lane): Promise<void> {
+    const live = lane.live;
+    if (!live || lane.consumerTag !== null) return;
+    const { ch, acks } = live;
+    const { consumerTag } = await ch.consume(
+      lane.queue.name,
+      (msg) => this.onMessage(ch, acks, lane.queue, msg),
+      { noAck: false },
+    );
+    lane.consumerTag = consumerTag;
   }
 
   private async cancelAll(): Promise<void> {
-    const ch = this.channel?.ch;
-    const tags = [...this.consumerTags.values()];
-    this.consumerTags.clear();
-    if (!ch) return;
-    await Promise.all(tags.map((t) => ch.cancel(t).catch(() => undefined)));
+    await Promise.all(
+      this.lanes.map(async (lane) => {
+        const tag = lane.consumerTag;
+        lane.consumerTag = null;
+        if (tag !== null && lane.live) await lane.live.ch.cancel(tag).catch(() => undefined);
+      }),
+    );
   }
 
   private onMessage(
@@ -333,11 +353,10 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
       this.paused = false;
       metrics.paused = false;
       this.logger.log('database answers again: consuming');
-      const live = this.channel;
-      if (live && this.consumerTags.size === 0) {
-        await this.consumeAll(live).catch((e: unknown) =>
+      for (const lane of this.lanes) {
+        await this.consume(lane).catch((e: unknown) =>
           this.logger.warn(
-            `resuming consumption failed (the next reconnect retries): ${(e as Error).message}`,
+            `${lane.queue.name}: resuming consumption failed (the next reconnect retries): ${(e as Error).message}`,
           ),
         );
       }
@@ -408,9 +427,12 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
     this.closing = true;
     await this.cancelAll();
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
-    this.channel?.acks.flush();
-    this.channel = null;
-    await this.wrapper?.close().catch(() => undefined);
+    for (const lane of this.lanes) {
+      lane.live?.acks.flush();
+      lane.live = null;
+    }
+    const wrappers = this.lanes.flatMap((l) => (l.wrapper ? [l.wrapper] : []));
+    await Promise.all(wrappers.map((w) => w.close().catch(() => undefined)));
     await this.manager?.close().catch(() => undefined);
   }
 
