@@ -286,6 +286,37 @@ async function main(): Promise<void> {
         requests: [{ method: 'POST', path: '/feed/listLikesCount', headers: JSON_HEADERS, body: latestBody }],
       },
       {
+        name: 'listLikesCount logged-in first page (is_liked, 50 viewers)',
+        target: 'api',
+        requests: [
+          {
+            method: 'POST',
+            path: '/feed/listLikesCount',
+            headers: JSON_HEADERS,
+            setupRequest: (req) => ({ ...req, headers: auth(likers[rand(likers.length)]), body: latestBody }),
+          },
+        ],
+      },
+      {
+        name: 'listByPopularity anonymous first page',
+        target: 'api',
+        requests: [
+          { method: 'POST', path: '/feed/listByPopularity', headers: JSON_HEADERS, body: latestBody },
+        ],
+      },
+      {
+        name: 'listByPopularity logged-in first page (is_liked, 50 viewers)',
+        target: 'api',
+        requests: [
+          {
+            method: 'POST',
+            path: '/feed/listByPopularity',
+            headers: JSON_HEADERS,
+            setupRequest: (req) => ({ ...req, headers: auth(likers[rand(likers.length)]), body: latestBody }),
+          },
+        ],
+      },
+      {
         name: 'listLatest deep pages (random cursors)',
         target: 'api',
         requests: [

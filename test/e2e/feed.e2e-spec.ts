@@ -1,5 +1,5 @@
 import { Database } from '@app/core';
-import { FeedService } from '@app/feed';
+import { FeedRepository, FeedService } from '@app/feed';
 import { LikedSets } from '@app/like';
 import { CacheKeys, minuteBucket } from '@app/cache';
 import { expectError, startApp, TestApp } from '../helpers/test-app';
@@ -328,6 +328,107 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
       expect(following).toBe(1);
     } finally {
       db.query = original;
+    }
+  });
+
+  it('listLikesCount: requests while its query runs share it; none shares a query older than a change that answered', async () => {
+    const author = await registerAndLogin(t, 'lcshare');
+    const newName = `lcr${Date.now().toString(36)}`;
+    const [top] = await insertVideos(t, [
+      { author_id: author.id, create_time: Date.now(), likes_count: 1_000_000, popularity: 1_000_000 },
+    ]);
+    const repo = t.app.get(FeedRepository);
+    const real = repo.likesCount.bind(repo);
+    let queries = 0;
+    let release = (): void => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const spy = jest.spyOn(repo, 'likesCount').mockImplementation(async (take, cursor) => {
+      queries++;
+      const rows = await real(take, cursor);
+      await held; // the query has read its rows and is still "running" while the next requests arrive
+      return rows;
+    });
+    const until = async (ok: () => boolean): Promise<void> => {
+      for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    try {
+      const first = Array.from({ length: 10 }, () =>
+        t.http
+          .post('/feed/listLikesCount')
+          .send({ limit: 5 })
+          .then((r) => r),
+      );
+      await until(() => queries > 0);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(queries).toBe(1);
+      // Answered while that query runs: a request after it must not get the older query's page.
+      await t.http
+        .post('/account/rename')
+        .set('authorization', `Bearer ${author.token}`)
+        .send({ new_username: newName })
+        .expect(200);
+      const after = t.http
+        .post('/feed/listLikesCount')
+        .send({ limit: 5 })
+        .then((r) => r);
+      await until(() => queries > 1);
+      expect(queries).toBe(2);
+      release();
+      const pages = await Promise.all(first);
+      expect(pages.every((r) => r.status === 200)).toBe(true);
+      expect(new Set(pages.map((r) => r.text)).size).toBe(1);
+      expect(pages[0].body.video_list[0]).toMatchObject({
+        id: top.id,
+        author: { username: `author${author.id}` },
+      });
+      const renamed = await after;
+      expect(renamed.status).toBe(200);
+      expect(renamed.body.video_list[0]).toMatchObject({ id: top.id, author: { username: newName } });
+      // A lone request after the queries finished is a query of its own.
+      const lone = await t.http.post('/feed/listLikesCount').send({ limit: 5 }).expect(200);
+      expect(queries).toBe(3);
+      expect(lone.body).toEqual(renamed.body);
+    } finally {
+      release();
+      spy.mockRestore();
+      await t.sql('DELETE FROM videos WHERE id = ?', [top.id]);
+    }
+  });
+
+  it('listByFollowing shows a follow and an unfollow at once, though the page before was cached', async () => {
+    const viewer = await registerAndLogin(t, 'rywviewer');
+    const author = await registerAndLogin(t, 'rywauthor');
+    const [v] = await insertVideos(t, [
+      { author_id: author.id, create_time: Date.now() - 60_000, likes_count: 0, popularity: 0 },
+    ]);
+    const bearer = `Bearer ${viewer.token}`;
+    const ids = async (body: Record<string, unknown>): Promise<number[]> => {
+      const r = await t.http
+        .post('/feed/listByFollowing')
+        .set('authorization', bearer)
+        .send(body)
+        .expect(200);
+      return (r.body.video_list as { id: number }[]).map((i) => i.id);
+    };
+    try {
+      expect(await ids({ limit: 5 })).toEqual([]);
+      expect(await ids({})).toEqual([]);
+      await t.http
+        .post('/social/follow')
+        .set('authorization', bearer)
+        .send({ vlogger_id: author.id })
+        .expect(200);
+      expect(await ids({ limit: 5 })).toEqual([v.id]);
+      expect(await ids({})).toEqual([v.id]);
+      await t.http
+        .post('/social/unfollow')
+        .set('authorization', bearer)
+        .send({ vlogger_id: author.id })
+        .expect(200);
+      expect(await ids({ limit: 5 })).toEqual([]);
+      expect(await ids({})).toEqual([]);
+    } finally {
+      await t.sql('DELETE FROM videos WHERE id = ?', [v.id]);
     }
   });
 

@@ -41,7 +41,9 @@ export class CacheAside {
     this.metrics.miss(opts.name);
     const running = this.inflight.get(key);
     if (running) return running;
-    const p = this.rebuild(key, opts, load).finally(() => this.inflight.delete(key));
+    const p: Promise<string> = this.rebuild(key, opts, load).finally(() => {
+      if (this.inflight.get(key) === p) this.inflight.delete(key);
+    });
     this.inflight.set(key, p);
     return p;
   }
@@ -78,7 +80,9 @@ export class CacheAside {
     }
   }
 
+  /** Deletes the keys; a rebuild of one running in this process is no longer joined by later callers. */
   invalidate(...keys: string[]): Promise<boolean> {
+    for (const key of keys) this.inflight.delete(key);
     return this.store.del(...keys);
   }
 }

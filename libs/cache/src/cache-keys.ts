@@ -16,6 +16,8 @@ export const CacheKeys = {
   /** The ids of the videos an account likes (`is_liked` of pages), and the version guarding its loads. */
   likedSet: (accountId: number): string => `liked:{uid=${accountId}}:set`,
   likedSetVersion: (accountId: number): string => `liked:{uid=${accountId}}:ver`,
+  /** Changes whenever a video's listed fields may have (every detail invalidation): likes-count pages. */
+  videoListGeneration: (): string => 'feed:videos:gen',
   /** Read-your-writes with read replicas: the account wrote within the sticky window. */
   recentWrite: (accountId: number): string => `ryw:${accountId}`,
 };

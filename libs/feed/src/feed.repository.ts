@@ -42,6 +42,11 @@ export class FeedRepository {
     );
   }
 
+  /** Whether this request's reads go to a replica (then a page it builds may trail the primary). */
+  async readsReplica(): Promise<boolean> {
+    return this.db.reads.enabled && (await this.db.reads.mayUseReplica());
+  }
+
   /** (likes_count desc, id desc): index ix_videos_likes_count. */
   likesCount(take: number, cursor?: { likes: number; id: number }): Promise<VideoRow[]> {
     const where = cursor ? 'WHERE v.likes_count < ? OR (v.likes_count = ? AND v.id < ?)' : '';

@@ -2,15 +2,21 @@ import { Injectable } from '@nestjs/common';
 import { CacheAside, CacheKeys } from '@app/cache';
 import { fieldError, validationError } from '@app/core';
 import { LikedSets } from '@app/like';
+import { FollowHooks } from '@app/social';
 import { normalizeTagName } from '@app/video';
 import { CachedPage, FeedPageCache, packPage, unpackPage } from './feed-page-cache';
 import { FeedRepository } from './feed.repository';
+import { HotListService } from './hot-list.service';
+import { SharedPages } from './shared-pages';
 import {
   clampLimit,
   FEED_CACHE_TTL_MS,
+  FEED_MAX_LIMIT,
   FeedVideoItem,
   LikesCountPage,
   LikesCountQuery,
+  PopularityPage,
+  PopularityQuery,
   TimeCursorQuery,
   TimePage,
   toFeedItem,
@@ -30,9 +36,39 @@ export function pageIds(json: string): number[] {
 }
 
 /**
+ * The likes-count cursor (SPEC §3.6): undefined for the first page (no cursor, or
+ * `likes_count_before` 0 alone); 400 when `likes_count_before` and `id_before` do not come together.
+ */
+function likesCountCursor(q: LikesCountQuery): { likes: number; id: number } | undefined {
+  const hasCount = q.likesCountBefore !== undefined && q.likesCountBefore !== null;
+  const hasId = q.idBefore !== undefined && q.idBefore !== null && q.idBefore > 0;
+  const firstPage = !hasId && (!hasCount || q.likesCountBefore === 0);
+  if (firstPage) return undefined;
+  if (!(hasCount && hasId)) {
+    throw validationError('likes_count_before and id_before must be sent together', [
+      {
+        field: hasCount ? 'id_before' : 'likes_count_before',
+        message: 'likes_count_before and id_before must be sent together',
+      },
+    ]);
+  }
+  return { likes: q.likesCountBefore ?? 0, id: q.idBefore ?? 0 };
+}
+
+/** A page's bytes with its video ids (the ids a viewer's `is_liked` is looked up for). */
+function cachedPage(page: { video_list: FeedVideoItem[] }): CachedPage {
+  return { json: JSON.stringify(page), ids: page.video_list.map((v) => v.id) };
+}
+
+/** After a follow, the following pages are dropped again this much later (a rebuild racing the follow). */
+const FOLLOWING_SECOND_DROP_MS = 500;
+
+/**
  * The latest, likes-count, following (SPEC §3.6) and tag (§8.3) feeds. The viewer-independent
  * page is built once and shared: latest and following pages are cached (SPEC §5, 5 s, rebuilt under
- * a lock with in-process singleflight); `is_liked` is then filled per viewer with one batched query.
+ * a lock with in-process singleflight), likes-count, tag and popularity pages are shared while
+ * they are built ({@link SharedPages}); `is_liked` is then filled per viewer from its liked set or
+ * with one batched query.
  */
 @Injectable()
 export class FeedService {
@@ -43,7 +79,25 @@ export class FeedService {
     private readonly repo: FeedRepository,
     private readonly cache: CacheAside,
     private readonly likedSets: LikedSets,
-  ) {}
+    private readonly shared: SharedPages,
+    private readonly hot: HotListService,
+    follows: FollowHooks,
+  ) {
+    follows.registerAfterCommit((followerId) => this.dropFollowingPages(followerId));
+  }
+
+  /**
+   * A follow or unfollow of `followerId` answered: its first following pages (every limit) are
+   * dropped before it answers, and again shortly after, since a rebuild that read the old follows
+   * may store its page in between (as the detail cache does). Deeper pages follow within their TTL.
+   */
+  private async dropFollowingPages(followerId: number): Promise<void> {
+    const keys = Array.from({ length: FEED_MAX_LIMIT }, (_, i) =>
+      CacheKeys.followingFeed(i + 1, followerId, '0'),
+    );
+    await this.cache.invalidate(...keys);
+    setTimeout(() => void this.cache.invalidate(...keys), FOLLOWING_SECOND_DROP_MS).unref();
+  }
 
   /** The cache key of an anonymous latest page (normalised request). */
   static latestKey(q: TimeCursorQuery): string {
@@ -90,13 +144,7 @@ export class FeedService {
    * none of its videos (the usual case), else the page with those `is_liked` set.
    */
   async latestJsonFor(q: TimeCursorQuery, viewerId: number): Promise<string> {
-    const page = await this.latestPage(q);
-    if (page.ids.length === 0) return page.json;
-    const liked = await this.likedAmong(viewerId, page.ids);
-    if (liked.size === 0) return page.json;
-    const parsed = JSON.parse(page.json) as TimePage;
-    for (const i of parsed.video_list) i.is_liked = liked.has(i.id);
-    return JSON.stringify(parsed);
+    return this.forViewer(await this.latestPage(q), viewerId);
   }
 
   async listLatest(q: TimeCursorQuery, viewerId?: number): Promise<TimePage> {
@@ -116,14 +164,8 @@ export class FeedService {
    * of its videos, else the page with those `is_liked` set (what {@link listByFollowing} returns).
    */
   async followingJsonFor(q: TimeCursorQuery, viewerId: number): Promise<string> {
-    const raw = await this.followingRaw(q, viewerId);
-    const ids = pageIds(raw);
-    if (ids.length === 0) return raw;
-    const liked = await this.likedAmong(viewerId, ids);
-    if (liked.size === 0) return raw;
-    const page = JSON.parse(raw) as TimePage;
-    for (const i of page.video_list) i.is_liked = liked.has(i.id);
-    return JSON.stringify(page);
+    const json = await this.followingRaw(q, viewerId);
+    return this.forViewer({ json, ids: pageIds(json) }, viewerId);
   }
 
   /** The cached page's JSON (every `is_liked` false), under the SPEC §5 key and lock. */
@@ -142,42 +184,100 @@ export class FeedService {
 
   /**
    * A tag's videos (SPEC §8.3), the listLatest shape and cursor. `tagName` as sent (with or without
-   * `#`): 400 when nothing is left, an empty page for a name no tag can have. Not cached, so a
-   * deleted video (its `video_tags` rows go in the delete's transaction) is gone from the next page.
+   * `#`): 400 when nothing is left, an empty page for a name no tag can have. Not cached (shared
+   * only while built, {@link SharedPages}), so a deleted video (its `video_tags` rows go in the
+   * delete's transaction) is gone from the next page.
    */
   async listByTag(tagName: string, q: TimeCursorQuery, viewerId?: number): Promise<TimePage> {
-    const tag = normalizeTagName(tagName);
-    if (tag === '') throw fieldError('tag_name', 'must name a tag');
-    const rows = tag === null ? [] : await this.repo.byTag(tag, q.limit + 1, q.latestTime, q.idBefore);
-    const page = this.timePage(rows, q);
-    if (viewerId !== undefined) await this.markLiked(viewerId, page.video_list);
-    return page;
+    return this.viewerPage<TimePage>(this.tagPage(tagName, q), viewerId);
   }
 
-  /** Not cached: keyset reads over ix_videos_likes_count are a few index entries per page. */
+  /** {@link listByTag} as JSON: the shared page's bytes when the viewer likes none of its videos. */
+  async tagJsonFor(tagName: string, q: TimeCursorQuery, viewerId?: number): Promise<string> {
+    return this.forViewer(await this.tagPage(tagName, q), viewerId);
+  }
+
+  private tagPage(tagName: string, q: TimeCursorQuery): Promise<CachedPage> {
+    const tag = normalizeTagName(tagName);
+    if (tag === '') throw fieldError('tag_name', 'must name a tag');
+    return this.shared.get(`tag:${tag}:${q.limit}:${q.latestTime}:${q.idBefore}`, async () => {
+      const rows = tag === null ? [] : await this.repo.byTag(tag, q.limit + 1, q.latestTime, q.idBefore);
+      const page = this.timePage(rows, q);
+      return cachedPage(page);
+    });
+  }
+
+  /** The hot list (SPEC §6, {@link HotListService}), shared while built like the likes-count pages. */
+  async listByPopularity(q: PopularityQuery, viewerId?: number): Promise<PopularityPage> {
+    return this.viewerPage<PopularityPage>(this.popularityPage(q), viewerId);
+  }
+
+  /** {@link listByPopularity} as JSON: the shared page's bytes when the viewer likes none of its videos. */
+  async popularityJsonFor(q: PopularityQuery, viewerId?: number): Promise<string> {
+    return this.forViewer(await this.popularityPage(q), viewerId);
+  }
+
+  private popularityPage(q: PopularityQuery): Promise<CachedPage> {
+    const asOf = HotListService.resolveAsOf(q.asOf);
+    return this.shared.get(`hot:${asOf}:${q.limit}:${q.offset}`, async () => {
+      const page = await this.hot.list({ ...q, asOf });
+      return cachedPage(page);
+    });
+  }
+
+  /** A likes-count page (SPEC §3.6): not cached, shared while built ({@link SharedPages}). */
   async listLikesCount(q: LikesCountQuery, viewerId?: number): Promise<LikesCountPage> {
-    const hasCount = q.likesCountBefore !== undefined && q.likesCountBefore !== null;
-    const hasId = q.idBefore !== undefined && q.idBefore !== null && q.idBefore > 0;
-    const firstPage = !hasId && (!hasCount || q.likesCountBefore === 0);
-    if (!firstPage && !(hasCount && hasId)) {
-      throw validationError('likes_count_before and id_before must be sent together', [
-        {
-          field: hasCount ? 'id_before' : 'likes_count_before',
-          message: 'likes_count_before and id_before must be sent together',
-        },
-      ]);
-    }
-    const cursor = firstPage ? undefined : { likes: q.likesCountBefore ?? 0, id: q.idBefore ?? 0 };
+    return this.viewerPage<LikesCountPage>(this.likesCountPage(q), viewerId);
+  }
+
+  /** {@link listLikesCount} as JSON: the shared page's bytes when the viewer likes none of its videos. */
+  async likesCountJsonFor(q: LikesCountQuery, viewerId?: number): Promise<string> {
+    return this.forViewer(await this.likesCountPage(q), viewerId);
+  }
+
+  private likesCountPage(q: LikesCountQuery): Promise<CachedPage> {
+    const cursor = likesCountCursor(q);
+    const key = `likes:${q.limit}:${cursor ? `${cursor.likes}:${cursor.id}` : '0'}`;
+    return this.shared.get(key, () => this.buildLikesCountPage(q, cursor));
+  }
+
+  private async buildLikesCountPage(
+    q: LikesCountQuery,
+    cursor: { likes: number; id: number } | undefined,
+  ): Promise<CachedPage> {
     const rows = await this.repo.likesCount(q.limit + 1, cursor);
     const items = rows.slice(0, q.limit).map(toFeedItem);
     const last = items[items.length - 1];
-    if (viewerId !== undefined) await this.markLiked(viewerId, items);
-    return {
+    const body: LikesCountPage = {
       video_list: items,
       next_likes_count_before: last ? last.likes_count : (cursor?.likes ?? 0),
       next_id_before: last ? last.id : (cursor?.id ?? 0),
       has_more: rows.length > q.limit,
     };
+    return cachedPage(body);
+  }
+
+  /** A shared page as the object a controller returns, with the viewer's `is_liked`. */
+  private async viewerPage<T extends { video_list: FeedVideoItem[] }>(
+    page: Promise<CachedPage>,
+    viewerId?: number,
+  ): Promise<T> {
+    const parsed = JSON.parse((await page).json) as T;
+    if (viewerId !== undefined) await this.markLiked(viewerId, parsed.video_list);
+    return parsed;
+  }
+
+  /**
+   * A shared page as a viewer's JSON: its bytes as they are when there is no viewer or the viewer
+   * likes none of its videos (the usual case), else the page with those `is_liked` set.
+   */
+  private async forViewer(page: CachedPage, viewerId?: number): Promise<string> {
+    if (viewerId === undefined || page.ids.length === 0) return page.json;
+    const liked = await this.likedAmong(viewerId, page.ids);
+    if (liked.size === 0) return page.json;
+    const parsed = JSON.parse(page.json) as { video_list: FeedVideoItem[] };
+    for (const i of parsed.video_list) i.is_liked = liked.has(i.id);
+    return JSON.stringify(parsed);
   }
 
   /**

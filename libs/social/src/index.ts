@@ -3,6 +3,7 @@ export * from './social.errors';
 export * from './social.view';
 export * from './social.repository';
 export * from './social.service';
+export * from './follow-hooks';
 export * from './social-events.controller';
 export * from './social-recount';
 export * from './social.module';

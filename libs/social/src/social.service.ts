@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { Database, isDuplicateKey, nowMs } from '@app/core';
 import { EventBus, makeEvent } from '@app/events';
+import { FollowHooks } from './follow-hooks';
 import { SocialErrors } from './social.errors';
 import { SocialRepository } from './social.repository';
 import type { SocialEntity } from './social.entity';
@@ -14,10 +15,13 @@ import {
 
 @Injectable()
 export class SocialService {
+  private readonly logger = new Logger(SocialService.name);
+
   constructor(
     private readonly bus: EventBus,
     private readonly socials: SocialRepository,
     private readonly db: Database,
+    private readonly hooks: FollowHooks,
   ) {}
 
   /** 400 self, 404 unknown account, 409 already following. */
@@ -34,6 +38,7 @@ export class SocialService {
       if (isDuplicateKey(err)) throw SocialErrors.alreadyFollowing();
       throw err;
     }
+    await this.afterCommit(followerId, vloggerId);
   }
 
   /** 400 self, 404 unknown account, 409 not following. */
@@ -45,6 +50,13 @@ export class SocialService {
         throw SocialErrors.notFollowing();
       emit(makeEvent('social.unfollow', { follower_id: followerId, vlogger_id: vloggerId }, nowMs()));
     });
+    await this.afterCommit(followerId, vloggerId);
+  }
+
+  private afterCommit(followerId: number, vloggerId: number): Promise<void> {
+    return this.hooks.runAfterCommit(followerId, vloggerId, (err) =>
+      this.logger.warn(`after-follow hook failed for ${followerId} → ${vloggerId}: ${String(err)}`),
+    );
   }
 
   /** Lists and counts may be read from a replica (`Database.reader`), except for a recent writer. */

@@ -7,6 +7,7 @@ export * from './video.view';
 export * from './video.repository';
 export * from './video.service';
 export * from './video-detail.cache';
+export * from './video-list-generation';
 export * from './video-delete.hooks';
 export * from './video-events.controller';
 export * from './video-recount';

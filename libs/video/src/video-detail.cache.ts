@@ -2,6 +2,7 @@ import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { CacheAside, CacheKeys, CacheStore } from '@app/cache';
 import { Database } from '@app/core';
 import type { AfterCommitEffect, ApplyContext } from '@app/events';
+import { VideoListGeneration } from './video-list-generation';
 import type { VideoView } from './video.view';
 
 const DETAIL_TTL_MS = 5 * 60 * 1000;
@@ -35,6 +36,7 @@ export class VideoDetailCache implements OnModuleDestroy {
     private readonly store: CacheStore,
     private readonly aside: CacheAside,
     private readonly db: Database,
+    private readonly generation: VideoListGeneration,
   ) {}
 
   async get(id: number, load: () => Promise<VideoView | null>): Promise<VideoView | null> {
@@ -68,14 +70,16 @@ export class VideoDetailCache implements OnModuleDestroy {
     return p;
   }
 
-  /** Deletes the keys; with read replicas, marks them "refill from the primary" for the replica window. */
+  /**
+   * Deletes the keys; with read replicas, marks them "refill from the primary" for the replica
+   * window. Either way a new {@link VideoListGeneration}: pages listing these videos are stale too.
+   */
   private async forget(ids: number[]): Promise<void> {
     const keys = ids.map((id) => CacheKeys.videoDetail(id));
-    if (!this.db.reads.enabled) {
-      await this.store.del(...keys);
-      return;
-    }
-    await Promise.all(keys.map((k) => this.store.set(k, REFILL_FROM_PRIMARY, this.db.reads.stickyMs)));
+    const bumped = this.generation.bump();
+    if (!this.db.reads.enabled) await this.store.del(...keys);
+    else await Promise.all(keys.map((k) => this.store.set(k, REFILL_FROM_PRIMARY, this.db.reads.stickyMs)));
+    await bumped;
   }
 
   async invalidate(...ids: number[]): Promise<void> {

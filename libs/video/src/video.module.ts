@@ -4,6 +4,7 @@ import { AccountModule, AccountRenameHooks } from '@app/account';
 import { IdempotencyService } from '@app/core';
 import { VideoDeleteHooks } from './video-delete.hooks';
 import { VideoDetailCache } from './video-detail.cache';
+import { VideoListGeneration } from './video-list-generation';
 import { VideoEventsController } from './video-events.controller';
 import { VideoTagRepository } from './video-tag.repository';
 import { TagEntity, VideoTagEntity } from './tag.entity';
@@ -19,11 +20,12 @@ import { VideoService } from './video.service';
     VideoRepository,
     VideoService,
     VideoDetailCache,
+    VideoListGeneration,
     VideoDeleteHooks,
     VideoTagRepository,
     IdempotencyService,
   ],
-  exports: [VideoRepository, VideoService, VideoDetailCache, VideoDeleteHooks],
+  exports: [VideoRepository, VideoService, VideoDetailCache, VideoListGeneration, VideoDeleteHooks],
 })
 export class VideoModule implements OnModuleInit {
   constructor(

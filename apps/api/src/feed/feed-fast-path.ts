@@ -1,14 +1,11 @@
 import { normalizeTagName } from '@app/video';
-import { clampLimit, FeedService, HotListService, LikesCountQuery, TimeCursorQuery } from '@app/feed';
-import { FastRoute, uintField } from '../http/fast-reads';
+import { clampLimit, FeedService, LikesCountQuery, TimeCursorQuery } from '@app/feed';
+import { FastRoute, uintField, uintFields } from '../http/fast-reads';
 
 /** `{limit, latest_time, id_before}` as ListLatestDto would take it unchanged; else null. */
 export function fastLatestQuery(b: Record<string, unknown>): TimeCursorQuery | null {
-  const limit = uintField(b.limit);
-  const latestTime = uintField(b.latest_time);
-  const idBefore = uintField(b.id_before);
-  if (limit === null || latestTime === null || idBefore === null) return null;
-  return FeedService.timeQuery(limit, latestTime, idBefore);
+  const f = uintFields(b, ['limit', 'latest_time', 'id_before']);
+  return f && FeedService.timeQuery(f.limit, f.latest_time, f.id_before);
 }
 
 /** A present field as is; absent as undefined; null for a value the fast path leaves to Nest. */
@@ -21,7 +18,7 @@ function optionalUint(v: unknown): number | undefined | null {
  * with the DTOs' rules applied to the bodies they take. An anonymous latest page that this process
  * holds is answered without an await, from its pre-serialised bytes.
  */
-export function feedFastRoutes(feeds: FeedService, hot: HotListService): FastRoute<unknown>[] {
+export function feedFastRoutes(feeds: FeedService): FastRoute<unknown>[] {
   const latest: FastRoute<TimeCursorQuery> = {
     url: '/feed/listLatest',
     auth: 'soft',
@@ -48,7 +45,7 @@ export function feedFastRoutes(feeds: FeedService, hot: HotListService): FastRou
       return { limit: clampLimit(limit), likesCountBefore, idBefore };
     },
     // An unpaired cursor throws the service's 400; Nest then answers it from the DTO's rule.
-    answer: (q, viewer) => feeds.listLikesCount(q, viewer),
+    answer: (q, viewer) => feeds.likesCountJsonFor(q, viewer),
   };
   const byTag: FastRoute<{ tag: string; q: TimeCursorQuery }> = {
     url: '/feed/listByTag',
@@ -61,23 +58,16 @@ export function feedFastRoutes(feeds: FeedService, hot: HotListService): FastRou
       const q = fastLatestQuery(b);
       return q && { tag, q };
     },
-    answer: ({ tag, q }, viewer) => feeds.listByTag(tag, q, viewer),
+    answer: ({ tag, q }, viewer) => feeds.tagJsonFor(tag, q, viewer),
   };
   const popularity: FastRoute<{ limit: number; asOf: number; offset: number }> = {
     url: '/feed/listByPopularity',
     auth: 'soft',
     query: (b) => {
-      const limit = uintField(b.limit);
-      const asOf = uintField(b.as_of);
-      const offset = uintField(b.offset);
-      if (limit === null || asOf === null || offset === null) return null;
-      return { limit: clampLimit(limit), asOf, offset };
+      const f = uintFields(b, ['limit', 'as_of', 'offset']);
+      return f && { limit: clampLimit(f.limit), asOf: f.as_of, offset: f.offset };
     },
-    answer: async (q, viewer) => {
-      const page = await hot.list(q);
-      if (viewer !== undefined) await feeds.markLiked(viewer, page.video_list);
-      return page;
-    },
+    answer: (q, viewer) => feeds.popularityJsonFor(q, viewer),
   };
   return [latest, following, likesCount, byTag, popularity] as FastRoute<unknown>[];
 }

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { FeedModule, FeedService, HotListService } from '@app/feed';
+import { FeedModule, FeedService } from '@app/feed';
 import { FastReads } from '../http/fast-reads';
 import { FeedController } from './feed.controller';
 import { feedFastRoutes } from './feed-fast-path';
@@ -10,7 +10,7 @@ import { feedFastRoutes } from './feed-fast-path';
   controllers: [FeedController],
 })
 export class FeedHttpModule {
-  constructor(fastReads: FastReads, feeds: FeedService, hot: HotListService) {
-    for (const route of feedFastRoutes(feeds, hot)) fastReads.add(route);
+  constructor(fastReads: FastReads, feeds: FeedService) {
+    for (const route of feedFastRoutes(feeds)) fastReads.add(route);
   }
 }

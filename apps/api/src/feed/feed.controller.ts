@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { AuthAccount } from '@app/account';
-import { clampLimit, FeedService, HotListService, LikesCountPage, PopularityPage, TimePage } from '@app/feed';
+import { clampLimit, FeedService, LikesCountPage, PopularityPage, TimePage } from '@app/feed';
 import { ApiCommonErrors, ApiErrors } from '../http/api-errors';
 import { CurrentAccount } from '../http/current-account.decorator';
 import { SoftAuth } from '../http/route-metadata';
@@ -20,10 +20,7 @@ import {
 @ApiCommonErrors()
 @Controller('feed')
 export class FeedController {
-  constructor(
-    private readonly feeds: FeedService,
-    private readonly hot: HotListService,
-  ) {}
+  constructor(private readonly feeds: FeedService) {}
 
   @SoftAuth()
   @Post('listLatest')
@@ -68,13 +65,10 @@ export class FeedController {
     @Body() dto: ListByPopularityDto,
     @CurrentAccount() me?: AuthAccount,
   ): Promise<PopularityPage> {
-    const page = await this.hot.list({
-      limit: clampLimit(dto.limit),
-      asOf: dto.as_of ?? 0,
-      offset: dto.offset ?? 0,
-    });
-    if (me) await this.feeds.markLiked(me.id, page.video_list);
-    return page;
+    return this.feeds.listByPopularity(
+      { limit: clampLimit(dto.limit), asOf: dto.as_of ?? 0, offset: dto.offset ?? 0 },
+      me?.id,
+    );
   }
 
   @SoftAuth()

@@ -37,6 +37,20 @@ export function uintField(v: unknown): number | null {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null;
 }
 
+/** Several {@link uintField}s of a body by name; null when any one is not taken. */
+export function uintFields<K extends string>(
+  b: Record<string, unknown>,
+  names: readonly K[],
+): Record<K, number> | null {
+  const out = {} as Record<K, number>;
+  for (const name of names) {
+    const v = uintField(b[name]);
+    if (v === null) return null;
+    out[name] = v;
+  }
+  return out;
+}
+
 /** An `@IsEntityId()` field: a positive safe integer, else null. */
 export function idField(v: unknown): number | null {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 ? v : null;

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { VideoModule, VideoService } from '@app/video';
-import { FastReads, idField, uintField } from '../http/fast-reads';
+import { FastReads, idField, uintFields } from '../http/fast-reads';
 import { cursorOrUndefined, resolveLimit } from '../http/validators';
 import { VideoController } from './video.controller';
 
@@ -26,9 +26,8 @@ export class VideoHttpModule {
       auth: 'public',
       query: (b) => {
         const author = idField(b.author_id);
-        const idBefore = uintField(b.id_before);
-        const limit = uintField(b.limit);
-        return author === null || idBefore === null || limit === null ? null : { author, idBefore, limit };
+        const f = uintFields(b, ['id_before', 'limit']);
+        return author === null || f === null ? null : { author, idBefore: f.id_before, limit: f.limit };
       },
       answer: (q) => videos.listByAuthor(q.author, cursorOrUndefined(q.idBefore), resolveLimit(q.limit)),
     });
