@@ -59,6 +59,8 @@ interface Lane {
   /** The live channel and the acks of the deliveries made on it (one batcher per channel). */
   live: { ch: ConfirmChannel; acks: AckBatcher } | null;
   consumerTag: string | null;
+  /** A `basic.consume` is on its way (setup and a resume after a database outage may both start one). */
+  starting: boolean;
 }
 
 interface Delivery {
@@ -148,7 +150,7 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
       this.logger.warn(`RabbitMQ connection lost (${err?.message ?? 'closed'}); reconnecting`);
     });
     this.lanes = this.queues.map((queue) => {
-      const lane: Lane = { queue, wrapper: null, live: null, consumerTag: null };
+      const lane: Lane = { queue, wrapper: null, live: null, consumerTag: null, starting: false };
       lane.wrapper = this.manager!.createChannel({
         confirm: true,
         json: false,
@@ -186,16 +188,27 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
     if (!this.paused && !this.closing) await this.consume(lane);
   }
 
+  /** Starts the lane's consumer unless it has one (or one is being started). */
   private async consume(lane: Lane): Promise<void> {
     const live = lane.live;
-    if (!live || lane.consumerTag !== null) return;
+    if (!live || lane.consumerTag !== null || lane.starting) return;
     const { ch, acks } = live;
-    const { consumerTag } = await ch.consume(
-      lane.queue.name,
-      (msg) => this.onMessage(ch, acks, lane.queue, msg),
-      { noAck: false },
-    );
-    lane.consumerTag = consumerTag;
+    lane.starting = true;
+    try {
+      const { consumerTag } = await ch.consume(
+        lane.queue.name,
+        (msg) => this.onMessage(ch, acks, lane.queue, msg),
+        { noAck: false },
+      );
+      // Paused or closing meanwhile: the cancel missed this consumer, so cancel it here.
+      if (lane.live !== live || this.paused || this.closing)
+        await ch.cancel(consumerTag).catch(() => undefined);
+      else lane.consumerTag = consumerTag;
+    } finally {
+      lane.starting = false;
+    }
+    // A setup or resume that came while this start was on its way returned early: start again if wanted.
+    if (lane.consumerTag === null && lane.live && !this.paused && !this.closing) await this.consume(lane);
   }
 
   private async cancelAll(): Promise<void> {
