@@ -19,35 +19,34 @@
  * Each phase also prints the CPU seconds spent by the api, the worker, the load generator and the
  * local servers (mariadbd, redis-server, beam.smp), from /proc, so it shows where the cores went.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import Redis from 'ioredis';
 import { postJson, type JsonReply } from './http';
+import {
+  AMQP,
+  arg,
+  deleteRedisPrefix,
+  MYSQL,
+  REDIS,
+  ROOT,
+  run,
+  sleep,
+  spawnNode,
+  startWorker,
+  stop,
+} from './processes';
 import { createConnection, type Connection } from 'mysql2/promise';
 
-const run = promisify(execFile);
-const ROOT = join(__dirname, '..', '..');
-const MYSQL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
-const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const AMQP = new URL(process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 const SECONDS = arg('seconds', 10);
 const CONNECTIONS = arg('connections', 64);
 const ACCOUNTS = arg('accounts', 128);
 const VIDEOS = 64;
 const APIS = arg('apis', 1);
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A port where "the broker" hangs up on every connection: the broker is down. */
 async function deadBroker(): Promise<{ port: number; close: () => Promise<void> }> {
@@ -66,31 +65,6 @@ let baseUrls: string[] = [];
 /** To the first api, or to api `to` (the node client spreads its connections over them). */
 function post(path: string, body: unknown, token?: string, to = 0): Promise<JsonReply> {
   return postJson(baseUrls[to] + path, body, agent, token);
-}
-
-const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-
-function spawnNode(script: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [...NODE_ARGS, join(ROOT, script)], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-}
-
-async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const p = spawnNode('dist/apps/worker/src/main.js', env);
-  await new Promise<void>((resolve, reject) => {
-    p.on('message', (m: { type?: string }) => m?.type === 'ready' && resolve());
-    p.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-  });
-  return p;
-}
-
-async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null) return;
-  const gone = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  await gone;
 }
 
 async function queued(vhost: string): Promise<number> {
@@ -484,14 +458,7 @@ async function main(): Promise<void> {
     await admin.query(`DROP DATABASE IF EXISTS \`${db}\``);
     await admin.end();
     await run('rabbitmqctl', ['-q', 'delete_vhost', vhost]).catch(() => undefined);
-    const redis = new Redis(REDIS);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `fsv:${id}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
+    await deleteRedisPrefix(REDIS, `fsv:${id}:`);
   }
 }
 

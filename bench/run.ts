@@ -246,6 +246,18 @@ async function main(): Promise<void> {
     for (let i = 0; i < 50; i++) likers.push(await login(`user${100 + i}`, info.password));
     const pop = JSON.parse((await post('/feed/listByPopularity', { limit: 10 })).text) as { as_of: number };
 
+    // Where each following user's newest 800 videos begin (what a timeline of the default length holds).
+    const recentFrom = new Map<number, number>();
+    for (const u of info.following_users) {
+      let cursor = { latest_time: 0, id_before: 0 };
+      for (let page = 0; page < 16; page++) {
+        const res = await post('/feed/listByFollowing', { limit: 50, ...cursor }, tokens.get(u.follows));
+        const body = JSON.parse(res.text) as { next_time: number; next_id_before: number; has_more: boolean };
+        cursor = { latest_time: body.next_time, id_before: body.next_id_before };
+        if (!body.has_more) break;
+      }
+      recentFrom.set(u.follows, cursor.latest_time);
+    }
     const [tMin, tMax] = info.time_range_ms;
     const randomTime = (): number => tMin + rand(tMax - tMin);
     const latestBody = JSON.stringify({ limit: 10 });
@@ -256,6 +268,23 @@ async function main(): Promise<void> {
     const randomize =
       (make: () => unknown) =>
       (req: AcRequest): AcRequest => ({ ...req, body: JSON.stringify(make()) });
+    /** listByFollowing of the user with `follows` follows, at random cursors (`time()`, any id). */
+    const followingCursors = (follows: number, what: string, time: () => number): Scenario => ({
+      name: `listByFollowing, follows ${follows} (${what})`,
+      target: 'api',
+      requests: [
+        {
+          method: 'POST',
+          path: '/feed/listByFollowing',
+          headers: auth(tokens.get(follows) ?? ''),
+          setupRequest: randomize(() => ({
+            limit: 10,
+            latest_time: time(),
+            id_before: 1 + rand(info.max_video_id),
+          })),
+        },
+      ],
+    });
 
     const scenarios: Scenario[] = [
       {
@@ -376,22 +405,15 @@ async function main(): Promise<void> {
           },
         ],
       })),
-      ...info.following_users.map((u): Scenario => ({
-        name: `listByFollowing, follows ${u.follows} (random cursors, uncached)`,
-        target: 'api',
-        requests: [
-          {
-            method: 'POST',
-            path: '/feed/listByFollowing',
-            headers: auth(tokens.get(u.follows) ?? ''),
-            setupRequest: randomize(() => ({
-              limit: 10,
-              latest_time: randomTime(),
-              id_before: 1 + rand(info.max_video_id),
-            })),
-          },
-        ],
-      })),
+      ...info.following_users.map((u) => followingCursors(u.follows, 'random cursors, uncached', randomTime)),
+      ...info.following_users.map((u) => {
+        const from = recentFrom.get(u.follows) ?? tMin;
+        return followingCursors(
+          u.follows,
+          'random cursors in the newest 800, uncached',
+          () => from + rand(tMax + 1 - from),
+        );
+      }),
       {
         name: 'getDetail (random ids)',
         target: 'api',

@@ -20,6 +20,7 @@ import {
   EventsModule,
 } from '@app/events';
 import { LikeModule } from '@app/like';
+import { FeedModule } from '@app/feed';
 import { NotificationModule } from '@app/notification';
 import { SCHEMA } from '@app/schema';
 import { SocialModule } from '@app/social';
@@ -38,6 +39,7 @@ export const WORKER_DOMAIN_MODULES: Imports = [
   CommentModule,
   SocialModule,
   NotificationModule,
+  FeedModule,
 ];
 
 export interface WorkerOptions {

@@ -18,6 +18,16 @@ export const CacheKeys = {
   likedSetVersion: (accountId: number): string => `liked:{uid=${accountId}}:ver`,
   /** Changes whenever a video's listed fields may have (every detail invalidation): likes-count pages. */
   videoListGeneration: (): string => 'feed:videos:gen',
+  /**
+   * A follower's timeline (issue 14): the ids of the followed authors' videos by create_time, and
+   * its state (building or ready, completeness floor, version, the followed authors merged at read).
+   */
+  timeline: (accountId: number): string => `timeline:{uid=${accountId}}:z`,
+  timelineMeta: (accountId: number): string => `timeline:{uid=${accountId}}:m`,
+  /** Changes when every timeline must be rebuilt (an author turned big; a fan-out Redis refused). */
+  timelineVersion: (): string => 'timeline:ver',
+  /** Authors with more than FANOUT_MAX_FOLLOWERS followers: never pushed, merged at read. */
+  timelineBigAuthors: (): string => 'timeline:big',
   /** Read-your-writes with read replicas: the account wrote within the sticky window. */
   recentWrite: (accountId: number): string => `ryw:${accountId}`,
 };

@@ -8,3 +8,4 @@ export { MemoryCacheStore } from './memory-cache.store';
 export { RedisCacheStore } from './redis-cache.store';
 export type { RedisNode, RedisStoreOptions } from './redis-cache.store';
 export * from './bounded-key';
+export { RedisScript } from './redis-script';

@@ -19,6 +19,8 @@ const POPULARITY = {
   ts,
 };
 
+const VIDEO = { event_id: uuid, video_id: id, author_id: id, create_time: ts, ts };
+
 const SCHEMAS: Record<RoutingKey, Record<string, FieldCheck>> = {
   'like.like': LIKE,
   'like.unlike': LIKE,
@@ -27,6 +29,7 @@ const SCHEMAS: Record<RoutingKey, Record<string, FieldCheck>> = {
   'social.follow': SOCIAL,
   'social.unfollow': SOCIAL,
   'video.popularity.update': POPULARITY,
+  'video.publish': VIDEO,
 };
 
 export type ParseResult = { ok: true; event: DomainEvent } | { ok: false; error: string };

@@ -9,6 +9,8 @@ export const Exchange = {
   Comment: 'comment.events',
   Social: 'social.events',
   Popularity: 'video.popularity.events',
+  /** Ours (issue 14): a published video, fanned out to its author's followers' timelines. */
+  Video: 'video.events',
 } as const;
 export type ExchangeName = (typeof Exchange)[keyof typeof Exchange];
 
@@ -44,6 +46,15 @@ export interface PopularityEventPayload {
   ts: number;
 }
 
+/** Ours: `create_time` is the video's (unix ms), so a timeline orders it without a read. */
+export interface VideoEventPayload {
+  event_id: string;
+  video_id: number;
+  author_id: number;
+  create_time: number;
+  ts: number;
+}
+
 /** Routing key → payload type. */
 export interface EventPayloads {
   'like.like': LikeEventPayload;
@@ -53,6 +64,7 @@ export interface EventPayloads {
   'social.follow': SocialEventPayload;
   'social.unfollow': SocialEventPayload;
   'video.popularity.update': PopularityEventPayload;
+  'video.publish': VideoEventPayload;
 }
 
 export type RoutingKey = keyof EventPayloads;
@@ -66,6 +78,7 @@ export const EXCHANGE_OF: Record<RoutingKey, ExchangeName> = {
   'social.follow': Exchange.Social,
   'social.unfollow': Exchange.Social,
   'video.popularity.update': Exchange.Popularity,
+  'video.publish': Exchange.Video,
 };
 
 export const ROUTING_KEYS = Object.keys(EXCHANGE_OF) as RoutingKey[];

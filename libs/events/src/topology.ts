@@ -13,6 +13,7 @@ export const CONSUMER_QUEUES = {
   comment: { name: 'comment.worker', routingKeys: ['comment.publish', 'comment.delete'] },
   social: { name: 'social.worker', routingKeys: ['social.follow', 'social.unfollow'] },
   popularity: { name: 'popularity.worker', routingKeys: ['video.popularity.update'] },
+  video: { name: 'video.worker', routingKeys: ['video.publish'] },
 } as const satisfies Record<string, ConsumerQueue>;
 
 export const ALL_CONSUMER_QUEUES: readonly ConsumerQueue[] = Object.values(CONSUMER_QUEUES);
@@ -71,7 +72,7 @@ function typeArguments(type: QueueType): Record<string, unknown> {
 }
 
 /**
- * Declares the whole topology (SPEC §4) idempotently: the four topic exchanges, one durable work
+ * Declares the whole topology (SPEC §4) idempotently: the five topic exchanges, one durable work
  * queue per consumer bound to its routing keys, its retry delay queues, and its dead-letter queue
  * behind {@link DEAD_LETTER_EXCHANGE}. The api and the worker both run this on every (re)connect,
  * so an event published before any worker ever ran waits in its queue.

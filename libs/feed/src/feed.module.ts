@@ -6,11 +6,17 @@ import { FeedRepository } from './feed.repository';
 import { FeedService } from './feed.service';
 import { HotListService } from './hot-list.service';
 import { SharedPages } from './shared-pages';
+import { TimelineEventsController } from './timeline-events.controller';
+import { Timelines } from './timelines';
 
-/** The feeds and the hot list (no controllers: the api's FeedHttpModule is the edge). */
+/**
+ * The feeds, the hot list and the following timelines. Its one controller is the `video.publish`
+ * handler (the timelines' fan-out); the api's FeedHttpModule is the HTTP edge.
+ */
 @Module({
   imports: [LikeModule, SocialModule, VideoModule],
-  providers: [FeedRepository, FeedService, HotListService, SharedPages],
-  exports: [FeedService, HotListService],
+  controllers: [TimelineEventsController],
+  providers: [FeedRepository, FeedService, HotListService, SharedPages, Timelines],
+  exports: [FeedService, HotListService, Timelines],
 })
 export class FeedModule {}

@@ -65,18 +65,48 @@ export class FeedRepository {
     );
   }
 
-  byIds(ids: number[]): Promise<VideoRow[]> {
+  byIds(ids: number[], primary = false): Promise<VideoRow[]> {
     if (ids.length === 0) return Promise.resolve([]);
-    return this.db.reader.query<VideoRow>(
+    return (primary ? this.db : this.db.reader).query<VideoRow>(
       `SELECT ${COLS} FROM videos v WHERE v.id IN (${placeholders(ids.length)})`,
       ids,
     );
   }
 
   /** Rows for `ids`, in the order given (ids whose row vanished meanwhile are dropped). */
-  private async inOrder(ids: number[]): Promise<VideoRow[]> {
-    const rows = new Map((await this.byIds(ids)).map((r) => [Number(r.id), r]));
+  private async inOrder(ids: number[], primary = false): Promise<VideoRow[]> {
+    const rows = new Map((await this.byIds(ids, primary)).map((r) => [Number(r.id), r]));
     return ids.flatMap((id) => rows.get(id) ?? []);
+  }
+
+  /**
+   * The rows of `ids` whose author `accountId` follows (a timeline's entries: a deleted video or an
+   * unfollowed author's is left out). Each by primary key, then the follow by `uq_socials_follower_vlogger`.
+   */
+  followedByIds(accountId: number, ids: number[]): Promise<VideoRow[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.db.reader.query<VideoRow>(
+      `SELECT ${COLS} FROM videos v JOIN socials s ON s.follower_id = ? AND s.vlogger_id = v.author_id WHERE v.id IN (${placeholders(ids.length)})`,
+      [accountId, ...ids],
+    );
+  }
+
+  /** Every account `accountId` follows. */
+  async followedAuthors(accountId: number): Promise<number[]> {
+    const rows = await this.db.query<{ vlogger_id: number | string }>(
+      'SELECT vlogger_id FROM socials WHERE follower_id = ?',
+      [accountId],
+    );
+    return rows.map((r) => Number(r.vlogger_id));
+  }
+
+  /** Up to `max` followers of `authorId` (the primary: a fan-out must see every committed follow). */
+  async followerIds(authorId: number, max: number): Promise<number[]> {
+    const rows = await this.db.query<{ follower_id: number | string }>(
+      'SELECT follower_id FROM socials WHERE vlogger_id = ? LIMIT ?',
+      [authorId, max],
+    );
+    return rows.map((r) => Number(r.follower_id));
   }
 
   async followCount(accountId: number): Promise<number> {
@@ -100,18 +130,21 @@ export class FeedRepository {
     take: number,
     latestTime: number,
     idBefore: number,
+    primary = false,
   ): Promise<VideoRow[]> {
-    const few = await this.db.reader.query<{ vlogger_id: number | string }>(
+    const db = primary ? this.db : this.db.reader;
+    const few = await db.query<{ vlogger_id: number | string }>(
       'SELECT vlogger_id FROM socials WHERE follower_id = ? LIMIT ?',
       [accountId, FOLLOWING_TIME_SCAN_MIN],
     );
     if (few.length === 0) return [];
     if (few.length < FOLLOWING_TIME_SCAN_MIN) {
-      return this.mergeAuthors(
+      return this.byAuthors(
         few.map((r) => Number(r.vlogger_id)),
         take,
         latestTime,
         idBefore,
+        primary,
       );
     }
     const inFollowed = 'v.author_id IN (SELECT s.vlogger_id FROM socials s WHERE s.follower_id = ?)';
@@ -121,11 +154,14 @@ export class FeedRepository {
         this.db.dialect === 'mysql'
           ? 'FORCE INDEX (ix_videos_author_time)'
           : 'INDEXED BY ix_videos_author_time';
-      const ids = await this.db.reader.query<{ id: number | string }>(
+      const ids = await db.query<{ id: number | string }>(
         `SELECT v.id FROM videos v ${hint} WHERE ${inFollowed} AND v.create_time < ? ORDER BY v.create_time DESC, v.id DESC LIMIT ?`,
         [accountId, lt, n],
       );
-      return this.inOrder(ids.map((r) => Number(r.id)));
+      return this.inOrder(
+        ids.map((r) => Number(r.id)),
+        primary,
+      );
     };
 
     const upper = latestTime > 0 ? latestTime : Date.now() + 60_000;
@@ -135,7 +171,7 @@ export class FeedRepository {
       this.db.dialect === 'mysql'
         ? 'FORCE INDEX (ix_videos_create_time)'
         : 'INDEXED BY ix_videos_create_time';
-    const recent = await this.db.reader.query<VideoRow>(
+    const recent = await db.query<VideoRow>(
       `SELECT ${COLS} FROM videos v ${hint} WHERE v.create_time >= ?${kw ? ' AND (' + kw + ')' : ''} AND ${inFollowed} ORDER BY v.create_time DESC, v.id DESC LIMIT ?`,
       [lower, ...kp, accountId, take],
     );
@@ -146,25 +182,30 @@ export class FeedRepository {
   }
 
   /**
-   * Per-author merge for a few followed authors: each author's newest `take` ids past the cursor
-   * from `ix_videos_author_time` (at most `take` index entries each), merged by the outer sort.
+   * Per-author merge for a few authors (few followed ones; a timeline's big authors): each author's
+   * newest `take` ids past the cursor from `ix_videos_author_time` (at most `take` index entries
+   * each), merged by the outer sort.
    */
-  private async mergeAuthors(
+  async byAuthors(
     authors: number[],
     take: number,
     latestTime: number,
     idBefore: number,
+    primary = false,
   ): Promise<VideoRow[]> {
     const [kw, kp] = timeKeyset('v', latestTime, idBefore);
     const parts = authors.map(
       (_, i) =>
         `SELECT * FROM (SELECT v.id, v.create_time FROM videos v WHERE v.author_id = ?${kw ? ' AND ' + kw : ''} ORDER BY v.create_time DESC, v.id DESC LIMIT ?) a${i}`,
     );
-    const ids = await this.db.reader.query<{ id: number | string }>(
+    const ids = await (primary ? this.db : this.db.reader).query<{ id: number | string }>(
       `SELECT m.id FROM (${parts.join(' UNION ALL ')}) m ORDER BY m.create_time DESC, m.id DESC LIMIT ?`,
       [...authors.flatMap((a) => [a, ...kp, take]), take],
     );
-    return this.inOrder(ids.map((r) => Number(r.id)));
+    return this.inOrder(
+      ids.map((r) => Number(r.id)),
+      primary,
+    );
   }
 
   /** Ids among `videoIds` that `accountId` likes: one query per page (SPEC §3.6). */

@@ -8,6 +8,7 @@ import { CachedPage, FeedPageCache, packPage, unpackPage } from './feed-page-cac
 import { FeedRepository } from './feed.repository';
 import { HotListService } from './hot-list.service';
 import { SharedPages } from './shared-pages';
+import { Timelines } from './timelines';
 import {
   clampLimit,
   FEED_CACHE_TTL_MS,
@@ -81,17 +82,20 @@ export class FeedService {
     private readonly likedSets: LikedSets,
     private readonly shared: SharedPages,
     private readonly hot: HotListService,
+    private readonly timelines: Timelines,
     follows: FollowHooks,
   ) {
     follows.registerAfterCommit((followerId) => this.dropFollowingPages(followerId));
   }
 
   /**
-   * A follow or unfollow of `followerId` answered: its first following pages (every limit) are
-   * dropped before it answers, and again shortly after, since a rebuild that read the old follows
-   * may store its page in between (as the detail cache does). Deeper pages follow within their TTL.
+   * A follow or unfollow of `followerId` answered: its timeline and its first following pages
+   * (every limit) are dropped before it answers, and the pages again shortly after, since a
+   * rebuild that read the old follows may store its page in between (as the detail cache does).
+   * Deeper pages follow within their TTL.
    */
   private async dropFollowingPages(followerId: number): Promise<void> {
+    await this.timelines.drop(followerId);
     const keys = Array.from({ length: FEED_MAX_LIMIT }, (_, i) =>
       CacheKeys.followingFeed(i + 1, followerId, '0'),
     );
@@ -176,9 +180,16 @@ export class FeedService {
       q.latestTime > 0 ? `${q.latestTime}:${q.idBefore}` : '0',
     );
     return this.cache.getOrLoadRaw(key, { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_following' }, async () =>
-      JSON.stringify(
-        this.timePage(await this.repo.following(viewerId, q.limit + 1, q.latestTime, q.idBefore), q),
-      ),
+      JSON.stringify(this.timePage(await this.followingRows(viewerId, q), q)),
+    );
+  }
+
+  /** The page's rows (and one more) from the viewer's timeline when it can answer, else the SQL pull. */
+  async followingRows(viewerId: number, q: TimeCursorQuery): Promise<VideoRow[]> {
+    const take = q.limit + 1;
+    return (
+      (await this.timelines.page(viewerId, take, q.latestTime, q.idBefore)) ??
+      (await this.repo.following(viewerId, take, q.latestTime, q.idBefore))
     );
   }
 

@@ -4,3 +4,4 @@ export * from './feed.types';
 export * from './feed-page-cache';
 export * from './hot-list.service';
 export { FeedRepository } from './feed.repository';
+export { Timelines, TIMELINE_TTL_MS, timelineMember } from './timelines';

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Database, IdempotencyService, nowMs } from '@app/core';
+import { EventBus, makeEvent } from '@app/events';
 import { VideoDeleteHooks } from './video-delete.hooks';
 import { VideoDetailCache } from './video-detail.cache';
 import { VideoTagRepository } from './video-tag.repository';
@@ -29,15 +30,20 @@ export class VideoService {
     private readonly deleteHooks: VideoDeleteHooks,
     private readonly idempotency: IdempotencyService,
     private readonly tags: VideoTagRepository,
+    private readonly bus: EventBus,
   ) {}
 
-  /** Counters start at 0. With an idempotency key, a retry replays the first response. */
+  /**
+   * Counters start at 0. With an idempotency key, a retry replays the first response. Emits
+   * `video.publish` (ours, SPEC §4) in the same transaction: the followers' timelines get the video
+   * from its handler (the worker with a broker, else this request after its commit).
+   */
   async publish(authorId: number, input: PublishVideoInput, idempotencyKey?: string): Promise<VideoView> {
     const scope = idempotencyKey
       ? { accountId: authorId, route: VIDEO_PUBLISH_ROUTE, key: idempotencyKey }
       : null;
     return this.idempotency.once<VideoView>(scope, async (save) => {
-      const view = await this.db.transaction(async (manager) => {
+      const view = await this.bus.transaction(async (manager, emit) => {
         const username = await lockAuthorName(manager, this.db.dialect, authorId);
         if (username === null) throw VideoErrors.authorNotFound();
         const tags = parseTags(input.title, input.description);
@@ -55,6 +61,9 @@ export class VideoService {
           tags: encodeTags(tags),
         });
         await this.tags.attach(manager, row.id, row.createTime, tags);
+        emit(
+          makeEvent('video.publish', { video_id: row.id, author_id: authorId, create_time: row.createTime }),
+        );
         const v = toVideoView(row);
         await save(manager, v);
         return v;

@@ -91,6 +91,13 @@ export interface AppConfig {
   /** Consumer retry budget before a message is dead-lettered (SPEC §4). */
   maxDeliveries: number;
   /**
+   * `TIMELINE_MAX_LENGTH`: newest entries kept in a follower's timeline in Redis (the following
+   * feed, issue 14); 0 = no timelines (the following feed is always the SQL pull).
+   */
+  timelineMaxLength: number;
+  /** `FANOUT_MAX_FOLLOWERS`: an author with more followers is not pushed to timelines but merged at read. */
+  fanoutMaxFollowers: number;
+  /**
    * How long `processed_events` (the dedupe record) is kept. Must exceed the longest a copy of an
    * applied event may still wait in a queue, dead-letter replays included.
    */
@@ -366,6 +373,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     http,
     httpFastReads: flag(env, 'HTTP_FAST_READS', true),
     maxDeliveries: int(env, 'MAX_DELIVERIES', 5, 1, 100),
+    timelineMaxLength: int(env, 'TIMELINE_MAX_LENGTH', 800, 0, 100_000),
+    fanoutMaxFollowers: int(env, 'FANOUT_MAX_FOLLOWERS', 10_000, 0, 10_000_000),
     dedupeRetentionSeconds: parseDuration('DEDUPE_RETENTION', str(env, 'DEDUPE_RETENTION') ?? '7d'),
     uploadQuotaBytes: parseSize('UPLOAD_QUOTA', str(env, 'UPLOAD_QUOTA') ?? '2GiB'),
     dbStatementTimeoutMs: int(env, 'DB_STATEMENT_TIMEOUT_MS', 2000, 0, 600_000),

@@ -1,0 +1,260 @@
+import { CacheKeys } from '@app/cache';
+import { FeedRepository, FeedService, Timelines, timelineMember, type VideoRow } from '@app/feed';
+import { startApp, TestApp } from '../helpers/test-app';
+import { PROFILES, redisClient } from '../helpers/test-env';
+import { startWorker, TestWorker } from '../helpers/worker';
+import {
+  byTimeDesc,
+  FixtureVideo,
+  follow,
+  insertAccounts,
+  insertVideos,
+  registerAndLogin,
+} from './feed-fixtures';
+
+const LIMITS = [1, 7, 10, 50];
+/** Small bounds, so pages cross the timeline's floor and one author is big. */
+const CAP = 40;
+const MAX_FOLLOWERS = 2;
+
+jest.setTimeout(60_000);
+
+const ids = (rows: VideoRow[]): number[] => rows.map((r) => Number(r.id));
+
+const publish = async (t: TestApp, token: string, title: string): Promise<number> => {
+  const res = await t.http
+    .post('/video/publish')
+    .set('authorization', `Bearer ${token}`)
+    .send({ title, play_url: 'https://cdn.example.com/v.mp4', cover_url: 'https://cdn.example.com/c.jpg' });
+  expect(res.status).toBe(200);
+  return res.body.id as number;
+};
+
+/**
+ * Following timelines in Redis (libs/feed/src/timelines.ts): every page they answer equals the SQL
+ * pull item for item (ties, the length bound, big authors merged at read), and publish, delete,
+ * follow and unfollow reach them. Redis only: without it the feed is the SQL pull, which the feed
+ * suites walk on both profiles (and, with Redis, through these timelines).
+ */
+if (PROFILES.includes('full')) {
+  describe('following timelines (full, no broker)', () => {
+    let t: TestApp;
+    let feed: FeedService;
+    let repo: FeedRepository;
+    let timelines: Timelines;
+    let viewer: { id: number; token: string };
+    let authors: number[];
+    let videos: FixtureVideo[];
+    const redis = redisClient();
+    const key = (k: string): string => (t.testEnv.redisPrefix ?? '') + k;
+
+    beforeAll(async () => {
+      t = await startApp('full', {
+        env: { TIMELINE_MAX_LENGTH: String(CAP), FANOUT_MAX_FOLLOWERS: String(MAX_FOLLOWERS) },
+      });
+      feed = t.app.get(FeedService);
+      repo = t.app.get(FeedRepository);
+      timelines = t.app.get(Timelines);
+      viewer = await registerAndLogin(t, 'tl');
+      authors = await insertAccounts(t, 8);
+      const base = Date.now() - 60_000;
+      // 120 videos on 6 distinct milliseconds (20 per millisecond): ties on every page.
+      videos = await insertVideos(
+        t,
+        Array.from({ length: 120 }, (_, i) => ({
+          author_id: authors[i % authors.length],
+          create_time: base - (i % 6) * 1000,
+          likes_count: 0,
+          popularity: 0,
+        })),
+      );
+      await follow(t, viewer.id, authors.slice(0, 6));
+    });
+    afterAll(async () => {
+      redis.disconnect();
+      await t?.close();
+    });
+
+    /** Walks both paths from the first page with `limit`; returns how many pages the timeline answered. */
+    const walkBoth = async (
+      viewerId: number,
+      limit: number,
+    ): Promise<{ pages: number; fromTimeline: number; walked: number[] }> => {
+      const walked: number[] = [];
+      let latestTime = 0;
+      let idBefore = 0;
+      let pages = 0;
+      let fromTimeline = 0;
+      for (;;) {
+        const sql = await repo.following(viewerId, limit + 1, latestTime, idBefore);
+        const tl = await timelines.page(viewerId, limit + 1, latestTime, idBefore);
+        if (tl !== undefined) {
+          expect(ids(tl)).toEqual(ids(sql));
+          fromTimeline++;
+        }
+        const both = await feed.followingRows(viewerId, { limit, latestTime, idBefore });
+        expect(ids(both)).toEqual(ids(sql));
+        walked.push(...ids(sql).slice(0, limit));
+        pages++;
+        if (sql.length <= limit) return { pages, fromTimeline, walked };
+        const last = sql[limit - 1];
+        latestTime = Number(last.create_time);
+        idBefore = Number(last.id);
+      }
+    };
+
+    it.each(LIMITS)(
+      'every page equals the SQL pull item for item, ties and the length bound included (limit %i)',
+      async (limit) => {
+        const followed = new Set(authors.slice(0, 6));
+        const expected = videos
+          .filter((v) => followed.has(v.author_id))
+          .sort(byTimeDesc)
+          .map((v) => v.id);
+        const { pages, fromTimeline, walked } = await walkBoth(viewer.id, limit);
+        expect(walked).toEqual(expected);
+        expect(pages).toBe(Math.ceil(expected.length / limit));
+        // The pages within the newest CAP entries come from the timeline; the rest from SQL.
+        expect(fromTimeline).toBe(Math.floor((CAP - 1) / limit));
+        expect(await redis.zcard(key(CacheKeys.timeline(viewer.id)))).toBe(CAP);
+      },
+    );
+
+    it('random cursors (with and without id_before) agree with the SQL pull', async () => {
+      const times = [...new Set(videos.map((v) => v.create_time))];
+      for (let i = 0; i < 40; i++) {
+        const v = videos[(i * 37) % videos.length];
+        const latestTime = i % 5 === 0 ? times[i % times.length] : v.create_time;
+        const idBefore = i % 5 === 0 ? 0 : v.id + (i % 3);
+        const limit = LIMITS[i % LIMITS.length];
+        const sql = await repo.following(viewer.id, limit + 1, latestTime, idBefore);
+        const both = await feed.followingRows(viewer.id, { limit, latestTime, idBefore });
+        expect(ids(both)).toEqual(ids(sql));
+      }
+    });
+
+    it('a publish reaches the timeline before it answers; a delete leaves the next page; unfollow and follow rebuild it', async () => {
+      const author = await registerAndLogin(t, 'tlauthor');
+      expect(await timelines.page(viewer.id, 3, 0, 0)).toBeDefined(); // built
+      expect(await redis.exists(key(CacheKeys.timelineMeta(viewer.id)))).toBe(1);
+      const res = await t.http
+        .post('/social/follow')
+        .set('authorization', `Bearer ${viewer.token}`)
+        .send({ vlogger_id: author.id });
+      expect(res.status).toBe(200);
+      expect(await redis.exists(key(CacheKeys.timelineMeta(viewer.id)))).toBe(0); // dropped by the follow
+      expect(ids(await feed.followingRows(viewer.id, { limit: 5, latestTime: 0, idBefore: 0 })).length).toBe(
+        6,
+      );
+
+      const id = await publish(t, author.token, 'fresh');
+      expect(await redis.zscore(key(CacheKeys.timeline(viewer.id)), timelineMember(id))).not.toBeNull();
+      const first = await timelines.page(viewer.id, 6, 0, 0);
+      expect(first && ids(first)[0]).toBe(id);
+
+      const del = await t.http
+        .post('/video/delete')
+        .set('authorization', `Bearer ${author.token}`)
+        .send({ id });
+      expect(del.status).toBe(200);
+      const after = await feed.followingRows(viewer.id, { limit: 5, latestTime: 0, idBefore: 0 });
+      expect(ids(after)).not.toContain(id);
+      expect(ids(after)).toEqual(ids(await repo.following(viewer.id, 6, 0, 0)));
+      expect(await redis.zscore(key(CacheKeys.timeline(viewer.id)), timelineMember(id))).toBeNull();
+
+      const kept = await publish(t, author.token, 'kept');
+      expect(ids((await timelines.page(viewer.id, 6, 0, 0)) ?? [])[0]).toBe(kept);
+      const un = await t.http
+        .post('/social/unfollow')
+        .set('authorization', `Bearer ${viewer.token}`)
+        .send({ vlogger_id: author.id });
+      expect(un.status).toBe(200);
+      const gone = await feed.followingRows(viewer.id, { limit: 5, latestTime: 0, idBefore: 0 });
+      expect(ids(gone)).not.toContain(kept);
+      expect(ids((await timelines.page(viewer.id, 6, 0, 0)) ?? [])).not.toContain(kept);
+    });
+
+    it('an author above FANOUT_MAX_FOLLOWERS is not pushed but merged at read, and every timeline is rebuilt', async () => {
+      const big = await registerAndLogin(t, 'tlbig');
+      const fans = [viewer, await registerAndLogin(t, 'fan'), await registerAndLogin(t, 'fan')];
+      for (const f of fans) {
+        const res = await t.http
+          .post('/social/follow')
+          .set('authorization', `Bearer ${f.token}`)
+          .send({ vlogger_id: big.id });
+        expect(res.status).toBe(200);
+      }
+      expect(await timelines.page(viewer.id, 3, 0, 0)).toBeDefined(); // built before the author is big
+      const versionBefore = await redis.get(key(CacheKeys.timelineVersion()));
+      const id = await publish(t, big.token, 'to many');
+      expect(await redis.sismember(key(CacheKeys.timelineBigAuthors()), String(big.id))).toBe(1);
+      expect(await redis.get(key(CacheKeys.timelineVersion()))).not.toBe(versionBefore);
+      expect(await redis.zscore(key(CacheKeys.timeline(viewer.id)), timelineMember(id))).toBeNull();
+      const page = await timelines.page(viewer.id, 3, 0, 0);
+      expect(page && ids(page)[0]).toBe(id);
+      expect(await redis.hget(key(CacheKeys.timelineMeta(viewer.id)), 'big')).toBe(String(big.id));
+      for (const limit of LIMITS) await walkBoth(viewer.id, limit);
+    });
+
+    it('listByFollowing over HTTP walks the same items as the SQL pull', async () => {
+      const other = await registerAndLogin(t, 'tlhttp');
+      await follow(t, other.id, authors.slice(2, 5));
+      const expected: number[] = [];
+      let cursor = { latest_time: 0, id_before: 0 };
+      for (;;) {
+        const sql = await repo.following(other.id, 8, cursor.latest_time, cursor.id_before);
+        const res = await t.http
+          .post('/feed/listByFollowing')
+          .set('authorization', `Bearer ${other.token}`)
+          .send({ limit: 7, ...cursor });
+        expect(res.status).toBe(200);
+        expect((res.body.video_list as { id: number }[]).map((v) => v.id)).toEqual(ids(sql).slice(0, 7));
+        expected.push(...ids(sql).slice(0, 7));
+        if (!res.body.has_more) break;
+        cursor = { latest_time: res.body.next_time as number, id_before: res.body.next_id_before as number };
+      }
+      expect(expected.length).toBe(videos.filter((v) => authors.slice(2, 5).includes(v.author_id)).length);
+      expect(await redis.exists(key(CacheKeys.timelineMeta(other.id)))).toBe(1);
+    });
+  });
+
+  describe('following timelines (full, with a broker and a worker)', () => {
+    let t: TestApp;
+    let worker: TestWorker;
+    const redis = redisClient();
+
+    beforeAll(async () => {
+      t = await startApp('full', { amqp: true });
+      worker = await startWorker(t.testEnv, { migrate: false });
+    });
+    afterAll(async () => {
+      redis.disconnect();
+      await worker?.close();
+      await t?.close();
+    });
+
+    it("the worker pushes a video into every follower's timeline within 2 s", async () => {
+      const author = await registerAndLogin(t, 'wauthor');
+      const followers = await insertAccounts(t, 200, 'wfan');
+      for (const f of followers) await follow(t, f, [author.id]);
+      const timelines = t.app.get(Timelines);
+      for (const f of followers) expect(await timelines.page(f, 2, 0, 0)).toEqual([]); // built, empty
+      const started = Date.now();
+      const id = await publish(t, author.token, 'fan-out');
+      const prefix = t.testEnv.redisPrefix ?? '';
+      let missing = followers.length;
+      while (Date.now() - started < 5000) {
+        const scores = await Promise.all(
+          followers.map((f) => redis.zscore(prefix + CacheKeys.timeline(f), timelineMember(id))),
+        );
+        missing = scores.filter((s) => s === null).length;
+        if (missing === 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(missing).toBe(0);
+      expect(Date.now() - started).toBeLessThan(2000);
+      const page = await timelines.page(followers[0], 2, 0, 0);
+      expect(page && ids(page)).toEqual([id]);
+    });
+  });
+}
