@@ -298,7 +298,8 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
     }
   });
 
-  it('stampede: 200 concurrent requests on a cold feed key reach the database once', async () => {
+  // 100, not more: the server resets connections past MAX_CONNECTIONS_PER_IP (128) from one address.
+  it('stampede: 100 concurrent requests on a cold feed key reach the database once', async () => {
     const db = t.app.get(Database);
     const original = db.query.bind(db);
     let latest = 0;
@@ -311,13 +312,13 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
     const loads = jest.spyOn(t.app.get(FeedService), 'followingRows');
     try {
       const a = await Promise.all(
-        Array.from({ length: 200 }, () => t.http.post('/feed/listLatest').send({ limit: 13 })),
+        Array.from({ length: 100 }, () => t.http.post('/feed/listLatest').send({ limit: 13 })),
       );
       expect(a.every((r) => r.status === 200)).toBe(true);
       expect(new Set(a.map((r) => r.text)).size).toBe(1);
       expect(latest).toBe(1);
       const f = await Promise.all(
-        Array.from({ length: 200 }, () =>
+        Array.from({ length: 100 }, () =>
           t.http
             .post('/feed/listByFollowing')
             .set('authorization', `Bearer ${few.token}`)

@@ -231,12 +231,19 @@ export class Timelines implements OnModuleDestroy {
       read.big.length > 0 ? this.repo.byAuthors(read.big, take, latestTime, idBefore) : Promise.resolve([]),
     ]);
     const byId = new Map<number, VideoRow>(rows.map((r) => [Number(r.id), r]));
-    const stale = ids.filter((id) => !byId.has(id));
-    if (stale.length > 0) {
+    const missing = ids.filter((id) => !byId.has(id));
+    if (missing.length > 0) {
       // Deleted, or by an author no longer followed: out of the timeline; this page from SQL.
-      await this.store.withRedis((redis, prefix) =>
-        redis.zrem(prefix + CacheKeys.timeline(viewerId), ...stale.map(timelineMember)),
+      // Asked of the primary first: a replica may not have a video that was just pushed.
+      const there = new Set(
+        (await this.repo.followedByIds(viewerId, missing, true)).map((r) => Number(r.id)),
       );
+      const stale = missing.filter((id) => !there.has(id));
+      if (stale.length > 0) {
+        await this.store.withRedis((redis, prefix) =>
+          redis.zrem(prefix + CacheKeys.timeline(viewerId), ...stale.map(timelineMember)),
+        );
+      }
       return undefined;
     }
     for (const r of bigRows) byId.set(Number(r.id), r);
