@@ -145,7 +145,11 @@ describeBroker('counter reconciliation (MariaDB + Redis + RabbitMQ + worker)', (
       ]);
     }
     await worker.relay.runOnce(0);
-    await until(async () => (await video(v.id)).l === 1);
+    // Two queues, two consumers: the like and the popularity event land in either order.
+    await until(async () => {
+      const now = await video(v.id);
+      return now.l === 1 && now.p === 1;
+    });
     expect(await video(v.id)).toEqual({ l: 1, c: 0, p: 1 });
     const after = await reconciler.runOnce();
     expect(Object.values(after.fixed).reduce((x, y) => x + y, 0)).toBe(0);
