@@ -344,14 +344,14 @@ export class Timelines implements OnModuleDestroy {
 
   /** The followed authors that are never pushed; undefined when Redis cannot say. */
   private async bigAuthorsFollowed(viewerId: number): Promise<number[] | undefined> {
-    return this.store.withRedis(async (redis, prefix) => {
-      const key = prefix + CacheKeys.timelineBigAuthors();
-      if ((await redis.scard(key)) === 0) return [];
-      const follows = await this.repo.followedAuthors(viewerId);
-      if (follows.length === 0) return [];
-      const flags = await redis.smismember(key, ...follows);
-      return follows.filter((_, i) => flags[i] === 1);
-    });
+    const key = CacheKeys.timelineBigAuthors();
+    const size = await this.store.withRedis((redis, prefix) => redis.scard(prefix + key));
+    if (size === undefined || size === 0) return size === 0 ? [] : undefined;
+    // The query outside `withRedis`: its time must not count against Redis's timeout and breaker.
+    const follows = await this.repo.followedAuthors(viewerId);
+    if (follows.length === 0) return [];
+    const flags = await this.store.withRedis((redis, prefix) => redis.smismember(prefix + key, ...follows));
+    return flags === undefined ? undefined : follows.filter((_, i) => flags[i] === 1);
   }
 
   /**
