@@ -475,6 +475,7 @@ describe.each(STORAGE_PROFILES)('uploads (%s)', (_label, profile, storage) => {
         .post('/video/uploadVideo')
         .attach('file', media.webm(), { filename: 'v.webm' });
       expectError(anonymous, 401, 'UNAUTHENTICATED', 'missing authorization header');
+      // superagent streams a multipart body without a Content-Length: unknown length, cut off.
       expect(anonymous.headers.connection).toBe('close');
       expectError(
         await t.http
@@ -632,6 +633,40 @@ describe.each(STORAGE_PROFILES)('uploads (%s)', (_label, profile, storage) => {
       }
       expect(await storedFiles(t)).toEqual(before);
       expect(await t.sql('SELECT COUNT(*) AS n FROM upload_parts')).toEqual(partsBefore);
+    });
+
+    it('a small refused upload is drained: a client still writing its body gets no reset, and the connection serves the next request', async () => {
+      const boundary = 'smallrefused1';
+      const body = Buffer.concat([
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="c.png"\r\nContent-Type: image/png\r\n\r\n`,
+        ),
+        media.png(200 * 1024),
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
+      const sock = connect(await port(), '127.0.0.1');
+      let received = '';
+      const errors: Error[] = [];
+      sock.on('data', (d) => (received += d.toString('latin1')));
+      sock.on('error', (e) => errors.push(e));
+      const waitFor = async (re: RegExp) => {
+        for (let i = 0; i < 200 && !re.test(received); i++) await new Promise((r) => setTimeout(r, 25));
+      };
+      await new Promise<void>((r) => sock.once('connect', () => r()));
+      // Headers first, then the body only after the 401 came (a slow client, or one that streams).
+      sock.write(
+        `POST /video/uploadCover HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+          `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      await waitFor(/^HTTP\/1\.1 401[\s\S]*\r\n\r\n\{[\s\S]*\}/);
+      expect(received).toMatch(/^HTTP\/1\.1 401/);
+      expect(received.toLowerCase()).not.toContain('connection: close');
+      await new Promise<void>((r, j) => sock.write(body, (e) => (e ? j(e) : r())));
+      sock.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await waitFor(/HTTP\/1\.1 200/);
+      sock.destroy();
+      expect(errors).toEqual([]);
+      expect(received).toMatch(/HTTP\/1\.1 200/);
     });
 
     it('a too-large upload is cut off early: answered and closed long before the body is sent', async () => {

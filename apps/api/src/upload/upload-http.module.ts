@@ -10,6 +10,9 @@ import { registerStaticFiles } from './static-files';
 import { UploadController } from './upload.controller';
 import { registerWebClient } from './web-client';
 
+/** A refused upload declaring at most this many bytes is drained rather than cut off. */
+const REFUSED_UPLOAD_DRAIN_MAX = 1024 * 1024;
+
 /**
  * HTTP edge of uploads: the multipart and chunked routes, `GET /static/...` and the built web
  * client at `/`. Also where a deleted video's files are tied to its deletion (storage cannot
@@ -34,10 +37,13 @@ export class UploadHttpModule implements OnModuleInit, OnApplicationBootstrap {
     // Streams only: parts are read by the route (`req.file()`), never buffered or attached to the body.
     void fastify.register(multipart, { throwFileSizeLimit: true });
     // An upload refused before its body was read (401, 429, 413, 415…) closes the connection
-    // rather than letting the server drain the rest of the file.
+    // rather than letting the server drain the rest of the file, unless the body is small: then
+    // Node reads and discards it and the connection stays usable. Closing on a small body races the
+    // client, which may still be writing it when the socket goes (EPIPE instead of the answer).
     fastify.addHook('onSend', (req, reply, payload, done) => {
       if (reply.statusCode >= 400 && req.method === 'POST' && req.isMultipart()) {
-        void reply.header('connection', 'close');
+        const declared = Number(req.headers['content-length'] ?? Number.NaN);
+        if (!(declared <= REFUSED_UPLOAD_DRAIN_MAX)) void reply.header('connection', 'close');
       }
       done(null, payload);
     });
