@@ -81,6 +81,8 @@ const DIST = join(__dirname, '..');
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 const rand = (n: number): number => Math.floor(Math.random() * n);
+/** LATEST_INDEX_MAX_LENGTH's default (the api runs with it). */
+const LATEST_INDEX_DEFAULT = 20_000;
 const hasTaskset = spawnSync('taskset', ['-V']).status === 0 && cpus().length >= 2;
 
 /** Re-executes this script pinned to core 1, once. */
@@ -258,6 +260,18 @@ async function main(): Promise<void> {
       }
       recentFrom.set(u.follows, cursor.latest_time);
     }
+    // Where the newest 20,000 videos begin (what the latest index of the default length holds).
+    let latestFrom = 0;
+    {
+      let cursor = { latest_time: 0, id_before: 0 };
+      for (let page = 0; page < LATEST_INDEX_DEFAULT / 50; page++) {
+        const res = await post('/feed/listLatest', { limit: 50, ...cursor });
+        const body = JSON.parse(res.text) as { next_time: number; next_id_before: number; has_more: boolean };
+        cursor = { latest_time: body.next_time, id_before: body.next_id_before };
+        if (!body.has_more) break;
+      }
+      latestFrom = cursor.latest_time;
+    }
     const [tMin, tMax] = info.time_range_ms;
     const randomTime = (): number => tMin + rand(tMax - tMin);
     const latestBody = JSON.stringify({ limit: 10 });
@@ -356,6 +370,22 @@ async function main(): Promise<void> {
             setupRequest: randomize(() => ({
               limit: 10,
               latest_time: randomTime(),
+              id_before: 1 + rand(info.max_video_id),
+            })),
+          },
+        ],
+      },
+      {
+        name: 'listLatest deep pages (random cursors in the newest 20,000)',
+        target: 'api',
+        requests: [
+          {
+            method: 'POST',
+            path: '/feed/listLatest',
+            headers: JSON_HEADERS,
+            setupRequest: randomize(() => ({
+              limit: 10,
+              latest_time: latestFrom + rand(tMax + 1 - latestFrom),
               id_before: 1 + rand(info.max_video_id),
             })),
           },

@@ -1,3 +1,4 @@
+import { LatestIndex } from '@app/feed';
 import type { TestApp } from '../helpers/test-app';
 
 /** A video row as the fixtures insert it. */
@@ -72,6 +73,8 @@ export async function insertVideos(t: TestApp, rows: Omit<FixtureVideo, 'id'>[])
   }>('SELECT id, author_id, create_time, likes_count, popularity FROM videos WHERE id > ? ORDER BY id', [
     Number(before.m ?? 0),
   ]);
+  // What a publish does after its commit: into the latest index, if one is built (no-op without Redis).
+  await t.app.get(LatestIndex).push(inserted.map((r) => ({ id: Number(r.id), time: Number(r.create_time) })));
   return inserted.map((r) => ({
     id: Number(r.id),
     author_id: Number(r.author_id),

@@ -28,6 +28,12 @@ export const CacheKeys = {
   timelineVersion: (): string => 'timeline:ver',
   /** Authors with more than FANOUT_MAX_FOLLOWERS followers: never pushed, merged at read. */
   timelineBigAuthors: (): string => 'timeline:big',
+  /**
+   * The latest index (issue 14): the ids of the newest videos by create_time, and its state (the
+   * timelines' layout, one for everyone).
+   */
+  latestIndex: (): string => 'feed:{latest}:z',
+  latestIndexMeta: (): string => 'feed:{latest}:m',
   /** Read-your-writes with read replicas: the account wrote within the sticky window. */
   recentWrite: (accountId: number): string => `ryw:${accountId}`,
 };

@@ -5,18 +5,19 @@ import { VideoModule } from '@app/video';
 import { FeedRepository } from './feed.repository';
 import { FeedService } from './feed.service';
 import { HotListService } from './hot-list.service';
+import { LatestIndex } from './latest-index';
 import { SharedPages } from './shared-pages';
 import { TimelineEventsController } from './timeline-events.controller';
 import { Timelines } from './timelines';
 
 /**
- * The feeds, the hot list and the following timelines. Its one controller is the `video.publish`
+ * The feeds, the hot list, the following timelines and the latest index. Its one controller is the `video.publish`
  * handler (the timelines' fan-out); the api's FeedHttpModule is the HTTP edge.
  */
 @Module({
   imports: [LikeModule, SocialModule, VideoModule],
   controllers: [TimelineEventsController],
-  providers: [FeedRepository, FeedService, HotListService, SharedPages, Timelines],
-  exports: [FeedService, HotListService, Timelines],
+  providers: [FeedRepository, FeedService, HotListService, SharedPages, Timelines, LatestIndex],
+  exports: [FeedService, HotListService, Timelines, LatestIndex],
 })
 export class FeedModule {}

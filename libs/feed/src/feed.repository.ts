@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Database, placeholders } from '@app/core';
+import { Database, placeholders, toIso } from '@app/core';
+import { decodeTags, type VideoView } from '@app/video';
 import { VideoRow } from './feed.types';
 
 const COLS =
@@ -71,6 +72,43 @@ export class FeedRepository {
       `SELECT ${COLS} FROM videos v WHERE v.id IN (${placeholders(ids.length)})`,
       ids,
     );
+  }
+
+  /** The videos of `ids` as `getDetail` shows them (a page's items on a cache miss), any order. */
+  async viewsByIds(ids: number[], primary = false): Promise<VideoView[]> {
+    if (ids.length === 0) return [];
+    type Row = Omit<VideoRow, 'tags'> & { tags: string | null; popularity: number | string };
+    const rows = await (primary ? this.db : this.db.reader).query<Row>(
+      `SELECT ${COLS}, v.popularity FROM videos v WHERE v.id IN (${placeholders(ids.length)})`,
+      ids,
+    );
+    return rows.map((r): VideoView => ({
+      id: Number(r.id),
+      author_id: Number(r.author_id),
+      username: r.username,
+      title: r.title,
+      description: r.description,
+      play_url: r.play_url,
+      cover_url: r.cover_url,
+      create_time: toIso(Number(r.create_time)),
+      likes_count: Number(r.likes_count),
+      comments_count: Number(r.comments_count),
+      popularity: Number(r.popularity),
+      tags: decodeTags(r.tags),
+    }));
+  }
+
+  /**
+   * The newest `take` (id, create_time) pairs, from the primary (the latest index's build: pushes
+   * cover only what commits after this read). A backward scan of ix_videos_create_time, which
+   * holds the id: no row is read.
+   */
+  async latestIds(take: number): Promise<{ id: number; time: number }[]> {
+    const rows = await this.db.query<{ id: number | string; create_time: number | string }>(
+      'SELECT v.id, v.create_time FROM videos v ORDER BY v.create_time DESC, v.id DESC LIMIT ?',
+      [take],
+    );
+    return rows.map((r) => ({ id: Number(r.id), time: Number(r.create_time) }));
   }
 
   /** Rows for `ids`, in the order given (ids whose row vanished meanwhile are dropped). */

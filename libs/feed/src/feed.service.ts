@@ -3,10 +3,17 @@ import { CacheAside, CacheKeys } from '@app/cache';
 import { fieldError, validationError } from '@app/core';
 import { LikedSets } from '@app/like';
 import { FollowHooks } from '@app/social';
-import { normalizeTagName } from '@app/video';
+import {
+  normalizeTagName,
+  VideoDeleteHooks,
+  VideoDetailCache,
+  VideoPublishHooks,
+  VideoView,
+} from '@app/video';
 import { CachedPage, FeedPageCache, packPage, unpackPage } from './feed-page-cache';
 import { FeedRepository } from './feed.repository';
 import { HotListService } from './hot-list.service';
+import { LatestIndex } from './latest-index';
 import { SharedPages } from './shared-pages';
 import { Timelines } from './timelines';
 import {
@@ -56,6 +63,23 @@ function likesCountCursor(q: LikesCountQuery): { likes: number; id: number } | u
   return { likes: q.likesCountBefore ?? 0, id: q.idBefore ?? 0 };
 }
 
+/** A cached item (`getDetail`'s entry) as a feed row. */
+function viewRow(v: VideoView): VideoRow {
+  return {
+    id: v.id,
+    author_id: v.author_id,
+    username: v.username,
+    title: v.title,
+    description: v.description,
+    play_url: v.play_url,
+    cover_url: v.cover_url,
+    create_time: Date.parse(v.create_time),
+    likes_count: v.likes_count,
+    comments_count: v.comments_count,
+    tags: v.tags,
+  };
+}
+
 /** A page's bytes with its video ids (the ids a viewer's `is_liked` is looked up for). */
 function cachedPage(page: { video_list: FeedVideoItem[] }): CachedPage {
   return { json: JSON.stringify(page), ids: page.video_list.map((v) => v.id) };
@@ -83,9 +107,15 @@ export class FeedService {
     private readonly shared: SharedPages,
     private readonly hot: HotListService,
     private readonly timelines: Timelines,
+    private readonly latestIndex: LatestIndex,
+    private readonly items: VideoDetailCache,
     follows: FollowHooks,
+    published: VideoPublishHooks,
+    deleted: VideoDeleteHooks,
   ) {
     follows.registerAfterCommit((followerId) => this.dropFollowingPages(followerId));
+    published.register((v) => latestIndex.push([{ id: v.id, time: v.createTime }]));
+    deleted.registerAfterCommit((id) => latestIndex.remove([id]));
   }
 
   /**
@@ -123,24 +153,51 @@ export class FeedService {
     return (await this.latestPage(q)).json;
   }
 
-  /** The page with its ids, from this process's copy, else Redis (or the database, under the lock). */
+  /**
+   * The page with its ids: a deeper page straight from the latest index when it can answer (no
+   * page cache: a deep cursor is rarely asked twice); else, and for the first page, this process's
+   * copy, else Redis, else built under the lock (from the index, else the database).
+   */
   private async latestPage(q: TimeCursorQuery): Promise<CachedPage> {
     const key = FeedService.latestKey(q);
     const local = this.latestPages.get(key);
     if (local !== undefined) return local;
+    if (q.latestTime > 0) {
+      const rows = await this.latestFromIndex(q);
+      if (rows !== undefined) return cachedPage(this.timePage(rows, q));
+    }
     const raw = await this.cache.getOrLoadRaw(
       key,
       { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_latest' },
-      async () =>
-        packPage(
-          Date.now(),
-          JSON.stringify(this.timePage(await this.repo.latest(q.limit + 1, q.latestTime, q.idBefore), q)),
-        ),
+      async () => packPage(Date.now(), JSON.stringify(this.timePage(await this.latestRows(q), q))),
     );
     const { builtAt, json } = unpackPage(raw);
     const page = { json, ids: (JSON.parse(json) as TimePage).video_list.map((v) => v.id) };
     this.latestPages.set(key, page, builtAt + FEED_CACHE_TTL_MS);
     return page;
+  }
+
+  /** The page's rows (and one more) from the latest index when it can answer, else the SQL query. */
+  async latestRows(q: TimeCursorQuery): Promise<VideoRow[]> {
+    return (await this.latestFromIndex(q)) ?? (await this.repo.latest(q.limit + 1, q.latestTime, q.idBefore));
+  }
+
+  /**
+   * The page's rows from the latest index, the items from their cached entries (`getDetail`'s,
+   * one MGET; misses loaded together). An id whose video is gone (asked of the primary: a replica
+   * may not have it yet) is removed from the index, and that page is left to SQL.
+   */
+  private async latestFromIndex(q: TimeCursorQuery): Promise<VideoRow[] | undefined> {
+    const ids = await this.latestIndex.ids(q.limit + 1, q.latestTime, q.idBefore);
+    if (ids === undefined) return undefined;
+    const views = await this.items.getMany(ids, (missing, primary) => this.repo.viewsByIds(missing, primary));
+    const gone = ids.filter((id) => !views.get(id));
+    if (gone.length > 0) {
+      const there = new Set((await this.repo.viewsByIds(gone, true)).map((v) => v.id));
+      await this.latestIndex.remove(gone.filter((id) => !there.has(id)));
+      return undefined;
+    }
+    return ids.map((id) => viewRow(views.get(id) as VideoView));
   }
 
   /**

@@ -27,7 +27,8 @@ export interface VideoRow {
   create_time: number | string;
   likes_count: number | string;
   comments_count: number | string;
-  tags: string;
+  /** Encoded as stored (`decodeTags`), or already a list (a row made from a cached item). */
+  tags: string | string[];
 }
 
 export interface TimePage {
@@ -95,6 +96,6 @@ export function toFeedItem(r: VideoRow): FeedVideoItem {
     likes_count: Number(r.likes_count),
     comments_count: Number(r.comments_count),
     is_liked: false,
-    tags: decodeTags(r.tags),
+    tags: Array.isArray(r.tags) ? r.tags : decodeTags(r.tags),
   };
 }

@@ -5,3 +5,4 @@ export * from './feed-page-cache';
 export * from './hot-list.service';
 export { FeedRepository } from './feed.repository';
 export { Timelines, TIMELINE_TTL_MS, timelineMember } from './timelines';
+export { LatestIndex, LATEST_INDEX_TTL_MS } from './latest-index';

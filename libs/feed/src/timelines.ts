@@ -1,135 +1,27 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { CacheKeys, CacheStore, RedisScript } from '@app/cache';
+import { CacheKeys, CacheStore } from '@app/cache';
 import { APP_CONFIG, DependencyUnavailableError, ExpiringMap, type AppConfig } from '@app/core';
 import { FeedRepository } from './feed.repository';
+import {
+  beginBuild,
+  BUILD_TTL_MS,
+  finishBuild,
+  FLOOR_HINT_MS,
+  INDEX_TTL_MS,
+  IndexKeys,
+  indexMember,
+  IndexRead,
+  newer,
+  pushEntry,
+  readIndex,
+  REPAIR_EVERY_MS,
+} from './id-index';
 import { VideoRow } from './feed.types';
 
-/** How long a timeline lives after its build (pushes do not extend it): a lost push heals within it. */
-export const TIMELINE_TTL_MS = 30 * 60 * 1000;
-/** A build that has not finished within this is abandoned (its marker expires; the next read rebuilds). */
-const BUILD_TTL_MS = 10_000;
+export const TIMELINE_TTL_MS = INDEX_TTL_MS;
 /** Followers pushed per Redis round (each a script call; all of a round are sent at once). */
 const FANOUT_CHUNK = 500;
-/** How long this process remembers a timeline's floor (a page past it is not asked of the timeline). */
-const FLOOR_HINT_MS = 5000;
-/** How often a version bump or a drop Redis refused is tried again. */
-const REPAIR_EVERY_MS = 1000;
-
-/** Members are zero-padded ids, so equal scores (one millisecond) order by id as strings do. */
-const ID_WIDTH = 15;
-export const timelineMember = (id: number): string => String(id).padStart(ID_WIDTH, '0');
-
-/**
- * Starts a build: KEYS[1] the timeline, KEYS[2] its meta; ARGV[1] the build's token, ARGV[2] the
- * marker's TTL, ARGV[3] the token of a ready timeline found stale ('' = only when there is none).
- * From here on pushes land in the (emptied) timeline, so nothing published after the build's read
- * of the database is missed.
- */
-const BEGIN = `
-local state = redis.call('HGET', KEYS[2], 'state')
-if state then
-  if ARGV[3] == '' or state ~= 'ready' or redis.call('HGET', KEYS[2], 'token') ~= ARGV[3] then return 0 end
-end
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('HSET', KEYS[2], 'state', 'building', 'token', ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return 1`;
-
-/**
- * Ends a build, if it is still this build's (a follow or unfollow meanwhile dropped it):
- * ARGV[1] token, ARGV[2] TTL, ARGV[3] the length bound, ARGV[4] '1' when the rows are all there
- * are, ARGV[5] the version read before the build, ARGV[6] the big authors followed, then
- * score/member pairs. The rows join what was pushed meanwhile; the newest ARGV[3] stay. The floor
- * is the oldest entry kept when some were cut or the rows were not all there are: the timeline
- * holds every pushed video at or above it. '' = complete.
- */
-const FINISH = `
-if redis.call('HGET', KEYS[2], 'token') ~= ARGV[1] then return 0 end
-for i = 7, #ARGV, 500 do
-  redis.call('ZADD', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
-end
-local cap = tonumber(ARGV[3])
-local n = redis.call('ZCARD', KEYS[1])
-if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1) end
-local floor = ''
-if n > cap or ARGV[4] ~= '1' then
-  local low = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  if not low[1] then
-    redis.call('DEL', KEYS[1], KEYS[2])
-    return 0
-  end
-  floor = low[2] .. ':' .. low[1]
-end
-redis.call('HSET', KEYS[2], 'state', 'ready', 'floor', floor, 'ver', ARGV[5], 'big', ARGV[6])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-if n > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 1`;
-
-/**
- * A published video into one follower's timeline, only if it exists (building or ready; a missing
- * one is built from the database when read): ARGV[1] score, ARGV[2] member, ARGV[3] bound.
- */
-const PUSH = `
-if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-local cap = tonumber(ARGV[3])
-local n = redis.call('ZCARD', KEYS[1])
-if n > cap then
-  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1)
-  if redis.call('HGET', KEYS[2], 'state') == 'ready' then
-    local low = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-    redis.call('HSET', KEYS[2], 'floor', low[2] .. ':' .. low[1])
-  end
-end
-if redis.call('PTTL', KEYS[1]) < 0 then
-  local ttl = redis.call('PTTL', KEYS[2])
-  if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
-end
-return 1`;
-
-/**
- * A page of a ready timeline: ARGV[1] the cursor's ms ('0' = first page), ARGV[2] its id as a
- * member ('' = none: strictly before the ms), ARGV[3] how many. Returns {'miss'}, {'building'}, or
- * {'ok', floor, version, big, token, member, score, member, score, …} newest first.
- */
-const READ = `
-local meta = redis.call('HMGET', KEYS[2], 'state', 'floor', 'ver', 'big', 'token')
-if not meta[1] then return {'miss'} end
-if meta[1] ~= 'ready' then return {'building'} end
-local take = tonumber(ARGV[3])
-local out = {'ok', meta[2], meta[3], meta[4], meta[5]}
-local function add(list)
-  for i = 1, #list, 2 do
-    if (#out - 5) / 2 >= take then return end
-    out[#out + 1] = list[i]
-    out[#out + 1] = list[i + 1]
-  end
-end
-if ARGV[1] == '0' then
-  add(redis.call('ZREVRANGE', KEYS[1], 0, take - 1, 'WITHSCORES'))
-else
-  if ARGV[2] ~= '' then
-    local ties = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1], 'WITHSCORES')
-    local keep = {}
-    for i = 1, #ties, 2 do
-      if ties[i] < ARGV[2] then
-        keep[#keep + 1] = ties[i]
-        keep[#keep + 1] = ties[i + 1]
-      end
-    end
-    add(keep)
-  end
-  add(redis.call('ZREVRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '-inf', 'WITHSCORES', 'LIMIT', 0, take))
-end
-return out`;
-
-const scripts = {
-  begin: new RedisScript('fsvTimelineBegin', 2, BEGIN),
-  finish: new RedisScript('fsvTimelineFinish', 2, FINISH),
-  push: new RedisScript('fsvTimelinePush', 2, PUSH),
-  read: new RedisScript('fsvTimelineRead', 2, READ),
-};
 
 /** A published video, as the fan-out needs it. */
 export interface PublishedVideo {
@@ -138,14 +30,7 @@ export interface PublishedVideo {
   createTime: number;
 }
 
-type Entry = { id: number; time: number };
-type ReadResult =
-  | { kind: 'miss' }
-  | { kind: 'building' }
-  | { kind: 'ok'; floor: Entry | null; version: string; big: number[]; token: string; entries: Entry[] };
-
-/** (time, id) newest first. */
-const newer = (a: Entry, b: Entry): number => b.time - a.time || b.id - a.id;
+export const timelineMember = indexMember;
 
 /**
  * Following timelines in Redis, hybrid push/pull (issue 14). Per follower a sorted set of the ids
@@ -223,12 +108,13 @@ export class Timelines implements OnModuleDestroy {
     take: number,
     latestTime: number,
     idBefore: number,
-    read: Extract<ReadResult, { kind: 'ok' }>,
+    read: Extract<IndexRead, { kind: 'ok' }>,
   ): Promise<VideoRow[] | undefined> {
     const ids = read.entries.map((e) => e.id);
+    const big = read.extra.split(',').filter(Boolean).map(Number);
     const [rows, bigRows] = await Promise.all([
       this.repo.followedByIds(viewerId, ids),
-      read.big.length > 0 ? this.repo.byAuthors(read.big, take, latestTime, idBefore) : Promise.resolve([]),
+      big.length > 0 ? this.repo.byAuthors(big, take, latestTime, idBefore) : Promise.resolve([]),
     ]);
     const byId = new Map<number, VideoRow>(rows.map((r) => [Number(r.id), r]));
     const missing = ids.filter((id) => !byId.has(id));
@@ -260,39 +146,13 @@ export class Timelines implements OnModuleDestroy {
     return complete ? merged.map((m) => m.row) : undefined;
   }
 
-  private async read(
+  private read(
     viewerId: number,
     take: number,
     latestTime: number,
     idBefore: number,
-  ): Promise<ReadResult | undefined> {
-    const raw = await this.store.withRedis((redis, prefix) =>
-      scripts.read.run(
-        redis,
-        [prefix + CacheKeys.timeline(viewerId), prefix + CacheKeys.timelineMeta(viewerId)],
-        [
-          latestTime > 0 ? latestTime : 0,
-          latestTime > 0 && idBefore > 0 ? timelineMember(idBefore) : '',
-          take,
-        ],
-      ),
-    );
-    if (!Array.isArray(raw)) return undefined;
-    const reply = raw as (string | null)[];
-    if (reply[0] === 'miss') return { kind: 'miss' };
-    if (reply[0] !== 'ok') return { kind: 'building' };
-    const entries: Entry[] = [];
-    for (let i = 5; i + 1 < reply.length; i += 2) {
-      entries.push({ id: Number(reply[i]), time: Number(reply[i + 1]) });
-    }
-    return {
-      kind: 'ok',
-      floor: parseFloor(reply[1] ?? ''),
-      version: reply[2] ?? '0',
-      big: (reply[3] ?? '').split(',').filter(Boolean).map(Number),
-      token: reply[4] ?? '',
-      entries,
-    };
+  ): Promise<IndexRead | undefined> {
+    return readIndex(this.store, timelineKeys(viewerId), take, latestTime, idBefore);
   }
 
   /** The current timeline version ('0' before any bump); undefined when Redis cannot say. */
@@ -313,33 +173,24 @@ export class Timelines implements OnModuleDestroy {
   }
 
   private async buildOnce(viewerId: number, staleToken: string): Promise<void> {
-    const keys = (prefix: string): string[] => [
-      prefix + CacheKeys.timeline(viewerId),
-      prefix + CacheKeys.timelineMeta(viewerId),
-    ];
+    const keys = timelineKeys(viewerId);
     const token = randomUUID();
-    const began = await this.store.withRedis((redis, prefix) =>
-      scripts.begin.run(redis, keys(prefix), [token, BUILD_TTL_MS, staleToken]),
-    );
-    if (began !== 1) return;
+    if (!(await beginBuild(this.store, keys, token, BUILD_TTL_MS, staleToken))) return;
     // In this order: an author turned big after the version was read leaves a stale version.
     const version = await this.version();
     const big = await this.bigAuthorsFollowed(viewerId);
     if (version === undefined || big === undefined) return;
     // The primary: pushes cover only what committed after this read.
     const rows = await this.repo.following(viewerId, this.cap + 1, 0, 0, true);
-    const kept = rows.slice(0, this.cap);
-    await this.store.withRedis((redis, prefix) =>
-      scripts.finish.run(redis, keys(prefix), [
-        token,
-        TIMELINE_TTL_MS,
-        this.cap,
-        rows.length > this.cap ? '0' : '1',
-        version,
-        big.join(','),
-        ...kept.flatMap((r) => [Number(r.create_time), timelineMember(Number(r.id))]),
-      ]),
-    );
+    await finishBuild(this.store, keys, {
+      token,
+      ttlMs: TIMELINE_TTL_MS,
+      cap: this.cap,
+      all: rows.length <= this.cap,
+      version,
+      extra: big.join(','),
+      entries: rows.slice(0, this.cap).map((r) => ({ time: Number(r.create_time), id: Number(r.id) })),
+    });
   }
 
   /** The followed authors that are never pushed; undefined when Redis cannot say. */
@@ -376,11 +227,7 @@ export class Timelines implements OnModuleDestroy {
         const ok = await this.store.withRedis((redis, prefix) =>
           Promise.all(
             chunk.map((f) =>
-              scripts.push.run(
-                redis,
-                [prefix + CacheKeys.timeline(f), prefix + CacheKeys.timelineMeta(f)],
-                [v.createTime, timelineMember(v.videoId), this.cap],
-              ),
+              pushEntry(redis, timelineKeys(f)(prefix), { time: v.createTime, id: v.videoId }, this.cap),
             ),
           ),
         );
@@ -450,8 +297,6 @@ export class Timelines implements OnModuleDestroy {
   }
 }
 
-function parseFloor(raw: string): Entry | null {
-  if (raw === '') return null;
-  const [time, id] = raw.split(':');
-  return { time: Number(time), id: Number(id) };
+function timelineKeys(viewerId: number): IndexKeys {
+  return (prefix) => [prefix + CacheKeys.timeline(viewerId), prefix + CacheKeys.timelineMeta(viewerId)];
 }

@@ -9,6 +9,7 @@ export * from './video.service';
 export * from './video-detail.cache';
 export * from './video-list-generation';
 export * from './video-delete.hooks';
+export * from './video-publish.hooks';
 export * from './video-events.controller';
 export * from './video-recount';
 export * from './row-lock';

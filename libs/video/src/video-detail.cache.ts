@@ -55,6 +55,41 @@ export class VideoDetailCache implements OnModuleDestroy {
     return view;
   }
 
+  /**
+   * Many entries at once (the items of a feed page): one MGET, then the misses loaded together by
+   * `load` (from the primary for keys marked "refill from the primary", else as `load` reads) and
+   * cached. `null` for an id the cache knows is gone or `load` did not return; such ids are not
+   * cached here (the caller decides: a page's id may be a replica's lag, not a delete).
+   */
+  async getMany(
+    ids: number[],
+    load: (ids: number[], primary: boolean) => Promise<VideoView[]>,
+  ): Promise<Map<number, VideoView | null>> {
+    const out = new Map<number, VideoView | null>();
+    if (ids.length === 0) return out;
+    const raw = await this.store.mget(ids.map((id) => CacheKeys.videoDetail(id)));
+    const misses: number[] = [];
+    const refills: number[] = [];
+    ids.forEach((id, i) => {
+      const value = raw[i];
+      if (value === null || value === undefined) return misses.push(id);
+      const parsed = JSON.parse(value) as VideoView | RefillMark | null;
+      if (isRefillMark(parsed)) return refills.push(id);
+      out.set(id, parsed === null ? null : parsed.tags ? parsed : { ...parsed, tags: [] });
+    });
+    const loaded = await Promise.all([
+      misses.length > 0 ? load(misses, false) : [],
+      refills.length > 0 ? load(refills, true) : [],
+    ]);
+    const views = [...loaded[0], ...loaded[1]];
+    await Promise.all(
+      views.map((v) => this.store.set(CacheKeys.videoDetail(v.id), JSON.stringify(v), DETAIL_TTL_MS)),
+    );
+    for (const v of views) out.set(v.id, v);
+    for (const id of [...misses, ...refills]) if (!out.has(id)) out.set(id, null);
+    return out;
+  }
+
   /** The key was invalidated within the replica window: load from the primary (once per process), cache that. */
   private refill(id: number, load: () => Promise<VideoView | null>): Promise<VideoView | null> {
     const running = this.refills.get(id);

@@ -4,6 +4,7 @@ import { AccountModule, AccountRenameHooks } from '@app/account';
 import { IdempotencyService } from '@app/core';
 import { VideoDeleteHooks } from './video-delete.hooks';
 import { VideoDetailCache } from './video-detail.cache';
+import { VideoPublishHooks } from './video-publish.hooks';
 import { VideoListGeneration } from './video-list-generation';
 import { VideoEventsController } from './video-events.controller';
 import { VideoTagRepository } from './video-tag.repository';
@@ -22,10 +23,18 @@ import { VideoService } from './video.service';
     VideoDetailCache,
     VideoListGeneration,
     VideoDeleteHooks,
+    VideoPublishHooks,
     VideoTagRepository,
     IdempotencyService,
   ],
-  exports: [VideoRepository, VideoService, VideoDetailCache, VideoListGeneration, VideoDeleteHooks],
+  exports: [
+    VideoRepository,
+    VideoService,
+    VideoDetailCache,
+    VideoListGeneration,
+    VideoDeleteHooks,
+    VideoPublishHooks,
+  ],
 })
 export class VideoModule implements OnModuleInit {
   constructor(

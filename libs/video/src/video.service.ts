@@ -3,6 +3,7 @@ import { Database, IdempotencyService, nowMs } from '@app/core';
 import { EventBus, makeEvent } from '@app/events';
 import { VideoDeleteHooks } from './video-delete.hooks';
 import { VideoDetailCache } from './video-detail.cache';
+import { VideoPublishHooks } from './video-publish.hooks';
 import { VideoTagRepository } from './video-tag.repository';
 import { encodeTags, parseTags } from './video-tags';
 import { VideoErrors } from './video.errors';
@@ -31,6 +32,7 @@ export class VideoService {
     private readonly idempotency: IdempotencyService,
     private readonly tags: VideoTagRepository,
     private readonly bus: EventBus,
+    private readonly publishHooks: VideoPublishHooks,
   ) {}
 
   /**
@@ -70,6 +72,10 @@ export class VideoService {
       });
       // A lookup of this id before it existed may have left a negative entry.
       await this.cache.invalidate(view.id);
+      await this.publishHooks.run(
+        { id: view.id, authorId: view.author_id, createTime: Date.parse(view.create_time) },
+        (err) => this.logger.error(`after-publish hook failed for video ${view.id}: ${String(err)}`),
+      );
       return view;
     });
   }

@@ -95,6 +95,11 @@ export interface AppConfig {
    * feed, issue 14); 0 = no timelines (the following feed is always the SQL pull).
    */
   timelineMaxLength: number;
+  /**
+   * `LATEST_INDEX_MAX_LENGTH`: newest videos kept in the latest index in Redis (listLatest pages,
+   * issue 14); 0 = no index (listLatest is always the SQL query).
+   */
+  latestIndexMaxLength: number;
   /** `FANOUT_MAX_FOLLOWERS`: an author with more followers is not pushed to timelines but merged at read. */
   fanoutMaxFollowers: number;
   /**
@@ -374,6 +379,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     httpFastReads: flag(env, 'HTTP_FAST_READS', true),
     maxDeliveries: int(env, 'MAX_DELIVERIES', 5, 1, 100),
     timelineMaxLength: int(env, 'TIMELINE_MAX_LENGTH', 800, 0, 100_000),
+    latestIndexMaxLength: int(env, 'LATEST_INDEX_MAX_LENGTH', 20_000, 0, 1_000_000),
     fanoutMaxFollowers: int(env, 'FANOUT_MAX_FOLLOWERS', 10_000, 0, 10_000_000),
     dedupeRetentionSeconds: parseDuration('DEDUPE_RETENTION', str(env, 'DEDUPE_RETENTION') ?? '7d'),
     uploadQuotaBytes: parseSize('UPLOAD_QUOTA', str(env, 'UPLOAD_QUOTA') ?? '2GiB'),

@@ -1,0 +1,249 @@
+import type { CacheStore, RedisClient } from '@app/cache';
+import { RedisScript } from '@app/cache';
+
+/**
+ * A bounded index of video ids in Redis, newest first by (create_time, id): a sorted set (score =
+ * create_time ms, members zero-padded ids) and a meta hash (state, build token, completeness
+ * floor, version, extra). Built from the database under a token, then kept current by pushes; a
+ * page is read past a SPEC cursor (ms + id tie-breaker). Used by the following timelines (one per
+ * follower) and the latest index (one for everyone).
+ */
+
+/** How long an index lives after its build (pushes do not extend it): a lost push heals within it. */
+export const INDEX_TTL_MS = 30 * 60 * 1000;
+/** A build that has not finished within this is abandoned (its marker expires; the next read rebuilds). */
+export const BUILD_TTL_MS = 10_000;
+/** How long a process remembers an index's floor (a page past it goes to SQL without a Redis round). */
+export const FLOOR_HINT_MS = 5000;
+/** How often a write Redis refused is repaired again (a version bump, a drop). */
+export const REPAIR_EVERY_MS = 1000;
+
+/** Members are zero-padded ids, so equal scores (one millisecond) order by id as strings do. */
+const ID_WIDTH = 15;
+export const indexMember = (id: number): string => String(id).padStart(ID_WIDTH, '0');
+
+/**
+ * Starts a build: KEYS[1] the timeline, KEYS[2] its meta; ARGV[1] the build's token, ARGV[2] the
+ * marker's TTL, ARGV[3] the token of a ready timeline found stale ('' = only when there is none).
+ * From here on pushes land in the (emptied) timeline, so nothing published after the build's read
+ * of the database is missed.
+ */
+const BEGIN = `
+local state = redis.call('HGET', KEYS[2], 'state')
+if state then
+  if ARGV[3] == '' or state ~= 'ready' or redis.call('HGET', KEYS[2], 'token') ~= ARGV[3] then return 0 end
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[2], 'state', 'building', 'token', ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1`;
+
+/**
+ * Ends a build, if it is still this build's (a follow or unfollow meanwhile dropped it):
+ * ARGV[1] token, ARGV[2] TTL, ARGV[3] the length bound, ARGV[4] '1' when the rows are all there
+ * are, ARGV[5] the version read before the build, ARGV[6] the big authors followed, then
+ * score/member pairs. The rows join what was pushed meanwhile; the newest ARGV[3] stay. The floor
+ * is the oldest entry kept when some were cut or the rows were not all there are: the timeline
+ * holds every pushed video at or above it. '' = complete.
+ */
+const FINISH = `
+if redis.call('HGET', KEYS[2], 'token') ~= ARGV[1] then return 0 end
+for i = 7, #ARGV, 500 do
+  redis.call('ZADD', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
+end
+local cap = tonumber(ARGV[3])
+local n = redis.call('ZCARD', KEYS[1])
+if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1) end
+local floor = ''
+if n > cap or ARGV[4] ~= '1' then
+  local low = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if not low[1] then
+    redis.call('DEL', KEYS[1], KEYS[2])
+    return 0
+  end
+  floor = low[2] .. ':' .. low[1]
+end
+redis.call('HSET', KEYS[2], 'state', 'ready', 'floor', floor, 'ver', ARGV[5], 'big', ARGV[6])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+if n > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1`;
+
+/**
+ * A published video into one follower's timeline, only if it exists (building or ready; a missing
+ * one is built from the database when read): ARGV[1] score, ARGV[2] member, ARGV[3] bound.
+ */
+const PUSH = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local cap = tonumber(ARGV[3])
+local n = redis.call('ZCARD', KEYS[1])
+if n > cap then
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1)
+  if redis.call('HGET', KEYS[2], 'state') == 'ready' then
+    local low = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+    redis.call('HSET', KEYS[2], 'floor', low[2] .. ':' .. low[1])
+  end
+end
+if redis.call('PTTL', KEYS[1]) < 0 then
+  local ttl = redis.call('PTTL', KEYS[2])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+end
+return 1`;
+
+/**
+ * A page of a ready timeline: ARGV[1] the cursor's ms ('0' = first page), ARGV[2] its id as a
+ * member ('' = none: strictly before the ms), ARGV[3] how many. Returns {'miss'}, {'building'}, or
+ * {'ok', floor, version, big, token, member, score, member, score, …} newest first.
+ */
+const READ = `
+local meta = redis.call('HMGET', KEYS[2], 'state', 'floor', 'ver', 'big', 'token')
+if not meta[1] then return {'miss'} end
+if meta[1] ~= 'ready' then return {'building'} end
+local take = tonumber(ARGV[3])
+local out = {'ok', meta[2], meta[3], meta[4], meta[5]}
+local function add(list)
+  for i = 1, #list, 2 do
+    if (#out - 5) / 2 >= take then return end
+    out[#out + 1] = list[i]
+    out[#out + 1] = list[i + 1]
+  end
+end
+if ARGV[1] == '0' then
+  add(redis.call('ZREVRANGE', KEYS[1], 0, take - 1, 'WITHSCORES'))
+else
+  if ARGV[2] ~= '' then
+    local ties = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1], 'WITHSCORES')
+    local keep = {}
+    for i = 1, #ties, 2 do
+      if ties[i] < ARGV[2] then
+        keep[#keep + 1] = ties[i]
+        keep[#keep + 1] = ties[i + 1]
+      end
+    end
+    add(keep)
+  end
+  add(redis.call('ZREVRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '-inf', 'WITHSCORES', 'LIMIT', 0, take))
+end
+return out`;
+
+const scripts = {
+  begin: new RedisScript('fsvTimelineBegin', 2, BEGIN),
+  finish: new RedisScript('fsvTimelineFinish', 2, FINISH),
+  push: new RedisScript('fsvTimelinePush', 2, PUSH),
+  read: new RedisScript('fsvTimelineRead', 2, READ),
+};
+
+export type IndexEntry = { id: number; time: number };
+export type IndexRead =
+  | { kind: 'miss' }
+  | { kind: 'building' }
+  | {
+      kind: 'ok';
+      floor: IndexEntry | null;
+      version: string;
+      extra: string;
+      token: string;
+      entries: IndexEntry[];
+    };
+
+/** (time, id) newest first. */
+export const newer = (a: IndexEntry, b: IndexEntry): number => b.time - a.time || b.id - a.id;
+
+/** An index's two keys, with the store's prefix. */
+export type IndexKeys = (prefix: string) => [string, string];
+
+/** The entries past the cursor, `take` of them; undefined when Redis cannot say. */
+export async function readIndex(
+  store: CacheStore,
+  keys: IndexKeys,
+  take: number,
+  latestTime: number,
+  idBefore: number,
+): Promise<IndexRead | undefined> {
+  const raw = await store.withRedis((redis, prefix) =>
+    scripts.read.run(redis, keys(prefix), [
+      latestTime > 0 ? latestTime : 0,
+      latestTime > 0 && idBefore > 0 ? indexMember(idBefore) : '',
+      take,
+    ]),
+  );
+  if (!Array.isArray(raw)) return undefined;
+  const reply = raw as (string | null)[];
+  if (reply[0] === 'miss') return { kind: 'miss' };
+  if (reply[0] !== 'ok') return { kind: 'building' };
+  const entries: IndexEntry[] = [];
+  for (let i = 5; i + 1 < reply.length; i += 2) {
+    entries.push({ id: Number(reply[i]), time: Number(reply[i + 1]) });
+  }
+  return {
+    kind: 'ok',
+    floor: parseFloor(reply[1] ?? ''),
+    version: reply[2] ?? '0',
+    extra: reply[3] ?? '',
+    token: reply[4] ?? '',
+    entries,
+  };
+}
+
+/**
+ * Starts a build under `token` (a ready index is replaced only when its token is `staleToken`);
+ * false when another build runs, the index is ready, or Redis refused.
+ */
+export async function beginBuild(
+  store: CacheStore,
+  keys: IndexKeys,
+  token: string,
+  markerTtlMs: number,
+  staleToken: string,
+): Promise<boolean> {
+  const began = await store.withRedis((redis, prefix) =>
+    scripts.begin.run(redis, keys(prefix), [token, markerTtlMs, staleToken]),
+  );
+  return began === 1;
+}
+
+/**
+ * Ends the build of `token` with `entries` (newest first, at most `cap`); `all` when they are
+ * everything there is. Stores nothing when the build is no longer this one.
+ */
+export async function finishBuild(
+  store: CacheStore,
+  keys: IndexKeys,
+  b: {
+    token: string;
+    ttlMs: number;
+    cap: number;
+    all: boolean;
+    version: string;
+    extra: string;
+    entries: IndexEntry[];
+  },
+): Promise<void> {
+  await store.withRedis((redis, prefix) =>
+    scripts.finish.run(redis, keys(prefix), [
+      b.token,
+      b.ttlMs,
+      b.cap,
+      b.all ? '1' : '0',
+      b.version,
+      b.extra,
+      ...b.entries.flatMap((e) => [e.time, indexMember(e.id)]),
+    ]),
+  );
+}
+
+/** One entry into an index that exists (building or ready), on a client `withRedis` handed out. */
+export function pushEntry(
+  redis: RedisClient,
+  keys: [string, string],
+  entry: IndexEntry,
+  cap: number,
+): Promise<unknown> {
+  return scripts.push.run(redis, keys, [entry.time, indexMember(entry.id), cap]);
+}
+
+function parseFloor(raw: string): IndexEntry | null {
+  if (raw === '') return null;
+  const [time, id] = raw.split(':');
+  return { time: Number(time), id: Number(id) };
+}
