@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import 'reflect-metadata';
 import { Controller, Module, type INestApplicationContext } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
@@ -280,6 +281,31 @@ describe('event pipeline (MariaDB + RabbitMQ)', () => {
     expect(ok).toBe(false);
     const e = makeEvent('like.like', { account_id: 1, video_id: 9 });
     expect(await publisher.publish(e)).toBe(true);
+  });
+
+  it("one tick's publishes leave in one write to the socket (corked until amqplib's mux has written)", async () => {
+    const publisher = producer.get<EventPublisher, AmqpPublisher>(EventPublisher);
+    const socket = (publisher as unknown as { socket: Writable | null }).socket as Writable & {
+      _writeGeneric: (...a: unknown[]) => unknown;
+      _writev: (...a: unknown[]) => unknown;
+    };
+    expect(socket).toBeInstanceOf(Writable);
+    const single = jest.spyOn(socket, '_writeGeneric');
+    const vector = jest.spyOn(socket, '_writev');
+    try {
+      // Routed nowhere (returned, so not applied): only the writes are looked at.
+      const sent = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          publisher.publishRaw('like.events', 'like.nobody', Buffer.from('{}'), `tick-${i}`),
+        ),
+      );
+      expect(sent).toEqual(Array.from({ length: 40 }, () => false));
+      expect(vector).toHaveBeenCalledTimes(1);
+      expect(single.mock.calls.length).toBeLessThanOrEqual(1);
+    } finally {
+      single.mockRestore();
+      vector.mockRestore();
+    }
   });
 
   it('the outbox relay publishes a row an api left Pending', async () => {

@@ -173,19 +173,23 @@ export class AmqpPublisher extends EventPublisher implements OnModuleInit, OnApp
   }
 
   /**
-   * Holds the socket's writes until the tick's publishes are all queued: a batch of writes (one
+   * Holds the socket's writes until the tick's publishes are all on it: a batch of writes (one
    * group commit's events) leaves in one `writev` instead of one syscall and one TCP segment per
-   * message. amqplib moves frames to the socket on `nextTick`, before the `setImmediate` here.
+   * message. amqplib's mux moves a channel's frames to the socket in a `setImmediate` it queues on
+   * the channel stream's `readable` (a `nextTick` after the publish), so behind the first
+   * `setImmediate` here: the socket is uncorked one `setImmediate` later, once the mux has written.
    */
   private corkForThisTick(): void {
     const socket = this.socket;
     if (!socket || this.corked) return;
     this.corked = true;
     socket.cork();
-    setImmediate(() => {
-      this.corked = false;
-      socket.uncork();
-    });
+    setImmediate(() =>
+      setImmediate(() => {
+        this.corked = false;
+        socket.uncork();
+      }),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
