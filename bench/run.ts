@@ -5,6 +5,7 @@
  * load generator (this process) to core 1.
  *
  *   npm run bench:seed && npm run bench [-- --duration 10 --connections 50 --only latest --apis 2]
+ *   npm run bench -- --soak 10   (the mix at 70 % of its peak for 10 minutes: RSS and p99 per minute)
  *
  * --apis N starts N api processes (all on core 0, the same ceiling) and splits each api scenario's
  * connections evenly between them, one autocannon per api: req/s and totals are summed, p50 and
@@ -75,6 +76,8 @@ const ONLY = opt('only', '');
 const API_PORT = Number(opt('port', '38080'));
 const BARE_PORT = API_PORT + 1;
 const APIS = Number(opt('apis', '1'));
+/** --soak N: instead of the scenarios, the mix for N minutes at 70 % of its peak (issue 14's soak). */
+const SOAK_MINUTES = Number(opt('soak', '0'));
 /** Api i listens on API_PORT (i = 0) or past the bare server's port. */
 const apiPort = (i: number): number => (i === 0 ? API_PORT : BARE_PORT + i);
 const DIST = join(__dirname, '..');
@@ -488,6 +491,12 @@ async function main(): Promise<void> {
       },
     ];
 
+    if (SOAK_MINUTES > 0) {
+      const mix = scenarios.find((s) => s.name.startsWith('mix'));
+      if (!mix) throw new Error('no mix scenario');
+      await soak(mix, procs);
+      return;
+    }
     const rows: Row[] = [];
     let bare = 0;
     for (const s of scenarios) {
@@ -534,6 +543,81 @@ async function main(): Promise<void> {
   } finally {
     stop();
   }
+}
+
+/** VmRSS of a process in MiB (Linux /proc), NaN elsewhere. */
+function rssMiB(pid: number | undefined): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 102.4) / 10 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * The soak: the mix unthrottled for DURATION seconds (its peak), then SOAK_MINUTES one-minute runs
+ * at 70 % of that rate, back to back. Prints per minute the rate held, p99 and the RSS of the api
+ * and the worker (sampled every 5 s: the minute's mean, and its range), then the two checks of issue 14:
+ * RSS growth after the first minute (warm-up) and the last minute's p99 against the first's.
+ */
+async function soak(mix: Scenario, procs: ChildProcess[]): Promise<void> {
+  const [api, worker] = [procs[0], process.env.AMQP_URL ? procs[APIS] : undefined];
+  const peak = await run(mix);
+  const rate = Math.round(peak.requests.average * 0.7);
+  console.log(
+    `soak: peak ${Math.round(peak.requests.average)} req/s (p99 ${peak.latency.p99} ms); holding ${rate} req/s for ${SOAK_MINUTES} min`,
+  );
+  const minutes: {
+    reqs: number;
+    p99: number;
+    errors: number;
+    non2xx: number;
+    apiMiB: number;
+    workerMiB: number;
+    apiFloor: number;
+    workerFloor: number;
+  }[] = [];
+  for (let m = 1; m <= SOAK_MINUTES; m++) {
+    const samples: [number, number][] = [];
+    const timer = setInterval(() => samples.push([rssMiB(api?.pid), rssMiB(worker?.pid)]), 5000);
+    const r = await autocannon({
+      url: `http://127.0.0.1:${API_PORT}`,
+      connections: CONNECTIONS,
+      duration: 60,
+      overallRate: rate,
+      requests: mix.requests,
+    });
+    clearInterval(timer);
+    if (samples.length === 0) samples.push([rssMiB(api?.pid), rssMiB(worker?.pid)]);
+    const mean = (i: 0 | 1): number =>
+      Math.round((samples.reduce((n, s) => n + s[i], 0) / samples.length) * 10) / 10;
+    const range = (i: 0 | 1): string =>
+      `${Math.min(...samples.map((s) => s[i]))}–${Math.max(...samples.map((s) => s[i]))}`;
+    minutes.push({
+      reqs: Math.round(r.requests.average),
+      p99: r.latency.p99,
+      errors: r.errors + r.timeouts,
+      non2xx: r.non2xx,
+      apiMiB: mean(0),
+      workerMiB: mean(1),
+      apiFloor: Math.min(...samples.map((x) => x[0])),
+      workerFloor: Math.min(...samples.map((x) => x[1])),
+    });
+    const row = minutes[minutes.length - 1];
+    console.log(
+      `soak minute ${String(m).padStart(2)}: ${row.reqs} req/s  p99 ${row.p99} ms  errors ${row.errors}  non2xx ${row.non2xx}  ` +
+        `RSS (mean of 5 s samples; range) api ${row.apiMiB} MiB (${range(0)})  worker ${row.workerMiB} MiB (${range(1)})`,
+    );
+  }
+  const first = minutes[0];
+  const last = minutes[minutes.length - 1];
+  const growth = (a: number, b: number): string => `${(((b - a) / a) * 100).toFixed(1)} %`;
+  console.log(
+    `soak: RSS growth after minute 1 (means): api ${growth(first.apiMiB, last.apiMiB)}, worker ${growth(first.workerMiB, last.workerMiB)}; ` +
+      `(floors, after collections): api ${growth(first.apiFloor, last.apiFloor)}, worker ${growth(first.workerFloor, last.workerFloor)} (target < 10 %); ` +
+      `last minute's p99 ${last.p99} ms vs the first's ${first.p99} ms: ${growth(first.p99, last.p99)} (target within 20 %)`,
+  );
 }
 
 main().catch((err: unknown) => {
