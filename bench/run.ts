@@ -460,6 +460,18 @@ async function main(): Promise<void> {
         ],
       },
       {
+        name: 'listByAuthorID (random authors, first page)',
+        target: 'api',
+        requests: [
+          {
+            method: 'POST',
+            path: '/video/listByAuthorID',
+            headers: JSON_HEADERS,
+            setupRequest: randomize(() => ({ author_id: 1 + rand(info.args.accounts), limit: 10 })),
+          },
+        ],
+      },
+      {
         name: 'mix 90% reads / 10% likes',
         target: 'api',
         requests: [

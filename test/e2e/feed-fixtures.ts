@@ -1,5 +1,18 @@
-import { LatestIndex } from '@app/feed';
+import { LatestIndex, TagIndex, type VideoRow } from '@app/feed';
+import { AuthorIndex, encodeTags } from '@app/video';
 import type { TestApp } from '../helpers/test-app';
+
+/** The fields a feed item shows, as numbers and strings (the SQL row and the cached item agree on these). */
+export const shownRows = (rows: VideoRow[]) =>
+  rows.map((r) => ({
+    id: Number(r.id),
+    author_id: Number(r.author_id),
+    username: r.username,
+    title: r.title,
+    create_time: Number(r.create_time),
+    likes_count: Number(r.likes_count),
+    comments_count: Number(r.comments_count),
+  }));
 
 /** A video row as the fixtures insert it. */
 export interface FixtureVideo {
@@ -73,8 +86,11 @@ export async function insertVideos(t: TestApp, rows: Omit<FixtureVideo, 'id'>[])
   }>('SELECT id, author_id, create_time, likes_count, popularity FROM videos WHERE id > ? ORDER BY id', [
     Number(before.m ?? 0),
   ]);
-  // What a publish does after its commit: into the latest index, if one is built (no-op without Redis).
+  // What a publish does after its commit: into the latest and author indexes, if built (no-op without Redis).
   await t.app.get(LatestIndex).push(inserted.map((r) => ({ id: Number(r.id), time: Number(r.create_time) })));
+  await t.app
+    .get(AuthorIndex)
+    .push(inserted.map((r) => ({ id: Number(r.id), authorId: Number(r.author_id) })));
   return inserted.map((r) => ({
     id: Number(r.id),
     author_id: Number(r.author_id),
@@ -82,6 +98,42 @@ export async function insertVideos(t: TestApp, rows: Omit<FixtureVideo, 'id'>[])
     likes_count: Number(r.likes_count),
     popularity: Number(r.popularity),
   }));
+}
+
+/**
+ * Links fixture videos to tags the way publish does: `tags` rows for new names, `video_tags` rows,
+ * `videos.tags`, and a push into the tag indexes (if built; no-op without Redis).
+ */
+export async function tagVideos(
+  t: TestApp,
+  videos: FixtureVideo[],
+  tagsFor: (i: number) => string[],
+): Promise<void> {
+  const names = [...new Set(videos.flatMap((_, i) => tagsFor(i)))];
+  const known = async () =>
+    new Map(
+      (await t.sql<{ id: number; name: string }>('SELECT id, name FROM tags')).map((r) => [
+        r.name,
+        Number(r.id),
+      ]),
+    );
+  const before = await known();
+  for (const name of names) if (!before.has(name)) await t.sql('INSERT INTO tags (name) VALUES (?)', [name]);
+  const ids = await known();
+  const rows = videos.flatMap((v, i) => tagsFor(i).map((name) => [v.id, ids.get(name), v.create_time]));
+  for (let i = 0; i < rows.length; i += 100) {
+    const part = rows.slice(i, i + 100);
+    await t.sql(
+      `INSERT INTO video_tags (video_id, tag_id, create_time) VALUES ${part.map(() => '(?, ?, ?)').join(', ')}`,
+      part.flat(),
+    );
+  }
+  for (const [i, v] of videos.entries()) {
+    await t.sql('UPDATE videos SET tags = ? WHERE id = ?', [encodeTags(tagsFor(i)), v.id]);
+  }
+  await t.app
+    .get(TagIndex)
+    .push(videos.map((v, i) => ({ id: v.id, createTime: v.create_time, tags: tagsFor(i) })));
 }
 
 export async function follow(t: TestApp, followerId: number, vloggerIds: number[]): Promise<void> {

@@ -2,7 +2,14 @@ import { CacheKeys } from '@app/cache';
 import { FeedRepository, FeedService, LatestIndex, timelineMember as member, type VideoRow } from '@app/feed';
 import { startApp, TestApp } from '../helpers/test-app';
 import { PROFILES, redisClient } from '../helpers/test-env';
-import { byTimeDesc, FixtureVideo, insertAccounts, insertVideos, registerAndLogin } from './feed-fixtures';
+import {
+  byTimeDesc,
+  FixtureVideo,
+  insertAccounts,
+  insertVideos,
+  registerAndLogin,
+  shownRows,
+} from './feed-fixtures';
 
 const LIMITS = [1, 7, 10, 50];
 /** A small bound, so pages cross the index's floor. */
@@ -11,18 +18,6 @@ const CAP = 40;
 jest.setTimeout(60_000);
 
 const ids = (rows: VideoRow[]): number[] => rows.map((r) => Number(r.id));
-
-/** The fields a feed item shows, as numbers and strings (the SQL row and the cached item agree on these). */
-const shown = (rows: VideoRow[]) =>
-  rows.map((r) => ({
-    id: Number(r.id),
-    author_id: Number(r.author_id),
-    username: r.username,
-    title: r.title,
-    create_time: Number(r.create_time),
-    likes_count: Number(r.likes_count),
-    comments_count: Number(r.comments_count),
-  }));
 
 /**
  * The latest index in Redis (libs/feed/src/latest-index.ts): every listLatest page it answers
@@ -77,7 +72,7 @@ if (PROFILES.includes('full')) {
         const sql = await repo.latest(limit + 1, latestTime, idBefore);
         if ((await index.ids(limit + 1, latestTime, idBefore)) !== undefined) fromIndex++;
         const rows = await feed.latestRows({ limit, latestTime, idBefore });
-        expect(shown(rows)).toEqual(shown(sql));
+        expect(shownRows(rows)).toEqual(shownRows(sql));
         walked.push(...ids(sql).slice(0, limit));
         if (sql.length <= limit) return { fromIndex, walked };
         latestTime = Number(sql[limit - 1].create_time);
@@ -105,7 +100,7 @@ if (PROFILES.includes('full')) {
         const idBefore = i % 5 === 0 ? 0 : v.id + (i % 3);
         const limit = LIMITS[i % LIMITS.length];
         const sql = await repo.latest(limit + 1, latestTime, idBefore);
-        expect(shown(await feed.latestRows({ limit, latestTime, idBefore }))).toEqual(shown(sql));
+        expect(shownRows(await feed.latestRows({ limit, latestTime, idBefore }))).toEqual(shownRows(sql));
       }
     });
 

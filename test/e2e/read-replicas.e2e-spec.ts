@@ -100,9 +100,14 @@ describeFull('read replicas (MariaDB primary + replica, full)', () => {
     t = await startApp('full', {
       mysqlAdminUrl: pair.primaryUrl,
       mysqlReplicaUrls: [pair.replicaUrl],
-      // The latest index is built from the primary, so listLatest would not show the replica-only
-      // rows these tests use to see where a read went: off here (listLatest is then the SQL query).
-      env: { REPLICA_MAX_LAG: String(MAX_LAG), LATEST_INDEX_MAX_LENGTH: '0' },
+      // The id indexes are built from the primary, so listLatest and listByAuthorID would not show
+      // the replica-only rows these tests use to see where a read went: off here (SQL queries).
+      env: {
+        REPLICA_MAX_LAG: String(MAX_LAG),
+        LATEST_INDEX_MAX_LENGTH: '0',
+        AUTHOR_INDEX_MAX_LENGTH: '0',
+        TAG_INDEX_MAX_LENGTH: '0',
+      },
     });
     db = t.app.get(Database);
     await waitFor('the replica in use', () => replicaState() === 'up');

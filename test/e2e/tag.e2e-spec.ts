@@ -1,9 +1,8 @@
-import { encodeTags } from '@app/video';
 import { createAccount, TestAccount } from '../factories/accounts';
 import { publishVideo } from '../factories/videos';
 import { expectError, startApp, TestApp } from '../helpers/test-app';
 import { PROFILES } from '../helpers/test-env';
-import { byTimeDesc, FixtureVideo, insertAccounts, insertVideos, walk } from './feed-fixtures';
+import { byTimeDesc, FixtureVideo, insertAccounts, insertVideos, tagVideos, walk } from './feed-fixtures';
 
 const LIMITS = [1, 7, 10, 50];
 
@@ -24,28 +23,10 @@ describe.each(PROFILES)('tags (%s)', (profile) => {
   let fixtures: FixtureVideo[];
   const tagsOf = new Map<number, string[]>();
 
-  /** Links fixture videos to tags the way publish does: `video_tags` rows and `videos.tags`. */
+  /** Links fixture videos to tags the way publish does ({@link tagVideos}), remembering them. */
   async function tagFixtures(videos: FixtureVideo[], tagsFor: (i: number) => string[]): Promise<void> {
-    const names = [...new Set(videos.flatMap((_, i) => tagsFor(i)))];
-    for (const name of names) await t.sql('INSERT INTO tags (name) VALUES (?)', [name]);
-    const ids = new Map(
-      (await t.sql<{ id: number; name: string }>('SELECT id, name FROM tags')).map((r) => [
-        r.name,
-        Number(r.id),
-      ]),
-    );
-    const rows = videos.flatMap((v, i) => tagsFor(i).map((name) => [v.id, ids.get(name), v.create_time]));
-    for (let i = 0; i < rows.length; i += 100) {
-      const part = rows.slice(i, i + 100);
-      await t.sql(
-        `INSERT INTO video_tags (video_id, tag_id, create_time) VALUES ${part.map(() => '(?, ?, ?)').join(', ')}`,
-        part.flat(),
-      );
-    }
-    for (const [i, v] of videos.entries()) {
-      await t.sql('UPDATE videos SET tags = ? WHERE id = ?', [encodeTags(tagsFor(i)), v.id]);
-      tagsOf.set(v.id, tagsFor(i));
-    }
+    await tagVideos(t, videos, tagsFor);
+    for (const [i, v] of videos.entries()) tagsOf.set(v.id, tagsFor(i));
   }
 
   beforeAll(async () => {

@@ -34,6 +34,12 @@ export const CacheKeys = {
    */
   latestIndex: (): string => 'feed:{latest}:z',
   latestIndexMeta: (): string => 'feed:{latest}:m',
+  /** An author's index (listByAuthorID): the ids of the author's newest videos, score = id. */
+  authorIndex: (authorId: number): string => `feed:{author=${authorId}}:z`,
+  authorIndexMeta: (authorId: number): string => `feed:{author=${authorId}}:m`,
+  /** A tag's index (listByTag): its newest videos by create_time; the name URI-encoded (no brace, no space). */
+  tagIndex: (tag: string): string => `feed:{tag=${encodeURIComponent(tag)}}:z`,
+  tagIndexMeta: (tag: string): string => `feed:{tag=${encodeURIComponent(tag)}}:m`,
   /** Read-your-writes with read replicas: the account wrote within the sticky window. */
   recentWrite: (accountId: number): string => `ryw:${accountId}`,
 };

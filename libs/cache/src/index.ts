@@ -9,3 +9,5 @@ export { RedisCacheStore } from './redis-cache.store';
 export type { RedisNode, RedisStoreOptions } from './redis-cache.store';
 export * from './bounded-key';
 export { RedisScript } from './redis-script';
+export * from './id-index';
+export * from './scoped-id-index';

@@ -19,7 +19,17 @@ const POPULARITY = {
   ts,
 };
 
-const VIDEO = { event_id: uuid, video_id: id, author_id: id, create_time: ts, ts };
+/** A field that may be absent (then left out of the payload), else must pass `check`. */
+const optional =
+  (check: FieldCheck): FieldCheck =>
+  (v) =>
+    v === undefined || check(v);
+const tagList: FieldCheck = (v) =>
+  Array.isArray(v) &&
+  v.length <= 100 &&
+  v.every((t) => typeof t === 'string' && t.length > 0 && t.length <= 200);
+
+const VIDEO = { event_id: uuid, video_id: id, author_id: id, create_time: ts, tags: optional(tagList), ts };
 
 const SCHEMAS: Record<RoutingKey, Record<string, FieldCheck>> = {
   'like.like': LIKE,
@@ -56,8 +66,8 @@ export function parseEvent(routingKey: string, body: Buffer | string): ParseResu
   const payload: Record<string, unknown> = {};
   const bad: string[] = [];
   for (const [field, check] of Object.entries(SCHEMAS[key])) {
-    if (check(record[field])) payload[field] = record[field];
-    else bad.push(field);
+    if (!check(record[field])) bad.push(field);
+    else if (record[field] !== undefined) payload[field] = record[field];
   }
   if (bad.length > 0) return { ok: false, error: `invalid or missing ${bad.join(', ')}` };
   return { ok: true, event: { routingKey: key, payload } as unknown as DomainEvent };

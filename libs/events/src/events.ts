@@ -46,12 +46,16 @@ export interface PopularityEventPayload {
   ts: number;
 }
 
-/** Ours: `create_time` is the video's (unix ms), so a timeline orders it without a read. */
+/**
+ * Ours: `create_time` is the video's (unix ms), so a timeline orders it without a read; `tags`
+ * its tags (normalised names) for the tag indexes (absent in events from before they existed).
+ */
 export interface VideoEventPayload {
   event_id: string;
   video_id: number;
   author_id: number;
   create_time: number;
+  tags?: string[];
   ts: number;
 }
 

@@ -7,17 +7,18 @@ import { FeedService } from './feed.service';
 import { HotListService } from './hot-list.service';
 import { LatestIndex } from './latest-index';
 import { SharedPages } from './shared-pages';
+import { TagIndex } from './tag-index';
 import { TimelineEventsController } from './timeline-events.controller';
 import { Timelines } from './timelines';
 
 /**
- * The feeds, the hot list, the following timelines and the latest index. Its one controller is the `video.publish`
+ * The feeds, the hot list, the following timelines, the latest and tag indexes. Its one controller is the `video.publish`
  * handler (the timelines' fan-out); the api's FeedHttpModule is the HTTP edge.
  */
 @Module({
   imports: [LikeModule, SocialModule, VideoModule],
   controllers: [TimelineEventsController],
-  providers: [FeedRepository, FeedService, HotListService, SharedPages, Timelines, LatestIndex],
-  exports: [FeedService, HotListService, Timelines, LatestIndex],
+  providers: [FeedRepository, FeedService, HotListService, SharedPages, Timelines, LatestIndex, TagIndex],
+  exports: [FeedService, HotListService, Timelines, LatestIndex, TagIndex],
 })
 export class FeedModule {}

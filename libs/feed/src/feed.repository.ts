@@ -111,6 +111,19 @@ export class FeedRepository {
     return rows.map((r) => ({ id: Number(r.id), time: Number(r.create_time) }));
   }
 
+  /**
+   * A tag's newest `take` (video id, create_time) pairs, from the primary (the tag index's build).
+   * The tag by its unique name, then a backward range of ix_video_tags_tag_time, which holds both:
+   * no video row is read.
+   */
+  async tagIds(tag: string, take: number): Promise<{ id: number; time: number }[]> {
+    const rows = await this.db.query<{ video_id: number | string; create_time: number | string }>(
+      'SELECT vt.video_id, vt.create_time FROM tags t JOIN video_tags vt ON vt.tag_id = t.id WHERE t.name = ? ORDER BY vt.create_time DESC, vt.video_id DESC LIMIT ?',
+      [tag, take],
+    );
+    return rows.map((r) => ({ id: Number(r.video_id), time: Number(r.create_time) }));
+  }
+
   /** Rows for `ids`, in the order given (ids whose row vanished meanwhile are dropped). */
   private async inOrder(ids: number[], primary = false): Promise<VideoRow[]> {
     const rows = new Map((await this.byIds(ids, primary)).map((r) => [Number(r.id), r]));

@@ -15,6 +15,7 @@ import { FeedRepository } from './feed.repository';
 import { HotListService } from './hot-list.service';
 import { LatestIndex } from './latest-index';
 import { SharedPages } from './shared-pages';
+import { TagIndex } from './tag-index';
 import { Timelines } from './timelines';
 import {
   clampLimit,
@@ -108,14 +109,19 @@ export class FeedService {
     private readonly hot: HotListService,
     private readonly timelines: Timelines,
     private readonly latestIndex: LatestIndex,
+    private readonly tagIndex: TagIndex,
     private readonly items: VideoDetailCache,
     follows: FollowHooks,
     published: VideoPublishHooks,
     deleted: VideoDeleteHooks,
   ) {
     follows.registerAfterCommit((followerId) => this.dropFollowingPages(followerId));
-    published.register((v) => latestIndex.push([{ id: v.id, time: v.createTime }]));
-    deleted.registerAfterCommit((id) => latestIndex.remove([id]));
+    published.register(async (v) => {
+      await Promise.all([latestIndex.push([{ id: v.id, time: v.createTime }]), tagIndex.push([v])]);
+    });
+    deleted.registerAfterCommit(async (v) => {
+      await Promise.all([latestIndex.remove([v.id]), tagIndex.remove(v.tags, [v.id])]);
+    });
   }
 
   /**
@@ -182,22 +188,28 @@ export class FeedService {
     return (await this.latestFromIndex(q)) ?? (await this.repo.latest(q.limit + 1, q.latestTime, q.idBefore));
   }
 
-  /**
-   * The page's rows from the latest index, the items from their cached entries (`getDetail`'s,
-   * one MGET; misses loaded together). An id whose video is gone (asked of the primary: a replica
-   * may not have it yet) is removed from the index, and that page is left to SQL.
-   */
+  /** The page's rows from the latest index, the items from their `getDetail` entries; undefined = ask SQL. */
   private async latestFromIndex(q: TimeCursorQuery): Promise<VideoRow[] | undefined> {
     const ids = await this.latestIndex.ids(q.limit + 1, q.latestTime, q.idBefore);
+    return this.indexRows(ids, (gone) => this.latestIndex.remove(gone));
+  }
+
+  /**
+   * An index page's rows: the items from their cached entries (`getDetail`'s, one MGET; misses
+   * loaded together). An id whose video is gone is removed from the index by `removeGone` and
+   * that page is left to SQL ({@link VideoDetailCache.pageOf}).
+   */
+  private async indexRows(
+    ids: number[] | undefined,
+    removeGone: (ids: number[]) => Promise<void>,
+  ): Promise<VideoRow[] | undefined> {
     if (ids === undefined) return undefined;
-    const views = await this.items.getMany(ids, (missing, primary) => this.repo.viewsByIds(missing, primary));
-    const gone = ids.filter((id) => !views.get(id));
-    if (gone.length > 0) {
-      const there = new Set((await this.repo.viewsByIds(gone, true)).map((v) => v.id));
-      await this.latestIndex.remove(gone.filter((id) => !there.has(id)));
-      return undefined;
-    }
-    return ids.map((id) => viewRow(views.get(id) as VideoView));
+    const views = await this.items.pageOf(
+      ids,
+      (missing, primary) => this.repo.viewsByIds(missing, primary),
+      removeGone,
+    );
+    return views?.map(viewRow);
   }
 
   /**
@@ -252,9 +264,9 @@ export class FeedService {
 
   /**
    * A tag's videos (SPEC §8.3), the listLatest shape and cursor. `tagName` as sent (with or without
-   * `#`): 400 when nothing is left, an empty page for a name no tag can have. Not cached (shared
-   * only while built, {@link SharedPages}), so a deleted video (its `video_tags` rows go in the
-   * delete's transaction) is gone from the next page.
+   * `#`): 400 when nothing is left, an empty page for a name no tag can have. From the tag's index
+   * when it can answer ({@link TagIndex}), else the SQL query; not cached (shared only while built,
+   * {@link SharedPages}), so a deleted video is gone from the next page.
    */
   async listByTag(tagName: string, q: TimeCursorQuery, viewerId?: number): Promise<TimePage> {
     return this.viewerPage<TimePage>(this.tagPage(tagName, q), viewerId);
@@ -269,10 +281,19 @@ export class FeedService {
     const tag = normalizeTagName(tagName);
     if (tag === '') throw fieldError('tag_name', 'must name a tag');
     return this.shared.get(`tag:${tag}:${q.limit}:${q.latestTime}:${q.idBefore}`, async () => {
-      const rows = tag === null ? [] : await this.repo.byTag(tag, q.limit + 1, q.latestTime, q.idBefore);
-      const page = this.timePage(rows, q);
-      return cachedPage(page);
+      const rows = tag === null ? [] : await this.tagRows(tag, q);
+      return cachedPage(this.timePage(rows, q));
     });
+  }
+
+  /** The page's rows (and one more) from the tag's index when it can answer, else the SQL query. */
+  async tagRows(tag: string, q: TimeCursorQuery): Promise<VideoRow[]> {
+    const take = q.limit + 1;
+    const ids = await this.tagIndex.ids(tag, take, q.latestTime, q.idBefore);
+    return (
+      (await this.indexRows(ids, (gone) => this.tagIndex.remove([tag], gone))) ??
+      (await this.repo.byTag(tag, take, q.latestTime, q.idBefore))
+    );
   }
 
   /** The hot list (SPEC §6, {@link HotListService}), shared while built like the likes-count pages. */

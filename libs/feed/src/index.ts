@@ -5,4 +5,5 @@ export * from './feed-page-cache';
 export * from './hot-list.service';
 export { FeedRepository } from './feed.repository';
 export { Timelines, TIMELINE_TTL_MS, timelineMember } from './timelines';
-export { LatestIndex, LATEST_INDEX_TTL_MS } from './latest-index';
+export { LatestIndex } from './latest-index';
+export { TagIndex } from './tag-index';

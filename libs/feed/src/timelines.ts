@@ -1,11 +1,10 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { CacheKeys, CacheStore } from '@app/cache';
-import { APP_CONFIG, DependencyUnavailableError, ExpiringMap, type AppConfig } from '@app/core';
-import { FeedRepository } from './feed.repository';
 import {
   beginBuild,
   BUILD_TTL_MS,
+  CacheKeys,
+  CacheStore,
   finishBuild,
   FLOOR_HINT_MS,
   INDEX_TTL_MS,
@@ -16,7 +15,9 @@ import {
   pushEntry,
   readIndex,
   REPAIR_EVERY_MS,
-} from './id-index';
+} from '@app/cache';
+import { APP_CONFIG, DependencyUnavailableError, ExpiringMap, type AppConfig } from '@app/core';
+import { FeedRepository } from './feed.repository';
 import { VideoRow } from './feed.types';
 
 export const TIMELINE_TTL_MS = INDEX_TTL_MS;

@@ -14,3 +14,4 @@ export * from './video-events.controller';
 export * from './video-recount';
 export * from './row-lock';
 export * from './video.module';
+export * from './author-index';

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { VideoRef } from './video-publish.hooks';
 
 /** Removes rows that belong to a video, inside the transaction that deletes the video. */
 export type VideoDeleteHook = (manager: EntityManager, videoId: number) => Promise<void>;
 /** Runs after the delete committed (e.g. removes the video's files). Errors are logged, not thrown. */
-export type AfterVideoDeleteHook = (videoId: number) => Promise<void>;
+export type AfterVideoDeleteHook = (video: VideoRef) => Promise<void>;
 
 /**
  * Domains above video (likes, comments) register here so that deleting a video removes
@@ -28,10 +29,10 @@ export class VideoDeleteHooks {
   }
 
   /** Called by VideoService after commit; never throws. */
-  async runAfterCommit(videoId: number, onError: (err: unknown) => void): Promise<void> {
+  async runAfterCommit(video: VideoRef, onError: (err: unknown) => void): Promise<void> {
     for (const hook of this.afterCommit) {
       try {
-        await hook(videoId);
+        await hook(video);
       } catch (err) {
         onError(err);
       }

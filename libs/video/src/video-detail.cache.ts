@@ -90,6 +90,24 @@ export class VideoDetailCache implements OnModuleDestroy {
     return out;
   }
 
+  /**
+   * The items of an index's page, in the order of `ids` ({@link getMany}). When some are gone
+   * (asked again of the primary: a replica may not have them yet), `removeGone` takes those
+   * really gone out of the index and the answer is undefined (the caller's SQL query answers).
+   */
+  async pageOf(
+    ids: number[],
+    load: (ids: number[], primary: boolean) => Promise<VideoView[]>,
+    removeGone: (ids: number[]) => Promise<void>,
+  ): Promise<VideoView[] | undefined> {
+    const views = await this.getMany(ids, load);
+    const gone = ids.filter((id) => !views.get(id));
+    if (gone.length === 0) return ids.map((id) => views.get(id) as VideoView);
+    const there = new Set((await load(gone, true)).map((v) => v.id));
+    await removeGone(gone.filter((id) => !there.has(id)));
+    return undefined;
+  }
+
   /** The key was invalidated within the replica window: load from the primary (once per process), cache that. */
   private refill(id: number, load: () => Promise<VideoView | null>): Promise<VideoView | null> {
     const running = this.refills.get(id);

@@ -2,6 +2,7 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccountModule, AccountRenameHooks } from '@app/account';
 import { IdempotencyService } from '@app/core';
+import { AuthorIndex } from './author-index';
 import { VideoDeleteHooks } from './video-delete.hooks';
 import { VideoDetailCache } from './video-detail.cache';
 import { VideoPublishHooks } from './video-publish.hooks';
@@ -26,6 +27,7 @@ import { VideoService } from './video.service';
     VideoPublishHooks,
     VideoTagRepository,
     IdempotencyService,
+    AuthorIndex,
   ],
   exports: [
     VideoRepository,
@@ -34,6 +36,7 @@ import { VideoService } from './video.service';
     VideoListGeneration,
     VideoDeleteHooks,
     VideoPublishHooks,
+    AuthorIndex,
   ],
 })
 export class VideoModule implements OnModuleInit {

@@ -73,6 +73,18 @@ export class VideoRepository {
     await manager.update(VideoEntity, { authorId }, { username });
   }
 
+  /**
+   * The author's newest `take` ids, from the primary (the author index's build: pushes cover only
+   * what commits after this read). A backward range of ix_videos_author_id: no row is read.
+   */
+  async latestIdsByAuthor(authorId: number, take: number): Promise<number[]> {
+    const rows = await this.db.query<{ id: number | string }>(
+      'SELECT id FROM videos WHERE author_id = ? ORDER BY id DESC LIMIT ?',
+      [authorId, take],
+    );
+    return rows.map((r) => Number(r.id));
+  }
+
   async idsByAuthor(authorId: number): Promise<number[]> {
     return (await this.repo.find({ where: { authorId }, select: { id: true } })).map((v) => v.id);
   }

@@ -1,11 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Database, IdempotencyService, nowMs } from '@app/core';
 import { EventBus, makeEvent } from '@app/events';
+import { AuthorIndex } from './author-index';
 import { VideoDeleteHooks } from './video-delete.hooks';
 import { VideoDetailCache } from './video-detail.cache';
-import { VideoPublishHooks } from './video-publish.hooks';
+import { VideoPublishHooks, VideoRef } from './video-publish.hooks';
 import { VideoTagRepository } from './video-tag.repository';
-import { encodeTags, parseTags } from './video-tags';
+import { decodeTags, encodeTags, parseTags } from './video-tags';
 import { VideoErrors } from './video.errors';
 import { VideoRepository } from './video.repository';
 import { toVideoView, VideoView } from './video.view';
@@ -33,6 +34,7 @@ export class VideoService {
     private readonly tags: VideoTagRepository,
     private readonly bus: EventBus,
     private readonly publishHooks: VideoPublishHooks,
+    private readonly authorIndex: AuthorIndex,
   ) {}
 
   /**
@@ -64,7 +66,12 @@ export class VideoService {
         });
         await this.tags.attach(manager, row.id, row.createTime, tags);
         emit(
-          makeEvent('video.publish', { video_id: row.id, author_id: authorId, create_time: row.createTime }),
+          makeEvent('video.publish', {
+            video_id: row.id,
+            author_id: authorId,
+            create_time: row.createTime,
+            tags,
+          }),
         );
         const v = toVideoView(row);
         await save(manager, v);
@@ -72,18 +79,51 @@ export class VideoService {
       });
       // A lookup of this id before it existed may have left a negative entry.
       await this.cache.invalidate(view.id);
-      await this.publishHooks.run(
-        { id: view.id, authorId: view.author_id, createTime: Date.parse(view.create_time) },
-        (err) => this.logger.error(`after-publish hook failed for video ${view.id}: ${String(err)}`),
+      const ref: VideoRef = {
+        id: view.id,
+        authorId: view.author_id,
+        createTime: Date.parse(view.create_time),
+        tags: view.tags,
+      };
+      await this.authorIndex.push([ref]);
+      await this.publishHooks.run(ref, (err) =>
+        this.logger.error(`after-publish hook failed for video ${view.id}: ${String(err)}`),
       );
       return view;
     });
   }
 
-  /** May be read from a replica (`Database.reader`). */
+  /**
+   * Newest first below `idBefore`: from the author's index when it can answer, the items from
+   * their `getDetail` entries (one MGET); else the SQL query, which may read a replica
+   * (`Database.reader`).
+   */
   async listByAuthor(authorId: number, idBefore: number | undefined, limit: number): Promise<VideoView[]> {
-    const rows = await this.db.reader.run(() => this.videos.listByAuthor(authorId, idBefore, limit));
-    return rows.map(toVideoView);
+    return (
+      (await this.listByAuthorFromIndex(authorId, idBefore ?? 0, limit)) ??
+      (await this.db.reader.run(() => this.videos.listByAuthor(authorId, idBefore, limit))).map(toVideoView)
+    );
+  }
+
+  /** The page from the author's index ({@link VideoDetailCache.pageOf}); undefined = ask SQL. */
+  private async listByAuthorFromIndex(
+    authorId: number,
+    idBefore: number,
+    limit: number,
+  ): Promise<VideoView[] | undefined> {
+    const ids = await this.authorIndex.ids(authorId, limit, idBefore);
+    if (ids === undefined) return undefined;
+    return this.cache.pageOf(
+      ids,
+      (missing, primary) => this.viewsByIds(missing, primary),
+      (gone) => this.authorIndex.remove(authorId, gone),
+    );
+  }
+
+  /** The videos of `ids` as `getDetail` shows them, from the primary or as reads go. */
+  private async viewsByIds(ids: number[], primary: boolean): Promise<VideoView[]> {
+    const load = () => this.videos.findByIds(ids);
+    return (await (primary ? this.db.reads.onPrimary(load) : this.db.reader.run(load))).map(toVideoView);
   }
 
   /** Cached (SPEC §5); 404 for an unknown id. */
@@ -100,15 +140,17 @@ export class VideoService {
 
   /** 404, 403 not the author; removes the video with its likes, comments and tags in one transaction. */
   async delete(accountId: number, id: number): Promise<void> {
-    await this.db.transaction(async (manager) => {
+    const ref = await this.db.transaction(async (manager): Promise<VideoRef> => {
       const video = await this.videos.lockById(manager, id);
       if (!video) throw VideoErrors.notFound();
       if (video.authorId !== accountId) throw VideoErrors.notAuthor();
       await this.deleteHooks.run(manager, id);
       await this.videos.delete(manager, id);
+      return { id, authorId: video.authorId, createTime: video.createTime, tags: decodeTags(video.tags) };
     });
     await this.cache.invalidate(id);
-    await this.deleteHooks.runAfterCommit(id, (err) =>
+    await this.authorIndex.remove(ref.authorId, [id]);
+    await this.deleteHooks.runAfterCommit(ref, (err) =>
       this.logger.error(`after-delete hook failed for video ${id}: ${String(err)}`),
     );
     this.logger.debug(`video ${id} deleted by ${accountId}`);

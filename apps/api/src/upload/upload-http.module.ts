@@ -50,7 +50,7 @@ export class UploadHttpModule implements OnModuleInit, OnApplicationBootstrap {
     registerStaticFiles(fastify, this.storage);
     registerWebClient(fastify);
     this.videoDeleteHooks.register((manager, videoId) => this.janitor.releaseVideoFiles(manager, videoId));
-    this.videoDeleteHooks.registerAfterCommit((videoId) => this.janitor.afterVideoDeleted(videoId));
+    this.videoDeleteHooks.registerAfterCommit((video) => this.janitor.afterVideoDeleted(video.id));
   }
 
   onApplicationBootstrap(): void {

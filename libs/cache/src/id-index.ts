@@ -1,5 +1,5 @@
-import type { CacheStore, RedisClient } from '@app/cache';
-import { RedisScript } from '@app/cache';
+import type { CacheStore, RedisClient } from './cache-store';
+import { RedisScript } from './redis-script';
 
 /**
  * A bounded index of video ids in Redis, newest first by (create_time, id): a sorted set (score =
