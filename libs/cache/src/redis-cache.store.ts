@@ -3,6 +3,9 @@ import Redis, { Cluster } from 'ioredis';
 import { boundedKey } from './bounded-key';
 import { CacheStore, DependencyState, type RedisClient } from './cache-store';
 import { CircuitBreaker } from './circuit-breaker';
+// Its scripts exist before any client does, so defineAll defines them (see RedisScript).
+import './id-index';
+import { RedisScript } from './redis-script';
 
 const DEL_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 const HIT = `local n = redis.call('INCR', KEYS[1])
@@ -96,6 +99,7 @@ export class RedisCacheStore extends CacheStore {
       });
     }
     this.client.on('error', () => undefined); // state is tracked by the breaker; avoid log floods
+    RedisScript.defineAll(this.client);
   }
 
   /** For code that needs the raw client type (e.g. hash-tag aware helpers). */

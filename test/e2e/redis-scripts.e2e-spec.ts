@@ -1,0 +1,48 @@
+import { RedisCacheStore, RedisScript } from '@app/cache';
+import { deleteRedisPrefix, REDIS_URL } from '../helpers/test-env';
+
+/**
+ * Lua scripts on an auto-pipelining client (libs/cache/src/redis-script.ts). ioredis copies a
+ * client's scripts into a pipeline when it opens one; a script defined while a pipeline of the
+ * same tick is open is missing from it, and ioredis then ends the process with an uncaught
+ * `results[i] is not iterable` (ioredis #1931): the api died under the first load that built an
+ * author index. Scripts are now defined when the client is created, and a later one runs as EVAL.
+ */
+describe('Redis scripts on an auto-pipelining client', () => {
+  const prefix = `fsv:scripts:${process.pid}:`;
+  let store: RedisCacheStore;
+
+  beforeAll(async () => {
+    store = new RedisCacheStore({ url: REDIS_URL, keyPrefix: prefix, timeoutMs: 1000 });
+    // Connected (no command before: one sent while connecting fails and counts against the breaker).
+    for (let i = 0; i < 50 && store.state() !== 'up'; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(store.state()).toBe('up');
+  });
+  afterAll(async () => {
+    await deleteRedisPrefix(prefix);
+    await store.close();
+  });
+
+  it('the scripts that exist when a client is created are defined on it before it sends anything', async () => {
+    const defined = await store.withRedis(async (redis) => {
+      const r = redis as unknown as Record<string, unknown>;
+      return ['fsvTimelineBegin', 'fsvTimelineFinish', 'fsvTimelinePush', 'fsvTimelineRead'].map(
+        (name) => typeof r[name],
+      );
+    });
+    expect(defined).toEqual(['function', 'function', 'function', 'function']);
+  });
+
+  it('a script first run in a tick whose pipeline is already open answers, and so do the other commands', async () => {
+    const late = new RedisScript('fsvTestLate', 1, "return redis.call('INCR', KEYS[1])");
+    const results = await store.withRedis((redis, p) => {
+      // One tick: a GET opens the auto-pipeline, then the script nobody defined on this client.
+      const get = redis.get(`${p}late:a`);
+      const first = late.run(redis, [`${p}late:n`], []);
+      const second = late.run(redis, [`${p}late:n`], []);
+      const set = redis.set(`${p}late:b`, 'x');
+      return Promise.all([get, first, second, set]);
+    });
+    expect(results).toEqual([null, 1, 2, 'OK']);
+  });
+});
