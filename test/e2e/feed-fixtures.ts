@@ -1,3 +1,4 @@
+import type Redis from 'ioredis';
 import { LatestIndex, TagIndex, type VideoRow } from '@app/feed';
 import { AuthorIndex, encodeTags } from '@app/video';
 import type { TestApp } from '../helpers/test-app';
@@ -13,6 +14,13 @@ export const shownRows = (rows: VideoRow[]) =>
     likes_count: Number(r.likes_count),
     comments_count: Number(r.comments_count),
   }));
+
+/** Waits (up to 3 s) until a Redis key exists, e.g. an index a read started building off its path. */
+export async function waitForKey(redis: Redis, k: string): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while ((await redis.exists(k)) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(await redis.exists(k)).toBe(1);
+}
 
 /** A video row as the fixtures insert it. */
 export interface FixtureVideo {

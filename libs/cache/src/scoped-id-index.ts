@@ -32,7 +32,8 @@ const MAX_REMEMBERED_SCOPES = 10_000;
 /**
  * A family of bounded id indexes in Redis, one per scope (the latest videos: one scope; an
  * author's or a tag's videos: one per author or tag), in the timelines' layout and scripts
- * ({@link readIndex}). An index is built from the primary on the first read that misses it,
+ * ({@link readIndex}). An index is built from the primary after the first read that misses it
+ * (that read is answered by the caller's SQL query, so a cold scope costs its reader no more),
  * kept current by pushes (a publish, from the request after its commit and again from the
  * `video.publish` handler: idempotent) and removals (a delete after its commit), and lives
  * {@link INDEX_TTL_MS} from its build. A read is answered only when the index can prove it
@@ -49,6 +50,8 @@ export class ScopedIdIndex {
   /** Scopes whose push or removal Redis refused: not read here until their index is dropped. */
   private readonly owed = new Set<string>();
   private repairTimer: NodeJS.Timeout | undefined;
+  /** Closed (module destroy): no build starts; one still running fails quietly. */
+  private closed = false;
 
   constructor(
     private readonly store: CacheStore,
@@ -81,10 +84,11 @@ export class ScopedIdIndex {
     const hint = this.floorHints.get(scope);
     if (latestTime > 0 && hint && hint.until > Date.now() && latestTime < hint.ms) return undefined;
     const keys = (prefix: string) => this.prefixed(prefix, scope);
-    let read = await readIndex(this.store, keys, take, latestTime, idBefore);
+    const read = await readIndex(this.store, keys, take, latestTime, idBefore);
     if (read?.kind === 'miss') {
-      await this.build(scope);
-      read = await readIndex(this.store, keys, take, latestTime, idBefore);
+      // Built off this request's path: this page comes from SQL, the next from the index.
+      void this.build(scope);
+      return undefined;
     }
     if (read === undefined || read.kind !== 'ok') return undefined;
     if (this.floorHints.size >= MAX_REMEMBERED_SCOPES) this.floorHints.clear();
@@ -94,12 +98,22 @@ export class ScopedIdIndex {
     return read.entries.map((e) => e.id);
   }
 
+  /** Builds the scope's index if it has none (tests, warm-up); resolves when that build ended. */
+  async warm(scope: string): Promise<void> {
+    if (!this.enabled) return;
+    const read = await readIndex(this.store, (p) => this.prefixed(p, scope), 1, 0, 0);
+    if (read?.kind === 'miss') await this.build(scope);
+  }
+
   /** One build per scope and process at a time (one running elsewhere makes this one a no-op). */
   private build(scope: string): Promise<void> {
     let running = this.building.get(scope);
     if (running === undefined) {
+      if (this.closed) return Promise.resolve();
       running = this.buildOnce(scope)
-        .catch((err: unknown) => this.logger.warn(`build of "${scope}" failed: ${String(err)}`))
+        .catch((err: unknown) => {
+          if (!this.closed) this.logger.warn(`build of "${scope}" failed: ${String(err)}`);
+        })
         .finally(() => this.building.delete(scope));
       this.building.set(scope, running);
     }
@@ -161,6 +175,7 @@ export class ScopedIdIndex {
 
   /** Stops the repair timer (module destroy). */
   close(): void {
+    this.closed = true;
     if (this.repairTimer) clearInterval(this.repairTimer);
     this.repairTimer = undefined;
   }

@@ -33,6 +33,11 @@ export class LatestIndex implements OnModuleDestroy {
     return this.index.ids('', take, latestTime, idBefore);
   }
 
+  /** Builds the index if there is none; resolves when built (tests, warm-up). */
+  warm(): Promise<void> {
+    return this.index.warm('');
+  }
+
   /** Published videos into the index (if it exists). Never throws. */
   push(videos: IndexEntry[]): Promise<void> {
     return this.index.push(videos.map((entry) => ({ scope: '', entry })));

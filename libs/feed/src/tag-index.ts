@@ -30,6 +30,11 @@ export class TagIndex implements OnModuleDestroy {
     return this.index.ids(tag, take, latestTime, idBefore);
   }
 
+  /** Builds the tag's index if there is none; resolves when built (tests, warm-up). */
+  warm(tag: string): Promise<void> {
+    return this.index.warm(tag);
+  }
+
   /** Published videos into their tags' indexes (those that exist). Never throws. */
   push(videos: { id: number; createTime: number; tags: readonly string[] }[]): Promise<void> {
     return this.index.push(

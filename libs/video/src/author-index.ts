@@ -31,6 +31,11 @@ export class AuthorIndex implements OnModuleDestroy {
     return this.index.ids(String(authorId), take, idBefore, 0);
   }
 
+  /** Builds the author's index if there is none; resolves when built (tests, warm-up). */
+  warm(authorId: number): Promise<void> {
+    return this.index.warm(String(authorId));
+  }
+
   /** Published videos into their authors' indexes (those that exist). Never throws. */
   push(videos: { id: number; authorId: number }[]): Promise<void> {
     return this.index.push(
