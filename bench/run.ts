@@ -45,6 +45,8 @@ interface SeedInfo {
   max_video_id: number;
   time_range_ms: [number, number];
   max_likes_count: number;
+  /** Tags `tag1`..`tag<n>` (absent in a dataset seeded before tags). */
+  tags?: number;
   args: { accounts: number };
 }
 
@@ -471,6 +473,31 @@ async function main(): Promise<void> {
           },
         ],
       },
+      ...(info.tags
+        ? [
+            {
+              name: 'listByTag (random tags, first page + random cursors)',
+              target: 'api' as const,
+              requests: [
+                {
+                  method: 'POST' as const,
+                  path: '/feed/listByTag',
+                  headers: JSON_HEADERS,
+                  setupRequest: randomize(() =>
+                    Math.random() < 0.2
+                      ? { tag_name: `tag${1 + rand(info.tags ?? 1)}`, limit: 10 }
+                      : {
+                          tag_name: `tag${1 + rand(info.tags ?? 1)}`,
+                          limit: 10,
+                          latest_time: randomTime(),
+                          id_before: 1 + rand(info.max_video_id),
+                        },
+                  ),
+                },
+              ],
+            },
+          ]
+        : []),
       {
         name: 'mix 90% reads / 10% likes',
         target: 'api',

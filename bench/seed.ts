@@ -24,6 +24,8 @@ import { CacheKeys, minuteBucket } from '@app/cache';
 import { SCHEMA } from '@app/schema';
 
 export const BENCH_PASSWORD = 'bench-password';
+/** Tags of the dataset (`tag1`..): each video has one, so each tag has about videos / SEED_TAGS. */
+const SEED_TAGS = 100;
 export const FOLLOW_TARGETS = [10, 200, 2000];
 
 interface Args {
@@ -152,7 +154,17 @@ async function main(): Promise<void> {
   const db = sink ?? sqliteSink(config.database.type === 'sqlite' ? config.database.path : '');
   log(`migrated ${config.database.type}`);
 
-  for (const table of ['likes', 'comments', 'socials', 'videos', 'accounts', 'outbox', 'processed_events']) {
+  for (const table of [
+    'likes',
+    'comments',
+    'socials',
+    'video_tags',
+    'tags',
+    'videos',
+    'accounts',
+    'outbox',
+    'processed_events',
+  ]) {
     await db.exec(
       config.database.type === 'mysql' ? `TRUNCATE TABLE \`${table}\`` : `DELETE FROM "${table}"`,
     );
@@ -265,21 +277,32 @@ async function main(): Promise<void> {
     accountRows,
   );
   log(`accounts: ${A}`);
+  // Tags: `tag1`..`tag<SEED_TAGS>`, one per video, spread evenly by a multiplicative hash of the id
+  // (no draw from the generator, so the rest of the dataset is what it was before tags).
+  await db.insert(
+    'tags',
+    ['id', 'name'],
+    Array.from({ length: SEED_TAGS }, (_, i) => [i + 1, `tag${i + 1}`]),
+  );
+  const tagOf = (id: number): number => 1 + (((id * 2654435761) % 2 ** 32) % SEED_TAGS);
   const videoRows: Row[] = [];
+  const tagRows: Row[] = [];
   for (let id = 1; id <= V; id++) {
     videoRows.push([
       id,
       videoAuthor[id],
       `user${videoAuthor[id]}`,
       `video ${id}`,
-      `seeded video ${id} by user${videoAuthor[id]}`,
+      `seeded video ${id} by user${videoAuthor[id]} #tag${tagOf(id)}`,
       `/static/videos/${id}.mp4`,
       `/static/covers/${id}.jpg`,
       videoTime[id],
       likesCount[id],
       commentsCount[id],
       likesCount[id] + commentsCount[id],
+      `tag${tagOf(id)}`,
     ]);
+    tagRows.push([id, tagOf(id), videoTime[id]]);
     if (videoRows.length === 50_000 || id === V) {
       await db.insert(
         'videos',
@@ -295,12 +318,14 @@ async function main(): Promise<void> {
           'likes_count',
           'comments_count',
           'popularity',
+          'tags',
         ],
         videoRows.splice(0),
       );
+      await db.insert('video_tags', ['video_id', 'tag_id', 'create_time'], tagRows.splice(0));
     }
   }
-  log(`videos: ${V}`);
+  log(`videos: ${V} (tags: ${SEED_TAGS})`);
   while (likeRows.length) {
     await db.insert('likes', ['video_id', 'account_id', 'create_time'], likeRows.splice(0, 100_000));
   }
@@ -345,6 +370,7 @@ async function main(): Promise<void> {
     max_video_id: V,
     time_range_ms: [videoTime[1], videoTime[V]],
     max_likes_count: likesCount.reduce((m, x) => Math.max(m, x), 0),
+    tags: SEED_TAGS,
   };
   const dir = join(process.cwd(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
