@@ -6,7 +6,7 @@ import { FeedRepository } from './feed.repository';
 /**
  * The latest index (issue 14, "every page from memory"): in Redis, the ids of the newest
  * `LATEST_INDEX_MAX_LENGTH` videos by (create_time, id), one {@link ScopedIdIndex} for everyone.
- * Built from the primary on the first page that misses it; each publish pushes its video from the
+ * Built from the primary after the first page that misses it; each publish pushes its video from the
  * request that published it (after the commit) and again from the `video.publish` handler
  * (idempotent); a delete removes it after its commit, and a page whose item is gone removes it too
  * (that page then comes from SQL). Without Redis, or with the length 0, listLatest is the SQL query.

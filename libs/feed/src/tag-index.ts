@@ -6,8 +6,8 @@ import { FeedRepository } from './feed.repository';
 /**
  * The tag indexes (issue 14, "every page from memory"): per tag, in Redis, the ids of its newest
  * `TAG_INDEX_MAX_LENGTH` videos by (create_time, id), listByTag's order and cursor; one
- * {@link ScopedIdIndex} scope per tag (its normalised name). Built from the primary on the first
- * page that misses it; a publish pushes its video into each of its tags' indexes after the commit
+ * {@link ScopedIdIndex} scope per tag (its normalised name). Built from the primary after the
+ * first page that misses it; a publish pushes its video into each of its tags' indexes after the commit
  * (and the `video.publish` handler again), a delete removes it after its commit, and a page whose
  * item is gone removes it too (that page then comes from SQL). A video's tags never change after
  * its publish. Without Redis, or with the length 0, listByTag is the SQL query.

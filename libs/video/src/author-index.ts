@@ -6,7 +6,7 @@ import { VideoRepository } from './video.repository';
 /**
  * The author indexes (issue 14, "every page from memory"): per author, in Redis, the ids of the
  * newest `AUTHOR_INDEX_MAX_LENGTH` videos (score = id, listByAuthorID's order and cursor), one
- * {@link ScopedIdIndex} scope per author. Built from the primary on the first page that misses it;
+ * {@link ScopedIdIndex} scope per author. Built from the primary after the first page that misses it;
  * a publish pushes its video after the commit (and the `video.publish` handler again), a delete
  * removes it after its commit, and a page whose item is gone removes it too (that page then comes
  * from SQL). Without Redis, or with the length 0, listByAuthorID is the SQL query.
