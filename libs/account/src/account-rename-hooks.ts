@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { AfterCommitHooks } from '@app/core';
 
 /** Runs inside the rename transaction: update denormalised copies of the name (videos, comments). */
 export type RenameHook = (manager: EntityManager, accountId: number, newUsername: string) => Promise<void>;
-/** Runs after the rename committed: invalidate caches that show the name. Errors are logged, not thrown. */
-export type AfterRenameHook = (accountId: number, newUsername: string) => Promise<void>;
 
 /**
  * How modules above accounts (video, comment) follow a rename without libs/account importing
@@ -16,35 +15,15 @@ export type AfterRenameHook = (accountId: number, newUsername: string) => Promis
  *   }
  */
 @Injectable()
-export class AccountRenameHooks {
+export class AccountRenameHooks extends AfterCommitHooks<[accountId: number, newUsername: string]> {
   private readonly inTransaction: RenameHook[] = [];
-  private readonly afterCommit: AfterRenameHook[] = [];
 
   register(fn: RenameHook): void {
     this.inTransaction.push(fn);
   }
 
-  registerAfterCommit(fn: AfterRenameHook): void {
-    this.afterCommit.push(fn);
-  }
-
   /** @internal called by AccountService inside the rename transaction. */
   async runInTransaction(manager: EntityManager, accountId: number, newUsername: string): Promise<void> {
     for (const fn of this.inTransaction) await fn(manager, accountId, newUsername);
-  }
-
-  /** @internal called by AccountService after commit; never throws. */
-  async runAfterCommit(
-    accountId: number,
-    newUsername: string,
-    onError: (err: unknown) => void,
-  ): Promise<void> {
-    for (const fn of this.afterCommit) {
-      try {
-        await fn(accountId, newUsername);
-      } catch (err) {
-        onError(err);
-      }
-    }
   }
 }

@@ -221,7 +221,7 @@ export class AccountService {
       if (isDuplicateKey(err)) throw conflict(AccountMessages.usernameTaken);
       throw err;
     }
-    await this.renameHooks.runAfterCommit(caller.id, newUsername, (err) =>
+    await this.renameHooks.runAfterCommit([caller.id, newUsername], (err) =>
       this.logger.error(`after-rename hook failed for account ${caller.id}: ${String(err)}`),
     );
     return { token: result.token };

@@ -19,3 +19,4 @@ export * from './database/replica-pool-cluster';
 export * from './background/periodic-duty';
 export * from './memo/expiring-map';
 export { routingAccountId } from './database/read-session.interceptor';
+export * from './hooks/after-commit-hooks';

@@ -116,7 +116,7 @@ export class FeedService {
     deleted: VideoDeleteHooks,
   ) {
     follows.registerAfterCommit((followerId) => this.dropFollowingPages(followerId));
-    published.register(async (v) => {
+    published.registerAfterCommit(async (v) => {
       await Promise.all([latestIndex.push([{ id: v.id, time: v.createTime }]), tagIndex.push([v])]);
     });
     deleted.registerAfterCommit(async (v) => {

@@ -54,7 +54,7 @@ export class SocialService {
   }
 
   private afterCommit(followerId: number, vloggerId: number): Promise<void> {
-    return this.hooks.runAfterCommit(followerId, vloggerId, (err) =>
+    return this.hooks.runAfterCommit([followerId, vloggerId], (err) =>
       this.logger.warn(`after-follow hook failed for ${followerId} → ${vloggerId}: ${String(err)}`),
     );
   }

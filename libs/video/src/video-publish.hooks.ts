@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AfterCommitHooks } from '@app/core';
 
 /** A video just published or deleted (committed), as the hooks see it. */
 export interface VideoRef {
@@ -9,29 +10,10 @@ export interface VideoRef {
   tags: string[];
 }
 
-/** Runs after a publish committed, before the request answers (e.g. the latest index). Must not throw. */
-export type AfterVideoPublishHook = (video: VideoRef) => Promise<void>;
-
 /**
  * Domains above video (the feeds) register here to see a publish at once in the process that
- * served it, without video depending on them. The `video.publish` event carries it to the worker.
+ * served it (after the commit, before it answers), without video depending on them. The
+ * `video.publish` event carries it to the worker.
  */
 @Injectable()
-export class VideoPublishHooks {
-  private readonly hooks: AfterVideoPublishHook[] = [];
-
-  register(hook: AfterVideoPublishHook): void {
-    this.hooks.push(hook);
-  }
-
-  /** Called by VideoService after commit; a failing hook is reported to `onError`, never thrown. */
-  async run(video: VideoRef, onError: (err: unknown) => void): Promise<void> {
-    for (const hook of this.hooks) {
-      try {
-        await hook(video);
-      } catch (err) {
-        onError(err);
-      }
-    }
-  }
-}
+export class VideoPublishHooks extends AfterCommitHooks<[video: VideoRef]> {}

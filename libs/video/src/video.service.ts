@@ -86,7 +86,7 @@ export class VideoService {
         tags: view.tags,
       };
       await this.authorIndex.push([ref]);
-      await this.publishHooks.run(ref, (err) =>
+      await this.publishHooks.runAfterCommit([ref], (err) =>
         this.logger.error(`after-publish hook failed for video ${view.id}: ${String(err)}`),
       );
       return view;
@@ -150,7 +150,7 @@ export class VideoService {
     });
     await this.cache.invalidate(id);
     await this.authorIndex.remove(ref.authorId, [id]);
-    await this.deleteHooks.runAfterCommit(ref, (err) =>
+    await this.deleteHooks.runAfterCommit([ref], (err) =>
       this.logger.error(`after-delete hook failed for video ${id}: ${String(err)}`),
     );
     this.logger.debug(`video ${id} deleted by ${accountId}`);
