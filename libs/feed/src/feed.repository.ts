@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Database, placeholders, toIso } from '@app/core';
-import { decodeTags, type VideoView } from '@app/video';
+import { Database, placeholders } from '@app/core';
 import { VideoRow } from './feed.types';
 
 const COLS =
@@ -72,30 +71,6 @@ export class FeedRepository {
       `SELECT ${COLS} FROM videos v WHERE v.id IN (${placeholders(ids.length)})`,
       ids,
     );
-  }
-
-  /** The videos of `ids` as `getDetail` shows them (a page's items on a cache miss), any order. */
-  async viewsByIds(ids: number[], primary = false): Promise<VideoView[]> {
-    if (ids.length === 0) return [];
-    type Row = Omit<VideoRow, 'tags'> & { tags: string | null; popularity: number | string };
-    const rows = await (primary ? this.db : this.db.reader).query<Row>(
-      `SELECT ${COLS}, v.popularity FROM videos v WHERE v.id IN (${placeholders(ids.length)})`,
-      ids,
-    );
-    return rows.map((r): VideoView => ({
-      id: Number(r.id),
-      author_id: Number(r.author_id),
-      username: r.username,
-      title: r.title,
-      description: r.description,
-      play_url: r.play_url,
-      cover_url: r.cover_url,
-      create_time: toIso(Number(r.create_time)),
-      likes_count: Number(r.likes_count),
-      comments_count: Number(r.comments_count),
-      popularity: Number(r.popularity),
-      tags: decodeTags(r.tags),
-    }));
   }
 
   /**

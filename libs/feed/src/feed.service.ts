@@ -8,6 +8,7 @@ import {
   VideoDeleteHooks,
   VideoDetailCache,
   VideoPublishHooks,
+  VideoRepository,
   VideoView,
 } from '@app/video';
 import { CachedPage, FeedPageCache, packPage, unpackPage } from './feed-page-cache';
@@ -111,6 +112,7 @@ export class FeedService {
     private readonly latestIndex: LatestIndex,
     private readonly tagIndex: TagIndex,
     private readonly items: VideoDetailCache,
+    private readonly videos: VideoRepository,
     follows: FollowHooks,
     published: VideoPublishHooks,
     deleted: VideoDeleteHooks,
@@ -206,7 +208,7 @@ export class FeedService {
     if (ids === undefined) return undefined;
     const views = await this.items.pageOf(
       ids,
-      (missing, primary) => this.repo.viewsByIds(missing, primary),
+      (missing, primary) => this.videos.viewsByIds(missing, primary),
       removeGone,
     );
     return views?.map(viewRow);

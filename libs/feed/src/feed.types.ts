@@ -1,4 +1,4 @@
-import { decodeTags } from '@app/video';
+import { decodeTags, type VideoViewRow } from '@app/video';
 
 /** SPEC §3.6 FeedVideoItem: `create_time` in unix seconds; `tags` of SPEC §8.3. */
 export interface FeedVideoItem {
@@ -15,21 +15,11 @@ export interface FeedVideoItem {
   tags: string[];
 }
 
-/** A row of `videos` as the feed queries select it (both drivers). */
-export interface VideoRow {
-  id: number | string;
-  author_id: number | string;
-  username: string;
-  title: string;
-  description: string;
-  play_url: string;
-  cover_url: string;
-  create_time: number | string;
-  likes_count: number | string;
-  comments_count: number | string;
+/** A row of `videos` as the feed queries select it (both drivers): a video's raw row without popularity. */
+export type VideoRow = Omit<VideoViewRow, 'popularity' | 'tags'> & {
   /** Encoded as stored (`decodeTags`), or already a list (a row made from a cached item). */
   tags: string | string[];
-}
+};
 
 export interface TimePage {
   video_list: FeedVideoItem[];

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, In, LessThan, Repository } from 'typeorm';
-import { CounterBatch, Database } from '@app/core';
+import { EntityManager, In, Repository } from 'typeorm';
+import { CounterBatch, Database, placeholders } from '@app/core';
 import type { ApplyContext } from '@app/events';
 import { VideoEntity } from './video.entity';
+import { rowToVideoView, VIDEO_VIEW_COLUMNS, type VideoView, type VideoViewRow } from './video.view';
 
 /** The derived counters of a video. */
 export type VideoCounter = 'likes_count' | 'comments_count' | 'popularity';
@@ -33,13 +34,27 @@ export class VideoRepository {
     return ids.map((id) => byId.get(id)).filter((v): v is VideoEntity => v !== undefined);
   }
 
-  /** Newest first, keyset on `id`. */
-  listByAuthor(authorId: number, idBefore: number | undefined, limit: number): Promise<VideoEntity[]> {
-    return this.repo.find({
-      where: idBefore ? { authorId, id: LessThan(idBefore) } : { authorId },
-      order: { id: 'DESC' },
-      take: limit,
-    });
+  /**
+   * Newest first, keyset on `id`, as `getDetail` shows them: a backward range of
+   * ix_videos_author_id (author_id, id). A raw query (a TypeORM `find` builds its SQL on every
+   * call); may read a replica (`Database.reader`).
+   */
+  async listByAuthor(authorId: number, idBefore: number | undefined, limit: number): Promise<VideoView[]> {
+    const rows = await this.db.reader.query<VideoViewRow>(
+      `SELECT ${VIDEO_VIEW_COLUMNS} FROM videos v WHERE v.author_id = ?${idBefore ? ' AND v.id < ?' : ''} ORDER BY v.id DESC LIMIT ?`,
+      idBefore ? [authorId, idBefore, limit] : [authorId, limit],
+    );
+    return rows.map(rowToVideoView);
+  }
+
+  /** The videos of `ids` as `getDetail` shows them, any order: from the primary, or as reads go. */
+  async viewsByIds(ids: number[], primary = false): Promise<VideoView[]> {
+    if (ids.length === 0) return [];
+    const rows = await (primary ? this.db : this.db.reader).query<VideoViewRow>(
+      `SELECT ${VIDEO_VIEW_COLUMNS} FROM videos v WHERE v.id IN (${placeholders(ids.length)})`,
+      ids,
+    );
+    return rows.map(rowToVideoView);
   }
 
   /** Inside a transaction: the row, `FOR UPDATE` (MySQL) against a concurrent delete or like. */

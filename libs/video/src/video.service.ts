@@ -95,13 +95,12 @@ export class VideoService {
 
   /**
    * Newest first below `idBefore`: from the author's index when it can answer, the items from
-   * their `getDetail` entries (one MGET); else the SQL query, which may read a replica
-   * (`Database.reader`).
+   * their `getDetail` entries (one MGET); else the SQL query, which may read a replica.
    */
   async listByAuthor(authorId: number, idBefore: number | undefined, limit: number): Promise<VideoView[]> {
     return (
       (await this.listByAuthorFromIndex(authorId, idBefore ?? 0, limit)) ??
-      (await this.db.reader.run(() => this.videos.listByAuthor(authorId, idBefore, limit))).map(toVideoView)
+      (await this.videos.listByAuthor(authorId, idBefore, limit))
     );
   }
 
@@ -115,15 +114,9 @@ export class VideoService {
     if (ids === undefined) return undefined;
     return this.cache.pageOf(
       ids,
-      (missing, primary) => this.viewsByIds(missing, primary),
+      (missing, primary) => this.videos.viewsByIds(missing, primary),
       (gone) => this.authorIndex.remove(authorId, gone),
     );
-  }
-
-  /** The videos of `ids` as `getDetail` shows them, from the primary or as reads go. */
-  private async viewsByIds(ids: number[], primary: boolean): Promise<VideoView[]> {
-    const load = () => this.videos.findByIds(ids);
-    return (await (primary ? this.db.reads.onPrimary(load) : this.db.reader.run(load))).map(toVideoView);
   }
 
   /** Cached (SPEC §5); 404 for an unknown id. */

@@ -34,3 +34,40 @@ export function toVideoView(v: VideoEntity): VideoView {
     tags: decodeTags(v.tags),
   };
 }
+
+/** The `videos` columns a {@link VideoView} shows, for raw queries (alias `v`). */
+export const VIDEO_VIEW_COLUMNS =
+  'v.id, v.author_id, v.username, v.title, v.description, v.play_url, v.cover_url, v.create_time, v.likes_count, v.comments_count, v.popularity, v.tags';
+
+/** A raw row of {@link VIDEO_VIEW_COLUMNS} (drivers return BIGINT and some ints as strings). */
+export interface VideoViewRow {
+  id: number | string;
+  author_id: number | string;
+  username: string;
+  title: string;
+  description: string;
+  play_url: string;
+  cover_url: string;
+  create_time: number | string;
+  likes_count: number | string;
+  comments_count: number | string;
+  popularity: number | string;
+  tags: string | null;
+}
+
+export function rowToVideoView(r: VideoViewRow): VideoView {
+  return {
+    id: Number(r.id),
+    author_id: Number(r.author_id),
+    username: r.username,
+    title: r.title,
+    description: r.description,
+    play_url: r.play_url,
+    cover_url: r.cover_url,
+    create_time: toIso(Number(r.create_time)),
+    likes_count: Number(r.likes_count),
+    comments_count: Number(r.comments_count),
+    popularity: Number(r.popularity),
+    tags: decodeTags(r.tags),
+  };
+}
