@@ -13,6 +13,7 @@ import { parseEvent } from './event-validation';
 import { ROUTING_KEYS, type DomainEvent } from './events';
 import {
   ALL_CONSUMER_QUEUES,
+  CONSUMER_BATCH,
   CONSUMER_PREFETCH,
   DEAD_LETTER_EXCHANGE,
   declareTopology,
@@ -29,8 +30,6 @@ export const AMQP_EVENTS_TRANSPORT = Symbol('amqp-events');
 
 const REPUBLISH_TIMEOUT_MS = 5000;
 const FIRST_CONNECT_WAIT_MS = 3000;
-/** Most messages one queue's batch applies in one transaction (the prefetch bounds it anyway). */
-const MAX_BATCH = CONSUMER_PREFETCH;
 
 export interface AmqpTransportOptions extends TopologyOptions {
   /** `AMQP_URL`; null = no broker: `listen` succeeds and consumes nothing (the api applies events). */
@@ -274,7 +273,7 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
       for (;;) {
         const all = this.pending.get(queueName) ?? [];
         if (all.length === 0) return;
-        const batch = all.splice(0, MAX_BATCH);
+        const batch = all.splice(0, CONSUMER_BATCH);
         this.deps!.metrics.batch(batch.length);
         let results: (Error | null)[];
         try {

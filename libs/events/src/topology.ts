@@ -37,8 +37,16 @@ export function retryDelayMs(failures: number): number {
 export const retryQueueName = (queue: string, delayMs: number): string => `${queue}.retry.${delayMs}`;
 export const deadLetterQueueName = (queue: string): string => `${queue}.dlq`;
 
-/** Message prefetch per consumer channel: bounds in-flight work and memory per worker. */
-export const CONSUMER_PREFETCH = 64;
+/** Most messages one queue's batch applies in one transaction. */
+export const CONSUMER_BATCH = 64;
+
+/**
+ * Message prefetch per consumer channel: two batches, so that while one batch commits the next is
+ * already delivered and starts at once, instead of waiting for its acks to reach the broker and the
+ * next deliveries to come back (`bench:likes`: drain +25 %, accepted likes +20 % against a
+ * prefetch of one batch). Bounds in-flight work and memory per worker.
+ */
+export const CONSUMER_PREFETCH = 2 * CONSUMER_BATCH;
 
 /** Headers the pipeline sets on messages it moves between queues. */
 export const Headers = {
