@@ -85,10 +85,13 @@ export class VideoService {
         createTime: Date.parse(view.create_time),
         tags: view.tags,
       };
-      await this.authorIndex.push([ref]);
-      await this.publishHooks.runAfterCommit([ref], (err) =>
-        this.logger.error(`after-publish hook failed for video ${view.id}: ${String(err)}`),
-      );
+      // Independent Redis writes (neither throws): one round trip of waiting, not two.
+      await Promise.all([
+        this.authorIndex.push([ref]),
+        this.publishHooks.runAfterCommit([ref], (err) =>
+          this.logger.error(`after-publish hook failed for video ${view.id}: ${String(err)}`),
+        ),
+      ]);
       return view;
     });
   }
