@@ -1,4 +1,4 @@
-import { MAX_MENTIONS_PER_COMMENT, parseMentions } from './mentions';
+import { MAX_MENTION_NAMES, parseMentions } from './mentions';
 
 describe('parseMentions', () => {
   it('finds @names with their lookup keys, case-folded and NFKC-normalised', () => {
@@ -28,7 +28,7 @@ describe('parseMentions', () => {
 
   it('drops repeats (any case) and stops at the limit', () => {
     expect(parseMentions('@bob @BOB @bob')).toEqual([['bob']]);
-    const many = Array.from({ length: 15 }, (_, i) => `@u${i}`).join(' ');
-    expect(parseMentions(many)).toHaveLength(MAX_MENTIONS_PER_COMMENT);
+    const many = Array.from({ length: MAX_MENTION_NAMES + 5 }, (_, i) => `@u${i}`).join(' ');
+    expect(parseMentions(many)).toHaveLength(MAX_MENTION_NAMES);
   });
 });

@@ -2,6 +2,11 @@ import { isValidUsername, usernameKey } from '@app/account';
 
 /** At most this many accounts are notified by one comment's `@username` mentions. */
 export const MAX_MENTIONS_PER_COMMENT = 10;
+/**
+ * Most distinct `@names` of one comment looked up: names that match no account do not use up
+ * the accounts' limit, so more names than accounts are read (a bound on the lookup, not a rule).
+ */
+export const MAX_MENTION_NAMES = 50;
 
 const NAME_CHAR = '[\\p{L}\\p{M}\\p{Nd}_.\\-]';
 /**
@@ -16,7 +21,8 @@ const MENTION = new RegExp(`(?<!${NAME_CHAR})@([\\p{L}\\p{Nd}]${NAME_CHAR}{0,31}
  * (`accounts.username_key`) it may stand for, in order of preference: the whole run, then the run
  * without trailing `.`/`-` (`thanks @bob.` names `bob.` if there is such an account, else `bob`).
  * The text is NFKC-normalised first, as usernames are. Distinct, in order of first appearance, at
- * most {@link MAX_MENTIONS_PER_COMMENT}.
+ * most {@link MAX_MENTION_NAMES}; which of them are notified (at most
+ * {@link MAX_MENTIONS_PER_COMMENT} accounts) is decided once they are looked up.
  */
 export function parseMentions(content: string): string[][] {
   const out: string[][] = [];
@@ -29,7 +35,7 @@ export function parseMentions(content: string): string[][] {
     if (keys.length === 0 || seen.has(keys[0])) continue;
     keys.forEach((k) => seen.add(k));
     out.push(keys);
-    if (out.length === MAX_MENTIONS_PER_COMMENT) break;
+    if (out.length === MAX_MENTION_NAMES) break;
   }
   return out;
 }

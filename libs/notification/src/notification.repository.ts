@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { Database, placeholders } from '@app/core';
-import { parseMentions } from './mentions';
+import { MAX_MENTIONS_PER_COMMENT, parseMentions } from './mentions';
 import {
   excerpt,
   type NewNotification,
@@ -210,12 +210,17 @@ export class NotificationRepository {
       const content = excerpt(comment.content);
       const base = { actorId: s.actorId, videoId: s.videoId, commentId: s.commentId, content };
       add({ ...base, recipientId: author, type: 'comment', onceKey: s.commentId }, s);
-      const notified = new Set<number>([author]);
+      // At most MAX_MENTIONS_PER_COMMENT accounts, counting only those sent a `mention`: an
+      // unknown name, the video's author (sent `comment`) and the commenter do not use up the limit.
+      const notified = new Set<number>([author, s.actorId]);
+      let mentioned = 0;
       for (const keys of mentions.get(s.commentId) ?? []) {
+        if (mentioned === MAX_MENTIONS_PER_COMMENT) break;
         const who = keys.map((k) => named.get(k)).find((id) => id !== undefined);
         if (who === undefined || notified.has(who)) continue;
         notified.add(who);
         add({ ...base, recipientId: who, type: 'mention', onceKey: 0 }, s);
+        mentioned++;
       }
     }
     return out;
