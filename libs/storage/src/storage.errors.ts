@@ -1,7 +1,7 @@
 import { conflict, DomainError, ErrorCode, forbidden, notFound, unavailable } from '@app/core';
 
 export const StorageMessages = {
-  quotaExceeded: 'storage quota exceeded: delete some of your videos first',
+  quotaExceeded: 'storage quota exceeded',
   sessionNotFound: 'upload session not found or expired',
   notYourSession: 'this upload belongs to another account',
   tooManySessions:

@@ -49,8 +49,10 @@ describe('normalizeTagName', () => {
     expect(normalizeTagName('#Cafe\u0301')).toBe('café');
   });
 
-  it("'' when nothing is left, null when no tag can have that name", () => {
+  it("'' when it is empty or only #s, null when no tag can have that name", () => {
     expect(normalizeTagName('#')).toBe('');
+    expect(normalizeTagName('##')).toBe('');
+    expect(normalizeTagName(' ＃＃ ')).toBe('');
     expect(normalizeTagName('   ')).toBe('');
     expect(normalizeTagName('two words')).toBeNull();
     expect(normalizeTagName('##x')).toBeNull();

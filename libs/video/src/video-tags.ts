@@ -35,12 +35,14 @@ export function parseTags(title: string, description: string): string[] {
 
 /**
  * A `tag_name` as a client sends it (with or without the `#`), in its stored form; `''` when
- * nothing is left, `null` when what is left can never be a tag (then no video has it).
+ * it is empty or only `#`s, `null` when what is left can never be a tag (then no video has it).
  */
 export function normalizeTagName(raw: string): string | null {
-  const text = raw.trim().normalize('NFKC').replace(/^#/, '');
-  if (text === '') return '';
-  return WHOLE_TAG.test(text) ? canonical(text) : null;
+  const text = raw.trim().normalize('NFKC');
+  // Empty, or only `#` (one or more): nothing names a tag (SPEC §8.3, a 400).
+  if (/^#*$/.test(text)) return '';
+  const name = text.startsWith('#') ? text.slice(1) : text;
+  return WHOLE_TAG.test(name) ? canonical(name) : null;
 }
 
 /**
