@@ -621,6 +621,29 @@ describe.each(PROFILES)('accounts (%s)', (profile) => {
       expect(res.body).toEqual({ id, username: expect.any(String), avatar_url: '', bio: 'hello 世界' });
     });
 
+    it('bio: 255 characters pass, emoji and all; 256 are a 400 (characters are code points)', async () => {
+      const emoji = '😀'.repeat(255); // 510 UTF-16 units
+      const ok = await t.http
+        .post('/account/updateProfile')
+        .set(...auth(token))
+        .send({ bio: emoji });
+      expect(ok.status).toBe(200);
+      expect(ok.body.bio).toBe(emoji);
+      expectError(
+        await t.http
+          .post('/account/updateProfile')
+          .set(...auth(token))
+          .send({ bio: `${emoji}x` }),
+        400,
+        'VALIDATION_FAILED',
+      );
+      await t.http
+        .post('/account/updateProfile')
+        .set(...auth(token))
+        .send({ bio: 'hello 世界' })
+        .expect(200);
+    });
+
     it('accepts the URL of one of the caller’s own image uploads, and "" clears it', async () => {
       const now = Date.now();
       for (const [kind, key] of [

@@ -141,6 +141,27 @@ describe.each(PROFILES)('notifications (%s)', (profile) => {
       expect((await all(bob)).filter((n) => n.video_id === v.id)).toEqual([]);
     });
 
+    it('at most 10 accounts per comment: unknown names, the author and the commenter do not use up the limit', async () => {
+      const v = await publishVideo(t, alice);
+      const named = await createAccounts(t, 11, 'mx');
+      const ghosts = Array.from({ length: 6 }, (_, i) => `@ghost${i}_${UNKNOWN}`);
+      const text = [
+        `@${alice.username}`,
+        `@${bob.username}`,
+        ...ghosts,
+        ...named.map((a) => `@${a.username}`),
+      ];
+      const c = await publishComment(t, bob, v.id, text.join(' '));
+      const rows = await t.sql<{ recipient_id: number | string }>(
+        "SELECT recipient_id FROM notifications WHERE type = 'mention' AND comment_id = ? ORDER BY recipient_id",
+        [c.id],
+      );
+      expect(rows.map((r) => Number(r.recipient_id))).toEqual(named.slice(0, 10).map((a) => a.id));
+      expect(summary((await all(alice)).filter((n) => n.video_id === v.id))).toEqual([
+        { type: 'comment', actor: bob.id, video_id: v.id, comment_id: c.id },
+      ]);
+    });
+
     it('a deleted comment takes its comment and mention notifications along; a deleted video all of its', async () => {
       const v = await publishVideo(t, alice);
       const c = await publishComment(t, bob, v.id, `hey @${carol.username}`);
@@ -239,6 +260,20 @@ describe.each(PROFILES)('notifications (%s)', (profile) => {
       expect((await list(owner)).notifications.every((n) => n.is_read)).toBe(true);
       expect(await unread(other)).toBe(1);
       await call('/notification/markRead', other, {}).expect(200);
+      expect(await unread(other)).toBe(0);
+      // An empty body sent as JSON, and an id of null, are "absent" too: all of them.
+      await t.sql('UPDATE notifications SET is_read = 0 WHERE recipient_id IN (?, ?)', [owner.id, other.id]);
+      const empty = await t.http
+        .post('/notification/markRead')
+        .set('Authorization', owner.auth)
+        .set('Content-Type', 'application/json')
+        .send('');
+      expect(empty.status).toBe(200);
+      expect(empty.body).toEqual({ message: 'all notifications marked read' });
+      expect(await unread(owner)).toBe(0);
+      expect((await call('/notification/markRead', other, { id: null }).expect(200)).body).toEqual({
+        message: 'all notifications marked read',
+      });
       expect(await unread(other)).toBe(0);
     });
 

@@ -168,3 +168,50 @@ describe.each(PROFILES)('#16 rename and updateProfile are rate limited (%s)', (p
     expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe.each(PROFILES)('SPEC §3: a 400 never counts against a limit (%s)', (profile) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // The SPEC §3 defaults (follow 20/min, updateProfile 30/min); registration unlimited for the setup.
+    t = await startApp(profile, { env: { RATE_LIMITS: 'register=off' } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const account = async (username: string): Promise<{ id: number; auth: string }> => {
+    const id = (await t.http.post('/account/register').send({ username, password: PW }).expect(200)).body
+      .id as number;
+    const login = await t.http.post('/account/login').send({ username, password: PW }).expect(200);
+    return { id, auth: `Bearer ${login.body.token as string}` };
+  };
+
+  it('25 self-follows and 35 empty profile updates are 400s, and the next real ones still pass', async () => {
+    const me = await account('fourhundred');
+    const other = await account('fourhundred2');
+    for (let i = 0; i < 25; i++) {
+      const res = await t.http
+        .post('/social/follow')
+        .set('Authorization', me.auth)
+        .send({ vlogger_id: me.id });
+      expectError(res, 400, 'VALIDATION_FAILED', 'vlogger_id cannot be yourself');
+    }
+    await t.http
+      .post('/social/follow')
+      .set('Authorization', me.auth)
+      .send({ vlogger_id: other.id })
+      .expect(200);
+    for (let i = 0; i < 35; i++) {
+      const res = await t.http.post('/account/updateProfile').set('Authorization', me.auth).send({});
+      expectError(res, 400, 'VALIDATION_FAILED', /nothing to update/);
+    }
+    await t.http.post('/account/updateProfile').set('Authorization', me.auth).send({ bio: 'hi' }).expect(200);
+    // The empty update is a body error: 400 before authentication (SPEC §1), with or without a token.
+    expectError(
+      await t.http.post('/account/updateProfile').send({}),
+      400,
+      'VALIDATION_FAILED',
+      /nothing to update/,
+    );
+  });
+});

@@ -49,9 +49,46 @@ describe.each(PROFILES)('#2 deep and wide JSON (%s)', (profile) => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
+  it('counts values exactly: 5,000 pass, 5,001 are a 400', async () => {
+    const zeros = (n: number): string => Array.from({ length: n }, () => '0').join(',');
+    // id + x + the elements of x.
+    expectError(await post(`{"id":999999,"x":[${zeros(4998)}]}`), 404, 'NOT_FOUND');
+    expectError(
+      await post(`{"id":999999,"x":[${zeros(4999)}]}`),
+      400,
+      'VALIDATION_FAILED',
+      /more than 5000 values/,
+    );
+  });
+
+  it('the fast read routes refuse the same bodies as the rest (a small deep body, a __proto__ key)', async () => {
+    const deep = `{"id":1,"x":${'['.repeat(33)}${']'.repeat(33)}}`;
+    expect(deep.length).toBeLessThan(1024); // small enough for the fast path to read it
+    for (const url of [
+      '/video/getDetail',
+      '/api/video/getDetail',
+      '/feed/listLatest',
+      '/video/listByAuthorID',
+    ]) {
+      const res = await t.http.post(url).set('content-type', 'application/json').send(deep);
+      expectError(res, 400, 'VALIDATION_FAILED', /nested more than 32 levels/);
+    }
+    const poisoned = await t.http
+      .post('/video/getDetail')
+      .set('content-type', 'application/json')
+      .send('{"__proto__":{"x":1},"id":1}');
+    const viaNest = await t.http
+      .post('/account/findByID')
+      .set('content-type', 'application/json')
+      .send('{"__proto__":{"x":1},"id":1}');
+    expect(poisoned.status).toBe(400);
+    expect(poisoned.body).toEqual(viaNest.body);
+  });
+
   it('six wide bodies at once do not stall /healthz', async () => {
     const base = await listen(t);
-    const wide = `{"id":1,"x":[${Array.from({ length: 4900 }, () => '{"a":[]}').join(',')}]}`;
+    // 2 + 2,400 elements + their 2,400 members: just under the cap, so each is walked by the parser.
+    const wide = `{"id":1,"x":[${Array.from({ length: 2400 }, () => '{"a":[]}').join(',')}]}`;
     const attack = Array.from({ length: 6 }, () =>
       fetch(`${base}/account/findByID`, {
         method: 'POST',

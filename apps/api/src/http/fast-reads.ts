@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PassThrough } from 'node:stream';
 import { AuthService } from '@app/account';
 import { APP_CONFIG, type AppConfig, Database, routingAccountId } from '@app/core';
-import { isJsonContentType } from './json-body';
+import { isJsonContentType, jsonShapeProblem, mayPoisonPrototype } from './json-body';
 
 /** Who may call a fast route: the same three modes as the Nest route's metadata (SPEC §2). */
 export type FastAuth = 'public' | 'soft' | 'jwt';
@@ -175,9 +175,12 @@ export class FastReads implements OnModuleInit {
 
 /** The route's query from a raw body, or null (not JSON, not an object, or not taken as is). */
 function parseQuery(route: FastRoute<unknown>, raw: Buffer): unknown {
+  const text = raw.toString('utf8');
+  // Too deep or wide, or a key the parser refuses: its 400 comes from Fastify's parser, as without this hook.
+  if (jsonShapeProblem(text) !== null || mayPoisonPrototype(text)) return null;
   let body: unknown;
   try {
-    body = JSON.parse(raw.toString('utf8'));
+    body = JSON.parse(text);
   } catch {
     return null; // malformed: fastify's parser answers its 400
   }

@@ -1,4 +1,10 @@
-import { isJsonContentType, JSON_MAX_DEPTH, JSON_MAX_VALUES, jsonShapeProblem } from './json-body';
+import {
+  isJsonContentType,
+  JSON_MAX_DEPTH,
+  JSON_MAX_VALUES,
+  jsonShapeProblem,
+  mayPoisonPrototype,
+} from './json-body';
 
 describe('jsonShapeProblem (issue 12 #2)', () => {
   it('passes ordinary bodies', () => {
@@ -12,14 +18,40 @@ describe('jsonShapeProblem (issue 12 #2)', () => {
     expect(jsonShapeProblem(`${'{"a":'.repeat(JSON_MAX_DEPTH + 1)}1`)).toMatch(/nested more than/);
   });
 
-  it('refuses more values than the cap', () => {
-    expect(jsonShapeProblem(`[${'0,'.repeat(JSON_MAX_VALUES + 1)}0]`)).toMatch(/more than/);
-    expect(jsonShapeProblem(`[${'0,'.repeat(JSON_MAX_VALUES - 1)}0]`)).toBeNull();
+  it('refuses more values than the cap, counting every element and member exactly', () => {
+    const zeros = (n: number): string => Array.from({ length: n }, () => '0').join(',');
+    expect(jsonShapeProblem(`[${zeros(JSON_MAX_VALUES)}]`)).toBeNull();
+    expect(jsonShapeProblem(`[${zeros(JSON_MAX_VALUES + 1)}]`)).toMatch(/more than 5000 values/);
+    // One member holding an array: 1 + its elements.
+    expect(jsonShapeProblem(`{"a":[${zeros(JSON_MAX_VALUES - 1)}]}`)).toBeNull();
+    expect(jsonShapeProblem(`{"a":[${zeros(JSON_MAX_VALUES)}]}`)).toMatch(/more than/);
+    // Empty containers hold nothing; whitespace does not matter.
+    expect(
+      jsonShapeProblem(`{ "a" : [ ] , "b" : { } , "c" : [ ${zeros(JSON_MAX_VALUES - 3)} ] }`),
+    ).toBeNull();
+    expect(jsonShapeProblem(`{ "a" : [ ] , "b" : { } , "c" : [ ${zeros(JSON_MAX_VALUES - 2)} ] }`)).toMatch(
+      /more than/,
+    );
+    // Many small containers: each one's first item counts.
+    expect(
+      jsonShapeProblem(`[${Array.from({ length: JSON_MAX_VALUES / 2 }, () => '[0]').join(',')}]`),
+    ).toBeNull();
+    expect(
+      jsonShapeProblem(`[${Array.from({ length: JSON_MAX_VALUES / 2 + 1 }, () => '[0]').join(',')}]`),
+    ).toMatch(/more than/);
   });
 
   it('ignores brackets and commas inside strings, escaped quotes included', () => {
     expect(jsonShapeProblem(JSON.stringify({ a: '['.repeat(1000) + ','.repeat(10_000) }))).toBeNull();
     expect(jsonShapeProblem('{"a":"\\"[[[[","b":1}')).toBeNull();
+  });
+});
+
+describe('mayPoisonPrototype', () => {
+  it('flags the keys the parser refuses, and nothing else', () => {
+    expect(mayPoisonPrototype('{"__proto__":{},"id":1}')).toBe(true);
+    expect(mayPoisonPrototype('{"constructor":{"prototype":{}},"id":1}')).toBe(true);
+    expect(mayPoisonPrototype('{"id":1,"limit":10}')).toBe(false);
   });
 });
 

@@ -9,37 +9,61 @@ export const JSON_MAX_DEPTH = 32;
 export const JSON_MAX_VALUES = 5000;
 
 /**
- * A linear scan of the JSON text for its nesting depth and its number of values, before any
- * parse: a deep or wide body is refused (400) without building it, and later code never
- * recurses deeper than {@link JSON_MAX_DEPTH}. Returns the reason, or null when it is fine.
+ * A linear scan of the JSON text for its nesting depth and its number of values (array elements
+ * and object members: each container's first item, then one per comma), before any parse: a deep
+ * or wide body is refused (400) without building it, and later code never recurses deeper than
+ * {@link JSON_MAX_DEPTH}. Returns the reason, or null when it is fine.
  */
 export function jsonShapeProblem(text: string): string | null {
   let depth = 0;
   let values = 0;
   let inString = false;
+  /** Just inside a `[` or `{`: the next token is its first item, or its closing bracket. */
+  let opened = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
       if (c === 0x5c) i++;
       else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
+      continue;
+    }
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+    if (opened) {
+      opened = false;
+      if (c !== 0x7d && c !== 0x5d && ++values > JSON_MAX_VALUES) return tooManyValues();
+    }
+    if (c === 0x22) {
       inString = true;
     } else if (c === 0x7b || c === 0x5b) {
       if (++depth > JSON_MAX_DEPTH) return `JSON body is nested more than ${JSON_MAX_DEPTH} levels deep`;
+      opened = true;
     } else if (c === 0x7d || c === 0x5d) {
       depth--;
     } else if (c === 0x2c) {
-      if (++values > JSON_MAX_VALUES) return `JSON body has more than ${JSON_MAX_VALUES} values`;
+      if (++values > JSON_MAX_VALUES) return tooManyValues();
     }
   }
   return null;
+}
+
+function tooManyValues(): string {
+  return `JSON body has more than ${JSON_MAX_VALUES} values`;
+}
+
+/**
+ * Keys Fastify's parser refuses (`onProtoPoisoning` and `onConstructorPoisoning` set to `error`).
+ * A body naming either is left to that parser, so every path answers it the same way.
+ */
+export function mayPoisonPrototype(text: string): boolean {
+  return text.includes('__proto__') || text.includes('constructor');
 }
 
 /**
  * JSON is the only body the API parses (SPEC §1): Fastify's own parsers (text/plain too) and
  * Nest's form parser are not installed, so any other content type is a 415 (multipart is added
  * back by the upload routes). JSON bodies are capped at {@link JSON_BODY_LIMIT} (413), checked
- * for depth and width (400), and parsed with Fastify's prototype-poisoning protection.
+ * for depth and width (400), and parsed with Fastify's prototype-poisoning protection. An empty
+ * body is `{}`, with or without a content type.
  */
 export function registerJsonParser(fastify: FastifyInstance): void {
   fastify.removeAllContentTypeParsers();
@@ -49,6 +73,12 @@ export function registerJsonParser(fastify: FastifyInstance): void {
     { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT },
     (req, body, done) => {
       const text = typeof body === 'string' ? body : body.toString('utf8');
+      // An empty body is `{}` (SPEC §8.4 allows one on markRead; a route that needs a field
+      // still answers its 400 naming that field).
+      if (text.trim() === '') {
+        done(null, {});
+        return;
+      }
       const problem = jsonShapeProblem(text);
       if (problem !== null) {
         done(validationError(problem), undefined);

@@ -12,7 +12,9 @@ type Req = FastifyRequest & RequestWithAccount;
 /**
  * SPEC §3 rate limits for routes marked `@RateLimit()` / `@RateLimitFailures()`. A global guard
  * that runs after the body check (so keys are built only from validated values) and after the
- * auth guards (so JWT routes are keyed by account): 400 before 401 before 429 (SPEC §1).
+ * auth guards (so JWT routes are keyed by account): 400 before 401 before 429 (SPEC §1). A 400
+ * the handler answers after it (one that needs the caller, such as a self-follow) gives its hits
+ * back, so no 400 counts (SPEC §3).
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
@@ -42,11 +44,16 @@ export class RateLimitGuard implements CanActivate {
       await this.limiter.refund(refundable);
       throw rateLimited(retryAfter);
     }
-    if (refundable.length > 0) {
+    const others = counted.filter((hit) => !failuresOnly.has(hit.name));
+    if (counted.length > 0) {
       const reply = http.getResponse<FastifyReply>();
       reply.raw.once('finish', () => {
         const status = reply.raw.statusCode;
-        if (status < 400 || status >= 500) void this.limiter.refund(refundable);
+        // Failures-only limits keep failed attempts (changePassword's wrong password is a 400 that
+        // counts); every other limit gives back a 400 the handler found (self-follow, SPEC §3: "a
+        // 400 never does" count).
+        const back = status < 400 || status >= 500 ? refundable : status === 400 ? others : [];
+        if (back.length > 0) void this.limiter.refund(back);
       });
     }
     return true;

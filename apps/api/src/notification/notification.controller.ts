@@ -80,8 +80,10 @@ export class NotificationController {
   @ApiOkResponse({ type: MessageResponse })
   @ApiErrors(401, 404)
   async markRead(@CurrentAccount() me: AuthAccount, @Body() dto: MarkReadDto): Promise<MessageResponse> {
-    await this.notifications.markRead(me.id, dto.id);
-    return { message: dto.id === undefined ? 'all notifications marked read' : 'notification marked read' };
+    // `null` is absent, as on every optional id (IsEntityId): all of them.
+    const id = dto.id ?? undefined;
+    await this.notifications.markRead(me.id, id);
+    return { message: id === undefined ? 'all notifications marked read' : 'notification marked read' };
   }
 
   /**

@@ -1274,8 +1274,8 @@ export interface components {
       username: string;
     };
     MarkReadDto: {
-      /** @description one of your notifications; absent = all of them (an empty body is allowed) */
-      id?: number;
+      /** @description one of your notifications; absent (or null) = all of them (an empty body is allowed) */
+      id?: number | null;
     };
     MessagePageResponse: {
       has_more: boolean;

@@ -74,7 +74,8 @@ export const IsOptionalString = (max: number): PropertyDecorator =>
   ValidateBy({
     name: 'isOptionalString',
     validator: {
-      validate: (v: unknown) => v === undefined || (typeof v === 'string' && v.length <= max),
+      // Characters are code points (SPEC §1, as the database counts them), not UTF-16 units.
+      validate: (v: unknown) => v === undefined || (typeof v === 'string' && Array.from(v).length <= max),
       defaultMessage: (args) =>
         typeof args?.value !== 'string'
           ? `${args?.property} must be a string`
@@ -92,5 +93,21 @@ export const IsEntityId = (): PropertyDecorator =>
         args?.value === undefined || args.value === null
           ? `${args?.property} is required`
           : `${args?.property} must be a positive integer`,
+    },
+  });
+
+/**
+ * On one field of a patch: the body must carry at least one of `fields` (SPEC §3.1:
+ * `updateProfile {}` is a 400), checked with the body's shape, so before authentication.
+ */
+export const RequiresOneOf = (fields: readonly string[], message: string): PropertyDecorator =>
+  ValidateBy({
+    name: 'requiresOneOf',
+    validator: {
+      validate: (_v: unknown, args?: ValidationArguments) => {
+        const body = (args?.object ?? {}) as Record<string, unknown>;
+        return fields.some((f) => body[f] !== undefined);
+      },
+      defaultMessage: () => message,
     },
   });

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { AccountMessages } from '@app/account';
 import {
   IsEntityId,
   IsLoginPassword,
@@ -6,6 +7,7 @@ import {
   IsPassword,
   IsRequiredString,
   IsUsername,
+  RequiresOneOf,
   Trim,
 } from './account-validators';
 
@@ -91,6 +93,7 @@ export class UpdateProfileDto {
   })
   @Trim()
   @IsOptionalString(512)
+  @RequiresOneOf(['avatar_url', 'bio'], AccountMessages.emptyProfileUpdate)
   avatar_url?: string;
 
   @ApiPropertyOptional({ example: 'hello', maxLength: 255 })

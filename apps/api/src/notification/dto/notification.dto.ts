@@ -23,11 +23,13 @@ export class ListNotificationsDto {
 
 export class MarkReadDto {
   @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
     minimum: 1,
-    description: 'one of your notifications; absent = all of them (an empty body is allowed)',
+    description: 'one of your notifications; absent (or null) = all of them (an empty body is allowed)',
   })
   @IsEntityId({ optional: true })
-  id?: number;
+  id?: number | null;
 }
 
 export class NotificationResponse {
