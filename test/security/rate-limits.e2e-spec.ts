@@ -214,4 +214,19 @@ describe.each(PROFILES)('SPEC §3: a 400 never counts against a limit (%s)', (pr
       /nothing to update/,
     );
   });
+
+  it('publish has no limit by default (SPEC §3.2 gives none): 60 videos from one account in a row', async () => {
+    const me = await account('publisher60');
+    for (let i = 0; i < 60; i++) {
+      await t.http
+        .post('/video/publish')
+        .set('Authorization', me.auth)
+        .send({
+          title: `v${i}`,
+          play_url: 'https://example.com/v.mp4',
+          cover_url: 'https://example.com/c.jpg',
+        })
+        .expect(200);
+    }
+  });
 });

@@ -275,6 +275,11 @@ describe('parseRateLimits', () => {
     expect(r.message).toEqual({ limit: 30, windowSeconds: 60 });
     expect(parseRateLimits('message=2/60').message).toEqual({ limit: 2, windowSeconds: 60 });
   });
+
+  it('publish, which SPEC does not limit, is off unless set', () => {
+    expect(parseRateLimits(undefined).publish).toBeNull();
+    expect(parseRateLimits('publish=30/60').publish).toEqual({ limit: 30, windowSeconds: 60 });
+  });
 });
 
 describe('STORAGE, S3_* and MEDIA_BASE_URL', () => {

@@ -23,7 +23,11 @@ export type RateLimitName =
   | 'rename'
   | 'profile';
 
-/** Defaults from SPEC §3; `RATE_LIMITS=login=100/60,like=off` overrides one at a time. */
+/**
+ * Defaults from SPEC §3; `RATE_LIMITS=login=100/60,like=off` overrides one at a time. SPEC gives
+ * publish no limit, so it is off unless set (`publish=30/60`): a client of the contract may publish
+ * any number of videos.
+ */
 export const DEFAULT_RATE_LIMITS: Record<RateLimitName, RateLimitRule | null> = {
   register: { limit: 5, windowSeconds: 3600 },
   login: { limit: 10, windowSeconds: 60 },
@@ -32,7 +36,7 @@ export const DEFAULT_RATE_LIMITS: Record<RateLimitName, RateLimitRule | null> = 
   like: { limit: 30, windowSeconds: 60 },
   comment: { limit: 10, windowSeconds: 60 },
   follow: { limit: 20, windowSeconds: 60 },
-  publish: { limit: 30, windowSeconds: 60 },
+  publish: null,
   upload: { limit: 30, windowSeconds: 60 },
   message: { limit: 30, windowSeconds: 60 },
   rename: { limit: 10, windowSeconds: 3600 },
