@@ -80,9 +80,14 @@ export class CacheAside {
     }
   }
 
+  /** A rebuild of one of the keys running in this process is no longer joined by later callers. */
+  forget(...keys: string[]): void {
+    for (const key of keys) this.inflight.delete(key);
+  }
+
   /** Deletes the keys; a rebuild of one running in this process is no longer joined by later callers. */
   invalidate(...keys: string[]): Promise<boolean> {
-    for (const key of keys) this.inflight.delete(key);
+    this.forget(...keys);
     return this.store.del(...keys);
   }
 }

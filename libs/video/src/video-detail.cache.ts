@@ -21,16 +21,24 @@ interface RefillMark {
 }
 const isRefillMark = (v: VideoView | RefillMark | null): v is RefillMark => v !== null && 'refill' in v;
 
+/** How often deletes Redis refused are retried. */
+const REPAIR_EVERY_MS = 1000;
+
 /**
  * `video:detail:id=<id>` (SPEC §5). Every invalidation deletes the key (with read replicas: marks
  * it {@link REFILL_FROM_PRIMARY}) at once and again a moment later (batched), which removes a
- * stale value a concurrent reload put back.
+ * stale value a concurrent reload put back; a load of it running in this process is no longer
+ * joined. A delete Redis refused is retried every second until it lands; meanwhile this process
+ * reads that video from the primary and caches nothing for it.
  */
 @Injectable()
 export class VideoDetailCache implements OnModuleDestroy {
   private pending = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
   private readonly refills = new Map<number, Promise<VideoView | null>>();
+  /** Ids whose delete Redis refused: read from the primary, uncached, until a retry lands. */
+  private readonly dirty = new Set<number>();
+  private repairTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: CacheStore,
@@ -40,6 +48,7 @@ export class VideoDetailCache implements OnModuleDestroy {
   ) {}
 
   async get(id: number, load: () => Promise<VideoView | null>): Promise<VideoView | null> {
+    if (this.dirty.has(id)) return this.db.reads.onPrimary(load);
     let loaded = false;
     const key = CacheKeys.videoDetail(id);
     const view = await this.aside.getOrLoad<VideoView | RefillMark | null>(
@@ -70,8 +79,10 @@ export class VideoDetailCache implements OnModuleDestroy {
     const raw = await this.store.mget(ids.map((id) => CacheKeys.videoDetail(id)));
     const misses: number[] = [];
     const refills: number[] = [];
+    const uncached: number[] = [];
     ids.forEach((id, i) => {
       const value = raw[i];
+      if (this.dirty.has(id)) return uncached.push(id);
       if (value === null || value === undefined) return misses.push(id);
       const parsed = JSON.parse(value) as VideoView | RefillMark | null;
       if (isRefillMark(parsed)) return refills.push(id);
@@ -80,13 +91,14 @@ export class VideoDetailCache implements OnModuleDestroy {
     const loaded = await Promise.all([
       misses.length > 0 ? load(misses, false) : [],
       refills.length > 0 ? load(refills, true) : [],
+      uncached.length > 0 ? load(uncached, true) : [],
     ]);
     const views = [...loaded[0], ...loaded[1]];
     await Promise.all(
       views.map((v) => this.store.set(CacheKeys.videoDetail(v.id), JSON.stringify(v), DETAIL_TTL_MS)),
     );
-    for (const v of views) out.set(v.id, v);
-    for (const id of [...misses, ...refills]) if (!out.has(id)) out.set(id, null);
+    for (const v of [...views, ...loaded[2]]) out.set(v.id, v);
+    for (const id of [...misses, ...refills, ...uncached]) if (!out.has(id)) out.set(id, null);
     return out;
   }
 
@@ -129,10 +141,40 @@ export class VideoDetailCache implements OnModuleDestroy {
    */
   private async forget(ids: number[]): Promise<void> {
     const keys = ids.map((id) => CacheKeys.videoDetail(id));
+    // A load of one of these that read the old row is no longer joined by later readers.
+    for (const id of ids) this.refills.delete(id);
+    this.aside.forget(...keys);
     const bumped = this.generation.bump();
-    if (!this.db.reads.enabled) await this.store.del(...keys);
-    else await Promise.all(keys.map((k) => this.store.set(k, REFILL_FROM_PRIMARY, this.db.reads.stickyMs)));
+    const refused = await this.drop(ids);
+    for (const id of refused) this.markDirty(id);
     await bumped;
+  }
+
+  /** Deletes (or marks) the keys; resolves the ids Redis refused. */
+  private async drop(ids: number[]): Promise<number[]> {
+    const keys = ids.map((id) => CacheKeys.videoDetail(id));
+    if (!this.db.reads.enabled) return (await this.store.del(...keys)) ? [] : ids;
+    const done = await Promise.all(
+      keys.map((k) => this.store.set(k, REFILL_FROM_PRIMARY, this.db.reads.stickyMs)),
+    );
+    return ids.filter((_, i) => !done[i]);
+  }
+
+  private markDirty(id: number): void {
+    this.dirty.add(id);
+    this.repairTimer ??= setInterval(() => void this.repair(), REPAIR_EVERY_MS);
+    this.repairTimer.unref();
+  }
+
+  /** Retries refused deletes; until one lands, that video is read from the primary, uncached. */
+  private async repair(): Promise<void> {
+    const ids = [...this.dirty];
+    const refused = new Set(await this.drop(ids));
+    for (const id of ids) if (!refused.has(id)) this.dirty.delete(id);
+    if (this.dirty.size === 0 && this.repairTimer) {
+      clearInterval(this.repairTimer);
+      this.repairTimer = null;
+    }
   }
 
   async invalidate(...ids: number[]): Promise<void> {
@@ -158,6 +200,8 @@ export class VideoDetailCache implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    if (this.repairTimer) clearInterval(this.repairTimer);
+    this.repairTimer = null;
     if (this.timer) clearTimeout(this.timer);
     await this.flush();
   }
