@@ -174,6 +174,25 @@ if (PROFILES.includes('full')) {
       expect(ids((await timelines.page(viewer.id, 6, 0, 0)) ?? [])).not.toContain(kept);
     });
 
+    it('a 409 follow or unfollow (a retry of one whose commit outcome was unknown) still drops the timeline', async () => {
+      const [other] = await insertAccounts(t, 1);
+      const meta = key(CacheKeys.timelineMeta(viewer.id));
+      const call = (route: string) =>
+        t.http.post(route).set('authorization', `Bearer ${viewer.token}`).send({ vlogger_id: other });
+      // The follow committed, but its after-commit steps never ran: the row is there, the timeline stale.
+      expect(await timelines.page(viewer.id, 3, 0, 0)).toBeDefined();
+      await follow(t, viewer.id, [other]);
+      expect(await redis.exists(meta)).toBe(1);
+      expect((await call('/social/follow')).status).toBe(409);
+      expect(await redis.exists(meta)).toBe(0);
+      // The same for an unfollow whose steps never ran.
+      expect(await timelines.page(viewer.id, 3, 0, 0)).toBeDefined();
+      await t.sql('DELETE FROM socials WHERE follower_id = ? AND vlogger_id = ?', [viewer.id, other]);
+      expect(await redis.exists(meta)).toBe(1);
+      expect((await call('/social/unfollow')).status).toBe(409);
+      expect(await redis.exists(meta)).toBe(0);
+    });
+
     it('an author above FANOUT_MAX_FOLLOWERS is not pushed but merged at read, and every timeline is rebuilt', async () => {
       const big = await registerAndLogin(t, 'tlbig');
       const fans = [viewer, await registerAndLogin(t, 'fan'), await registerAndLogin(t, 'fan')];

@@ -35,8 +35,12 @@ export class SocialService {
         emit(makeEvent('social.follow', { follower_id: followerId, vlogger_id: vloggerId }, ts));
       });
     } catch (err) {
-      if (isDuplicateKey(err)) throw SocialErrors.alreadyFollowing();
-      throw err;
+      if (!isDuplicateKey(err)) throw err;
+      // Already following: perhaps by an earlier attempt whose commit outcome was unknown (a 503
+      // the client retried, SPEC §1), whose after-commit steps never ran. They only drop state
+      // that may be stale, so they run again here.
+      await this.afterCommit(followerId, vloggerId);
+      throw SocialErrors.alreadyFollowing();
     }
     await this.afterCommit(followerId, vloggerId);
   }
@@ -44,13 +48,15 @@ export class SocialService {
   /** 400 self, 404 unknown account, 409 not following. */
   async unfollow(followerId: number, vloggerId: number): Promise<void> {
     if (followerId === vloggerId) throw SocialErrors.selfFollow();
-    await this.bus.transaction(async (manager, emit) => {
+    const removed = await this.bus.transaction(async (manager, emit) => {
       if (!(await this.socials.accountExists(manager, vloggerId))) throw SocialErrors.accountNotFound();
-      if ((await this.socials.delete(manager, followerId, vloggerId)) === 0)
-        throw SocialErrors.notFollowing();
+      if ((await this.socials.delete(manager, followerId, vloggerId)) === 0) return false;
       emit(makeEvent('social.unfollow', { follower_id: followerId, vlogger_id: vloggerId }, nowMs()));
+      return true;
     });
+    // Also after a 409: the unfollow may be a retry of one whose after-commit steps never ran (see follow).
     await this.afterCommit(followerId, vloggerId);
+    if (!removed) throw SocialErrors.notFollowing();
   }
 
   private afterCommit(followerId: number, vloggerId: number): Promise<void> {
