@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import { LatestIndex, TagIndex, type VideoRow } from '@app/feed';
-import { AuthorIndex, encodeTags } from '@app/video';
+import { AuthorIndex, encodeTags, LikesCountIndex } from '@app/video';
 import type { TestApp } from '../helpers/test-app';
 
 /** The fields a feed item shows, as numbers and strings (the SQL row and the cached item agree on these). */
@@ -94,11 +94,13 @@ export async function insertVideos(t: TestApp, rows: Omit<FixtureVideo, 'id'>[])
   }>('SELECT id, author_id, create_time, likes_count, popularity FROM videos WHERE id > ? ORDER BY id', [
     Number(before.m ?? 0),
   ]);
-  // What a publish does after its commit: into the latest and author indexes, if built (no-op without Redis).
+  // What a publish does after its commit: into the latest and author indexes, if built, and marked
+  // for the likes-count index (no-op without Redis).
   await t.app.get(LatestIndex).push(inserted.map((r) => ({ id: Number(r.id), time: Number(r.create_time) })));
   await t.app
     .get(AuthorIndex)
     .push(inserted.map((r) => ({ id: Number(r.id), authorId: Number(r.author_id) })));
+  await t.app.get(LikesCountIndex).mark(inserted.map((r) => Number(r.id)));
   return inserted.map((r) => ({
     id: Number(r.id),
     author_id: Number(r.author_id),

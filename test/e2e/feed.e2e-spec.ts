@@ -1,5 +1,6 @@
 import { FeedRepository, FeedService } from '@app/feed';
 import { LikedSets } from '@app/like';
+import { LikesCountIndex } from '@app/video';
 import { CacheKeys, minuteBucket } from '@app/cache';
 import { expectError, startApp, TestApp } from '../helpers/test-app';
 import { PROFILES, redisClient } from '../helpers/test-env';
@@ -334,6 +335,8 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
     ]);
     const repo = t.app.get(FeedRepository);
     const real = repo.likesCount.bind(repo);
+    // The SQL path's sharing: the likes-count index (full profile) is not asked here.
+    const noIndex = jest.spyOn(t.app.get(LikesCountIndex), 'page').mockResolvedValue(undefined);
     let queries = 0;
     let release = (): void => undefined;
     const held = new Promise<void>((r) => (release = r));
@@ -386,6 +389,7 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
     } finally {
       release();
       spy.mockRestore();
+      noIndex.mockRestore();
       await t.sql('DELETE FROM videos WHERE id = ?', [top.id]);
     }
   });

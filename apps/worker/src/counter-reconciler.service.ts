@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import {
   APP_CONFIG,
@@ -20,6 +20,7 @@ import {
   type DomainEvent,
 } from '@app/events';
 import { CacheKeys, CacheStore } from '@app/cache';
+import { LikesCountIndex } from '@app/video';
 
 /** An event still unapplied this long after it was written is stuck (dead-lettered or lost), not late. */
 export const STUCK_AFTER_MS = 15 * 60 * 1000;
@@ -105,6 +106,8 @@ export class CounterReconciler implements OnModuleDestroy {
     private readonly applier: EventApplier,
     private readonly publisher: EventPublisher,
     private readonly cache: CacheStore,
+    // Absent only in a worker started without the domain modules (tests of the transport).
+    @Optional() private readonly likesIndex: LikesCountIndex | null,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     const every = config.reconcileEveryMs;
@@ -306,8 +309,10 @@ export class CounterReconciler implements OnModuleDestroy {
           : this.checkAccounts(m, chunk, scannedUpTo, run),
       );
       run.checked += chunk.length;
-      if (table === 'videos' && fixedIds.length > 0)
+      if (table === 'videos' && fixedIds.length > 0) {
         await this.cache.del(...fixedIds.map((id) => CacheKeys.videoDetail(id)));
+        await this.likesIndex?.mark(fixedIds);
+      }
     }
   }
 

@@ -40,6 +40,15 @@ export const CacheKeys = {
   /** A tag's index (listByTag): its newest videos by create_time; the name URI-encoded (no brace, no space). */
   tagIndex: (tag: string): string => `feed:{tag=${encodeURIComponent(tag)}}:z`,
   tagIndexMeta: (tag: string): string => `feed:{tag=${encodeURIComponent(tag)}}:m`,
+  /**
+   * The likes-count index (issue 14, listLikesCount): the most-liked videos scored by likes_count,
+   * its state, the videos marked dirty since, the ticket that last set each one, the ticket sequence.
+   */
+  likesIndex: (): string => 'feed:{likes}:z',
+  likesIndexMeta: (): string => 'feed:{likes}:m',
+  likesIndexDirty: (): string => 'feed:{likes}:d',
+  likesIndexTickets: (): string => 'feed:{likes}:t',
+  likesIndexSeq: (): string => 'feed:{likes}:seq',
   /** Read-your-writes with read replicas: the account wrote within the sticky window. */
   recentWrite: (accountId: number): string => `ryw:${accountId}`,
 };

@@ -11,3 +11,4 @@ export * from './bounded-key';
 export { RedisScript } from './redis-script';
 export * from './id-index';
 export * from './scoped-id-index';
+export * from './count-index';

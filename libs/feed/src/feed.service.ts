@@ -4,6 +4,7 @@ import { fieldError, validationError } from '@app/core';
 import { LikedSets } from '@app/like';
 import { FollowHooks } from '@app/social';
 import {
+  LikesCountIndex,
   normalizeTagName,
   VideoDeleteHooks,
   VideoDetailCache,
@@ -113,6 +114,7 @@ export class FeedService {
     private readonly tagIndex: TagIndex,
     private readonly items: VideoDetailCache,
     private readonly videos: VideoRepository,
+    private readonly likesIndex: LikesCountIndex,
     follows: FollowHooks,
     published: VideoPublishHooks,
     deleted: VideoDeleteHooks,
@@ -316,7 +318,10 @@ export class FeedService {
     });
   }
 
-  /** A likes-count page (SPEC §3.6): not cached, shared while built ({@link SharedPages}). */
+  /**
+   * A likes-count page (SPEC §3.6): not cached, shared while built ({@link SharedPages}); from the
+   * likes-count index when it can answer ({@link LikesCountIndex}), else the SQL query.
+   */
   async listLikesCount(q: LikesCountQuery, viewerId?: number): Promise<LikesCountPage> {
     return this.viewerPage<LikesCountPage>(this.likesCountPage(q), viewerId);
   }
@@ -336,7 +341,9 @@ export class FeedService {
     q: LikesCountQuery,
     cursor: { likes: number; id: number } | undefined,
   ): Promise<CachedPage> {
-    const rows = await this.repo.likesCount(q.limit + 1, cursor);
+    const rows =
+      (await this.likesCountFromIndex(q.limit + 1, cursor)) ??
+      (await this.repo.likesCount(q.limit + 1, cursor));
     const items = rows.slice(0, q.limit).map(toFeedItem);
     const last = items[items.length - 1];
     const body: LikesCountPage = {
@@ -346,6 +353,29 @@ export class FeedService {
       has_more: rows.length > q.limit,
     };
     return cachedPage(body);
+  }
+
+  /**
+   * The page's rows from the likes-count index, the items from their `getDetail` entries; undefined
+   * = ask SQL. An item whose entry shows another count than the index (one of the two has not
+   * caught up with a change yet) sends the page to SQL and marks that video for a refresh, as does
+   * one that is gone.
+   */
+  private async likesCountFromIndex(
+    take: number,
+    cursor: { likes: number; id: number } | undefined,
+  ): Promise<VideoRow[] | undefined> {
+    const entries = await this.likesIndex.page(take, cursor && { count: cursor.likes, id: cursor.id });
+    if (entries === undefined) return undefined;
+    const rows = await this.indexRows(
+      entries.map((e) => e.id),
+      (gone) => this.likesIndex.mark(gone),
+    );
+    if (rows === undefined) return undefined;
+    const off = rows.filter((r, i) => Number(r.likes_count) !== entries[i].count).map((r) => Number(r.id));
+    if (off.length === 0) return rows;
+    await this.likesIndex.mark(off);
+    return undefined;
   }
 
   /** A shared page as the object a controller returns, with the viewer's `is_liked`. */

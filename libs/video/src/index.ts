@@ -15,3 +15,4 @@ export * from './video-recount';
 export * from './row-lock';
 export * from './video.module';
 export * from './author-index';
+export * from './likes-count-index';

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccountModule, AccountRenameHooks } from '@app/account';
 import { IdempotencyService } from '@app/core';
 import { AuthorIndex } from './author-index';
+import { LikesCountIndex } from './likes-count-index';
 import { VideoDeleteHooks } from './video-delete.hooks';
 import { VideoDetailCache } from './video-detail.cache';
 import { VideoPublishHooks } from './video-publish.hooks';
@@ -28,6 +29,7 @@ import { VideoService } from './video.service';
     VideoTagRepository,
     IdempotencyService,
     AuthorIndex,
+    LikesCountIndex,
   ],
   exports: [
     VideoRepository,
@@ -37,6 +39,7 @@ import { VideoService } from './video.service';
     VideoDeleteHooks,
     VideoPublishHooks,
     AuthorIndex,
+    LikesCountIndex,
   ],
 })
 export class VideoModule implements OnModuleInit {

@@ -104,6 +104,11 @@ export interface AppConfig {
    * issue 14); 0 = no index (listLatest is always the SQL query).
    */
   latestIndexMaxLength: number;
+  /**
+   * `LIKES_INDEX_MAX_LENGTH`: most-liked videos kept in the likes-count index in Redis
+   * (listLikesCount pages, issue 14); 0 = no index (listLikesCount is always the SQL query).
+   */
+  likesIndexMaxLength: number;
   /** `AUTHOR_INDEX_MAX_LENGTH`: newest videos kept per author index (listByAuthorID pages); 0 = none. */
   authorIndexMaxLength: number;
   /** `TAG_INDEX_MAX_LENGTH`: newest videos kept per tag index (listByTag pages); 0 = none. */
@@ -388,6 +393,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     maxDeliveries: int(env, 'MAX_DELIVERIES', 5, 1, 100),
     timelineMaxLength: int(env, 'TIMELINE_MAX_LENGTH', 800, 0, 100_000),
     latestIndexMaxLength: int(env, 'LATEST_INDEX_MAX_LENGTH', 20_000, 0, 1_000_000),
+    likesIndexMaxLength: int(env, 'LIKES_INDEX_MAX_LENGTH', 10_000, 0, 1_000_000),
     authorIndexMaxLength: int(env, 'AUTHOR_INDEX_MAX_LENGTH', 1000, 0, 1_000_000),
     tagIndexMaxLength: int(env, 'TAG_INDEX_MAX_LENGTH', 2000, 0, 1_000_000),
     fanoutMaxFollowers: int(env, 'FANOUT_MAX_FOLLOWERS', 10_000, 0, 10_000_000),
