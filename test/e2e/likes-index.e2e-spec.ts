@@ -215,6 +215,34 @@ if (PROFILES.includes('full')) {
       expect(await redis.zscore(key(CacheKeys.likesIndexDirty()), member(v.id))).toBeNull();
     });
 
+    it('every part expires with the index; a part evicted on its own, or a lost sequence, drops the whole index', async () => {
+      const v = videos.find((x) => x.likes_count === 15) as FixtureVideo;
+      await index.warm();
+      await index.mark([v.id]);
+      expect(await index.page(3, undefined)).toBeDefined(); // refreshed: the tickets hash exists now
+      for (const k of [KEYS.z, KEYS.meta, KEYS.tickets]) expect(await redis.pttl(key(k))).toBeGreaterThan(0);
+      await index.mark([v.id]);
+      expect(await redis.pttl(key(KEYS.dirty))).toBeGreaterThan(0);
+
+      for (const lost of [KEYS.z, KEYS.dirty, KEYS.tickets, KEYS.seq]) {
+        await index.warm();
+        await index.mark([v.id]);
+        expect(await index.page(3, undefined)).toBeDefined(); // refreshed: a ticket is kept
+        await index.mark([v.id]); // and a mark waits (the sequence is read by the next page)
+        expect(await redis.exists(key(lost))).toBe(1);
+        await redis.del(key(lost));
+        // The next page cannot trust the index: SQL answers, and the index is gone (rebuilt later).
+        expect(await index.page(3, undefined)).toBeUndefined();
+        expect(await redis.exists(key(KEYS.meta))).toBe(0);
+        const body = await page({ limit: 3 });
+        expect(body.video_list.map((x) => x.id)).toEqual(await sqlIds(3));
+      }
+      await index.warm();
+      expect(await index.page(3, undefined)).toEqual(
+        (await repo.likesCount(3)).map((r) => ({ id: Number(r.id), count: Number(r.likes_count) })),
+      );
+    });
+
     it('a video deleted behind its back sends its page to SQL and leaves the index', async () => {
       const [victim] = await repo.likesCount(1);
       const id = Number(victim.id);

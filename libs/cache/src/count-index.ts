@@ -18,6 +18,9 @@ import { RedisScript } from './redis-script';
  *   can never overwrite a newer count, and a mark made after `T` stays for the next refresh;
  * - the floor is the largest count not in the index (-1 when it holds every video): every video
  *   counted above it is in the index, and only entries above it are served. Trimming raises it.
+ *
+ * The parts expire with the meta; one lost on its own (evicted) or a lost sequence drops the whole
+ * index (see COMMON), rebuilt by the next read.
  */
 
 /** Members, scores and the marks share the `{likes}` hash tag (one slot: one script on a Cluster). */
@@ -37,20 +40,54 @@ export type CountIndexKeys = {
 const keyList = (k: CountIndexKeys): string[] => [k.z, k.meta, k.dirty, k.tickets, k.seq];
 
 /**
- * Marks ids dirty (ARGV[1] the TTL, then members), only while an index exists (building or ready:
- * without one there is nothing to keep; a build reads the database after its ticket). Drops the
- * whole index when ARGV[2] marks are waiting (nobody refreshes: the next read rebuilds).
+ * Shared by every script. The parts of an index (sorted set, marks, tickets) expire with its meta
+ * but can be evicted one by one (`volatile-lru`): the meta records their sizes after every change
+ * (`settle`), and a script that finds one changed behind its back (`intact`) drops the whole
+ * index, which the next read rebuilds. `settle` also gives a part created after the build the
+ * meta's remaining TTL.
  */
-const MARK = `
+const COMMON = `
+local function drop()
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+end
+local function intact()
+  local n = redis.call('HMGET', KEYS[2], 'zn', 'dn', 'tn')
+  if redis.call('ZCARD', KEYS[1]) == tonumber(n[1]) and redis.call('ZCARD', KEYS[3]) == tonumber(n[2])
+    and redis.call('HLEN', KEYS[4]) == tonumber(n[3]) then return true end
+  drop()
+  return false
+end
+local function settle()
+  redis.call('HSET', KEYS[2], 'zn', redis.call('ZCARD', KEYS[1]), 'dn', redis.call('ZCARD', KEYS[3]),
+    'tn', redis.call('HLEN', KEYS[4]))
+  local ttl = redis.call('PTTL', KEYS[2])
+  if ttl > 0 then
+    for _, k in ipairs({KEYS[1], KEYS[3], KEYS[4]}) do
+      if redis.call('PTTL', k) == -1 then redis.call('PEXPIRE', k, ttl) end
+    end
+  end
+end
+`;
+
+/**
+ * Marks ids dirty (ARGV[1] the most marks kept, then members), only while an
+ * index exists (building or ready: without one there is nothing to keep; a build reads the
+ * database after its ticket). Drops the whole index when more marks wait (nobody refreshes: the
+ * next read rebuilds). Returns 0 no index, 1 marked, 2 dropped.
+ */
+const MARK =
+  COMMON +
+  `
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
-for i = 3, #ARGV do
+if not intact() then return 2 end
+for i = 2, #ARGV do
   redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[5]), ARGV[i])
 end
-if redis.call('ZCARD', KEYS[3]) > tonumber(ARGV[2]) then
-  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+if redis.call('ZCARD', KEYS[3]) > tonumber(ARGV[1]) then
+  drop()
   return 2
 end
-if redis.call('PTTL', KEYS[3]) < 0 then redis.call('PEXPIRE', KEYS[3], ARGV[1]) end
+settle()
 return 1`;
 
 /**
@@ -61,7 +98,8 @@ const BEGIN = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
 local bt = redis.call('INCR', KEYS[5])
-redis.call('HSET', KEYS[2], 'state', 'building', 'token', ARGV[1], 'bt', bt, 'floor', '-1')
+redis.call('HSET', KEYS[2], 'state', 'building', 'token', ARGV[1], 'bt', bt, 'floor', '-1',
+  'zn', 0, 'dn', 0, 'tn', 0)
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return bt`;
 
@@ -69,13 +107,17 @@ return bt`;
  * Ends the build of ARGV[1] (ARGV[2] TTL, ARGV[3] floor, then score/member pairs). Marks made
  * since its ticket stay: the first refresh applies them.
  */
-const FINISH = `
+const FINISH =
+  COMMON +
+  `
 if redis.call('HGET', KEYS[2], 'token') ~= ARGV[1] then return 0 end
+if not intact() then return 0 end
 for i = 4, #ARGV, 500 do
   redis.call('ZADD', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
 end
 redis.call('HSET', KEYS[2], 'state', 'ready', 'floor', ARGV[3])
 for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+settle()
 return 1`;
 
 /**
@@ -109,15 +151,22 @@ end
  * (the reader refreshes them, then APPLY answers the page), or the page.
  */
 const PEEK =
+  COMMON +
   PAGE +
   `
-local meta = redis.call('HMGET', KEYS[2], 'state', 'floor')
+local meta = redis.call('HMGET', KEYS[2], 'state', 'floor', 'bt')
 if not meta[1] then return {'miss'} end
 if meta[1] ~= 'ready' then return {'building'} end
+if not intact() then return {'miss'} end
 if redis.call('ZCARD', KEYS[3]) > 0 then
   local t = redis.call('INCR', KEYS[5])
+  if t <= tonumber(meta[3]) then
+    -- The sequence was lost (evicted): no ticket can be trusted. Rebuilt by the next read.
+    drop()
+    return {'miss'}
+  end
   local out = {'dirty', t}
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. t, 'LIMIT', 0, tonumber(ARGV[4]))
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', string.format('(%d', t), 'LIMIT', 0, tonumber(ARGV[4]))
   for i = 1, #ids do out[#out + 1] = ids[i] end
   return out
 end
@@ -130,12 +179,14 @@ return page(meta[2], ARGV[1], ARGV[2], tonumber(ARGV[3]))`;
  * than one refresh hands out).
  */
 const APPLY =
+  COMMON +
   PAGE +
   `
 local meta = redis.call('HMGET', KEYS[2], 'state', 'floor', 'bt')
 if meta[1] ~= 'ready' then return {'stale'} end
 local t = tonumber(ARGV[5])
 if t <= tonumber(meta[3]) then return {'stale'} end
+if not intact() then return {'stale'} end
 local floor = tonumber(meta[2])
 for i = 6, #ARGV, 2 do
   local m, c = ARGV[i], ARGV[i + 1]
@@ -161,7 +212,8 @@ if n > cap then
     redis.call('HSET', KEYS[2], 'floor', cut[2])
   end
 end
-local left = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. t, 'LIMIT', 0, 1)
+settle()
+local left = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', string.format('(%d', t), 'LIMIT', 0, 1)
 if left[1] then return {'dirty'} end
 return page(tostring(floor), ARGV[1], ARGV[2], tonumber(ARGV[3]))`;
 
@@ -211,16 +263,15 @@ function parsePage(raw: unknown): CountPageRead | undefined {
   return { kind: 'ok', floor: Number(reply[1]), entries };
 }
 
-/** Marks `ids` dirty; 0 no index, 1 marked, 2 too many marks waited (the index was dropped); undefined = Redis refused. */
+/** Marks `ids` dirty; 0 no index, 1 marked, 2 the index was dropped (too many marks waited, or a part was lost); undefined = Redis refused. */
 export async function markCounts(
   store: CacheStore,
   keys: CountIndexKeys,
   ids: number[],
-  ttlMs: number,
   maxDirty: number,
 ): Promise<number | undefined> {
   const r = await store.withRedis((redis, prefix) =>
-    scripts.mark.run(redis, prefixed(keys, prefix), [ttlMs, maxDirty, ...ids.map(indexMember)]),
+    scripts.mark.run(redis, prefixed(keys, prefix), [maxDirty, ...ids.map(indexMember)]),
   );
   return r === undefined ? undefined : Number(r);
 }

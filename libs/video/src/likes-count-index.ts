@@ -89,6 +89,16 @@ export class LikesCountIndex implements OnModuleDestroy {
    */
   async page(take: number, cursor: CountCursor | undefined): Promise<CountEntry[] | undefined> {
     if (!this.enabled || this.owed) return undefined;
+    try {
+      return await this.pageOnce(take, cursor);
+    } catch (err) {
+      // A refresh's query failed (the primary away): this page is the caller's SQL query's.
+      this.logger.warn(`refresh failed: ${String(err)}`);
+      return undefined;
+    }
+  }
+
+  private async pageOnce(take: number, cursor: CountCursor | undefined): Promise<CountEntry[] | undefined> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const read = await peekCountPage(this.store, LIKES_INDEX_KEYS, cursor, take, MAX_REFRESH);
       if (read?.kind === 'miss') {
@@ -98,12 +108,16 @@ export class LikesCountIndex implements OnModuleDestroy {
       }
       if (read?.kind !== 'refresh') return this.served(read, take);
       if (this.refreshing !== undefined) {
-        // One refresh per process at a time: wait for it, then look again.
+        // One refresh per process at a time: wait for it (whatever its outcome), then look again.
         await this.refreshing;
         continue;
       }
       const p = this.refresh(read.ticket, read.ids, cursor, take);
-      this.refreshing = p.finally(() => (this.refreshing = undefined));
+      this.refreshing = p.then(
+        () => undefined,
+        () => undefined,
+      );
+      void this.refreshing.finally(() => (this.refreshing = undefined));
       const applied = await p;
       if (applied?.kind !== 'dirty') return this.served(applied, take);
     }
@@ -124,10 +138,13 @@ export class LikesCountIndex implements OnModuleDestroy {
     cursor: CountCursor | undefined,
     take: number,
   ): Promise<CountPageRead | undefined> {
-    const rows = await this.db.query<{ id: number | string; likes_count: number | string }>(
-      `SELECT v.id, v.likes_count FROM videos v WHERE v.id IN (${placeholders(ids.length)})`,
-      ids,
-    );
+    const rows =
+      ids.length === 0
+        ? []
+        : await this.db.query<{ id: number | string; likes_count: number | string }>(
+            `SELECT v.id, v.likes_count FROM videos v WHERE v.id IN (${placeholders(ids.length)})`,
+            ids,
+          );
     const counts = new Map<number, number | null>(ids.map((id) => [id, null]));
     for (const r of rows) counts.set(Number(r.id), Number(r.likes_count));
     return applyCountsAndPage(this.store, LIKES_INDEX_KEYS, { ticket, counts, cap: this.cap }, cursor, take);
@@ -174,7 +191,7 @@ export class LikesCountIndex implements OnModuleDestroy {
   /** Marks videos whose count changed (or that were published, deleted, found gone or off). Never throws. */
   async mark(ids: number[]): Promise<void> {
     if (!this.enabled || ids.length === 0) return;
-    const r = await markCounts(this.store, LIKES_INDEX_KEYS, ids, INDEX_TTL_MS, MAX_DIRTY);
+    const r = await markCounts(this.store, LIKES_INDEX_KEYS, ids, MAX_DIRTY);
     if (r === undefined) this.owe();
   }
 
