@@ -61,9 +61,9 @@ describe.each(PROFILES)('social routes (%s)', (profile) => {
     });
   });
 
-  it('400 self, 404 unknown account, 409 already following / not following', async () => {
+  it('400 self, 404 unknown account, 409 already following / not following (oneself too)', async () => {
     expectError(await call('follow', alice, { vlogger_id: alice.id }), 400, 'VALIDATION_FAILED');
-    expectError(await call('unfollow', alice, { vlogger_id: alice.id }), 400, 'VALIDATION_FAILED');
+    expectError(await call('unfollow', alice, { vlogger_id: alice.id }), 409, 'CONFLICT', 'not following');
     expectError(
       await call('follow', alice, { vlogger_id: 987654321 }),
       404,

@@ -45,9 +45,9 @@ export class SocialService {
     await this.afterCommit(followerId, vloggerId);
   }
 
-  /** 400 self, 404 unknown account, 409 not following. */
+  /** 404 unknown account, 409 not following (oneself included: nobody follows themselves; SPEC §3). */
   async unfollow(followerId: number, vloggerId: number): Promise<void> {
-    if (followerId === vloggerId) throw SocialErrors.selfFollow();
+    if (followerId === vloggerId) throw SocialErrors.notFollowing();
     const removed = await this.bus.transaction(async (manager, emit) => {
       if (!(await this.socials.accountExists(manager, vloggerId))) throw SocialErrors.accountNotFound();
       if ((await this.socials.delete(manager, followerId, vloggerId)) === 0) return false;
