@@ -1,4 +1,5 @@
-import { recountAll } from '../../apps/worker/src/recount-all';
+import { forgetRecountedVideos, recountAll } from '../../apps/worker/src/recount-all';
+import { CacheKeys, CacheStore } from '@app/cache';
 import { Database } from '@app/core';
 import { createAccounts, TestAccount } from '../factories/accounts';
 import { publishVideo } from '../factories/videos';
@@ -93,5 +94,43 @@ describe.each(PROFILES)('interactions across domains (%s)', (profile) => {
       .send({})
       .expect(200);
     expect(counts.body).toEqual({ follower_count: 3, vlogger_count: 3 });
+  });
+
+  it('recount drops the cached copies of the videos it fixed (detail, likes-count page)', async () => {
+    const [a, b, c] = users;
+    const v = await publishVideo(t, a, { title: 'drifted' });
+    await post('/like/like', b, { video_id: v.id }).expect(200);
+    await post('/like/like', c, { video_id: v.id }).expect(200);
+    // Drift behind the processes' backs, then cached by a read: the detail entry holds 12 likes.
+    await t.sql('UPDATE videos SET likes_count = 12, popularity = 12 WHERE id = ?', [v.id]);
+    await t.app.get(CacheStore).del(CacheKeys.videoDetail(v.id));
+    const detail = async (): Promise<{ likes_count: number; popularity: number }> =>
+      (await t.http.post('/video/getDetail').send({ id: v.id }).expect(200)).body;
+    expect(await detail()).toMatchObject({ likes_count: 12, popularity: 12 });
+    const likesCountOf = async (body: object = {}): Promise<number | undefined> =>
+      (
+        (
+          await t.http
+            .post('/feed/listLikesCount')
+            .send({ limit: 200, ...body })
+            .expect(200)
+        ).body.video_list as {
+          id: number;
+          likes_count: number;
+        }[]
+      ).find((x) => x.id === v.id)?.likes_count;
+    // Past a cursor below 12 likes first: a page the video is not on while its count reads 12.
+    const below = { likes_count_before: 3, id_before: v.id + 1 };
+    expect(await likesCountOf(below)).toBeUndefined();
+    expect(await likesCountOf()).toBe(12);
+
+    const fixed = new Set<number>();
+    expect(await recountAll(t.app.get(Database), fixed)).toMatchObject({ likes_count: 1, popularity: 1 });
+    expect([...fixed]).toEqual([v.id]);
+    expect(await forgetRecountedVideos(t.app.get(CacheStore), fixed)).toBe(true);
+    // The deep page first (the first page would show the detail's count and repair the index).
+    expect(await likesCountOf(below)).toBe(2);
+    expect(await detail()).toMatchObject({ likes_count: 2, popularity: 2 });
+    expect(await likesCountOf()).toBe(2);
   });
 });

@@ -1,8 +1,9 @@
+import { CacheKeys, type CacheStore } from '@app/cache';
 import type { Database } from '@app/core';
 import { recountComments } from '@app/comment';
 import { recountLikes } from '@app/like';
 import { recountFollowers, recountVloggers } from '@app/social';
-import { recountPopularity } from '@app/video';
+import { dropLikesCountIndex, recountPopularity, VideoListGeneration } from '@app/video';
 
 /** Rows fixed per counter. All zero means every counter already matched its source rows. */
 export interface RecountReport {
@@ -16,12 +17,13 @@ export interface RecountReport {
 /**
  * Rebuilds every derived counter from the source rows with set-based UPDATEs (MySQL 8,
  * MariaDB, SQLite). Popularity runs after likes and comments, from the corrected values.
- * Meant for a quiet system: derived updates applied meanwhile may be counted twice.
+ * Meant for a quiet system: derived updates applied meanwhile may be counted twice. With
+ * `fixedVideos`, the ids of the videos whose counters it fixed are added to it.
  */
-export async function recountAll(db: Database): Promise<RecountReport> {
-  const likes = await db.transaction((m) => recountLikes(m));
-  const comments = await db.transaction((m) => recountComments(m));
-  const popularity = await db.transaction((m) => recountPopularity(m));
+export async function recountAll(db: Database, fixedVideos?: Set<number>): Promise<RecountReport> {
+  const likes = await db.transaction((m) => recountLikes(m, fixedVideos));
+  const comments = await db.transaction((m) => recountComments(m, fixedVideos));
+  const popularity = await db.transaction((m) => recountPopularity(m, fixedVideos));
   const followers = await db.transaction((m) => recountFollowers(m));
   const vloggers = await db.transaction((m) => recountVloggers(m));
   return {
@@ -37,4 +39,24 @@ export function formatRecountReport(r: RecountReport): string {
   return Object.entries(r)
     .map(([counter, n]) => `recount ${counter}: ${n} rows fixed`)
     .join('\n');
+}
+
+/** Detail keys deleted per command. */
+const FORGET_CHUNK = 500;
+
+/**
+ * After a recount fixed these videos' counters behind the running processes' backs: their
+ * `getDetail` entries are deleted, the likes-count index is dropped (the next likes-count page
+ * rebuilds it) and the video list generation changes, so no cached copy keeps an old count past
+ * this call. False when Redis refused any of it (the caches then heal within their TTLs).
+ */
+export async function forgetRecountedVideos(store: CacheStore, ids: Iterable<number>): Promise<boolean> {
+  const keys = [...ids].map((id) => CacheKeys.videoDetail(id));
+  if (keys.length === 0) return true;
+  let ok = true;
+  for (let i = 0; i < keys.length; i += FORGET_CHUNK)
+    ok = (await store.del(...keys.slice(i, i + FORGET_CHUNK))) && ok;
+  ok = (await dropLikesCountIndex(store)) && ok;
+  await new VideoListGeneration(store).bump();
+  return ok;
 }

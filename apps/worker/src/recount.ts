@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { buildDataSourceOptions, Database, loadConfigOrExit } from '@app/core';
+import { type AppConfig, buildDataSourceOptions, Database, loadConfigOrExit } from '@app/core';
 import { SCHEMA } from '@app/schema';
-import { formatRecountReport, recountAll } from './recount-all';
+import { createCacheStore } from '@app/cache';
+import { formatRecountReport, forgetRecountedVideos, recountAll } from './recount-all';
 
 /** `npm run recount`: rebuilds the derived counters from the source rows and prints what changed. */
 async function main(): Promise<void> {
@@ -10,12 +11,30 @@ async function main(): Promise<void> {
   const ds = new DataSource(buildDataSourceOptions(config, SCHEMA, { statementTimeoutMs: 0 }));
   await ds.initialize();
   try {
-    const report = await recountAll(new Database(ds, config));
+    const fixed = new Set<number>();
+    const report = await recountAll(new Database(ds, config), fixed);
     console.log(formatRecountReport(report));
+    await forgetInCaches(config, fixed);
     const total = Object.values<number>({ ...report }).reduce((a, b) => a + b, 0);
     console.log(total === 0 ? 'recount: every counter was exact' : `recount: ${total} rows fixed in total`);
   } finally {
     await ds.destroy();
+  }
+}
+
+/** With Redis: the fixed videos' cached copies go (the running processes' own copies live 5 s at most). */
+async function forgetInCaches(config: AppConfig, fixed: Set<number>): Promise<void> {
+  if (fixed.size === 0 || !(config.redisUrl || config.redisClusterNodes)) return;
+  const store = createCacheStore(config);
+  try {
+    await store.ready(2000);
+    console.log(
+      (await forgetRecountedVideos(store, fixed))
+        ? `recount: the cached copies of ${fixed.size} videos dropped`
+        : 'recount: Redis refused; cached counts heal within their TTLs (details 5 min, the likes-count index 30 min)',
+    );
+  } finally {
+    await store.close();
   }
 }
 

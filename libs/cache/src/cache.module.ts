@@ -33,24 +33,24 @@ class CacheLifecycle implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
+/** Redis (one server or a cluster) when the config names one, else the in-process store. */
+export function createCacheStore(config: AppConfig): CacheStore {
+  return config.redisClusterNodes || config.redisUrl
+    ? new RedisCacheStore({
+        url: config.redisUrl ?? undefined,
+        clusterNodes: config.redisClusterNodes ?? undefined,
+        clusterAuth: config.redisClusterAuth,
+        keyPrefix: config.redisKeyPrefix,
+        timeoutMs: config.redisTimeoutMs,
+      })
+    : new MemoryCacheStore();
+}
+
 /** Provides {@link CacheStore} (Redis or in-process by profile), {@link CacheAside} and metrics. */
 @Global()
 @Module({
   providers: [
-    {
-      provide: CacheStore,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig): CacheStore =>
-        config.redisClusterNodes || config.redisUrl
-          ? new RedisCacheStore({
-              url: config.redisUrl ?? undefined,
-              clusterNodes: config.redisClusterNodes ?? undefined,
-              clusterAuth: config.redisClusterAuth,
-              keyPrefix: config.redisKeyPrefix,
-              timeoutMs: config.redisTimeoutMs,
-            })
-          : new MemoryCacheStore(),
-    },
+    { provide: CacheStore, inject: [APP_CONFIG], useFactory: createCacheStore },
     CacheMetrics,
     CacheAside,
     CacheLifecycle,

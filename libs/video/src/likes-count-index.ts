@@ -38,6 +38,20 @@ export const LIKES_INDEX_KEYS: CountIndexKeys = {
 };
 
 /**
+ * Drops the likes-count index (every process then answers from SQL until the next read rebuilds
+ * it): after a refused mark, or counts changed behind the processes' backs (`npm run recount`).
+ * False when Redis refused.
+ */
+export function dropLikesCountIndex(store: CacheStore): Promise<boolean> {
+  return store.del(
+    LIKES_INDEX_KEYS.z,
+    LIKES_INDEX_KEYS.meta,
+    LIKES_INDEX_KEYS.dirty,
+    LIKES_INDEX_KEYS.tickets,
+  );
+}
+
+/**
  * The likes-count index (issue 14, "every page from memory"): in Redis, the ids of the
  * `LIKES_INDEX_MAX_LENGTH` most-liked videos scored by `likes_count` (listLikesCount's order,
  * `(likes_count desc, id desc)`), kept exact by tickets ({@link markCounts}, layout and proof in
@@ -207,15 +221,7 @@ export class LikesCountIndex implements OnModuleDestroy {
   }
 
   private async repair(): Promise<void> {
-    if (
-      !(await this.store.del(
-        LIKES_INDEX_KEYS.z,
-        LIKES_INDEX_KEYS.meta,
-        LIKES_INDEX_KEYS.dirty,
-        LIKES_INDEX_KEYS.tickets,
-      ))
-    )
-      return;
+    if (!(await dropLikesCountIndex(this.store))) return;
     this.owed = false;
     if (this.repairTimer) clearInterval(this.repairTimer);
     this.repairTimer = undefined;
