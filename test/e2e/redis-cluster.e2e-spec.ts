@@ -87,7 +87,9 @@ describeFull('Redis Cluster (3 masters, full)', () => {
     expect(await r.exists(prefix + CacheKeys.followingFeed(5, users[2].id, '0'))).toBe(1);
     // Detail, with its negative entry for an unknown id.
     await t.http.post('/video/getDetail').send({ id: videos[0] }).expect(200);
-    expect(await r.exists(prefix + CacheKeys.videoDetail(videos[0]))).toBe(1);
+    expect(JSON.parse((await r.get(prefix + CacheKeys.videoDetail(videos[0]))) ?? 'null')).toMatchObject({
+      id: videos[0],
+    });
     await t.http.post('/video/getDetail').send({ id: 987_654_321 }).expect(404);
     expect(await r.get(prefix + CacheKeys.videoDetail(987_654_321))).toBe('null');
     // Likes feed the hot list: the bucket script (dedupe key + bucket, one slot) and the snapshot
@@ -248,9 +250,11 @@ describeFull('Redis Cluster (3 masters, full)', () => {
       await t.http.post('/feed/listLatest').send({ limit: 11 }).expect(200);
       return (await r.exists(prefix + CacheKeys.latestFeed(11, '0'))) === 1;
     });
-    await waitFor('detail key', async () => {
+    await waitFor('detail entry', async () => {
       await t.http.post('/video/getDetail').send({ id: videos[5] }).expect(200);
-      return (await r.exists(prefix + CacheKeys.videoDetail(videos[5]))) === 1;
+      // The entry itself, not a change's marker.
+      const raw = await r.get(prefix + CacheKeys.videoDetail(videos[5]));
+      return raw !== null && (JSON.parse(raw) as { id?: number }).id === videos[5];
     });
     const fresh = await registerAndLogin(t, 'rcback');
     expect(await r.get(prefix + CacheKeys.token(fresh.id))).not.toBeNull();

@@ -19,8 +19,8 @@ import {
   RETRY_DELAYS_MS,
   type DomainEvent,
 } from '@app/events';
-import { CacheKeys, CacheStore } from '@app/cache';
-import { LikesCountIndex } from '@app/video';
+import { CacheStore } from '@app/cache';
+import { LikesCountIndex, markDetailsChanged } from '@app/video';
 
 /** An event still unapplied this long after it was written is stuck (dead-lettered or lost), not late. */
 export const STUCK_AFTER_MS = 15 * 60 * 1000;
@@ -310,7 +310,7 @@ export class CounterReconciler implements OnModuleDestroy {
       );
       run.checked += chunk.length;
       if (table === 'videos' && fixedIds.length > 0) {
-        await this.cache.del(...fixedIds.map((id) => CacheKeys.videoDetail(id)));
+        await markDetailsChanged(this.cache, fixedIds);
         await this.likesIndex?.mark(fixedIds);
       }
     }

@@ -1,9 +1,9 @@
-import { CacheKeys, type CacheStore } from '@app/cache';
+import type { CacheStore } from '@app/cache';
 import type { Database } from '@app/core';
 import { recountComments } from '@app/comment';
 import { recountLikes } from '@app/like';
 import { recountFollowers, recountVloggers } from '@app/social';
-import { dropLikesCountIndex, recountPopularity, VideoListGeneration } from '@app/video';
+import { dropLikesCountIndex, markDetailsChanged, recountPopularity, VideoListGeneration } from '@app/video';
 
 /** Rows fixed per counter. All zero means every counter already matched its source rows. */
 export interface RecountReport {
@@ -41,21 +41,21 @@ export function formatRecountReport(r: RecountReport): string {
     .join('\n');
 }
 
-/** Detail keys deleted per command. */
+/** Detail keys marked per round. */
 const FORGET_CHUNK = 500;
 
 /**
  * After a recount fixed these videos' counters behind the running processes' backs: their
- * `getDetail` entries are deleted, the likes-count index is dropped (the next likes-count page
- * rebuilds it) and the video list generation changes, so no cached copy keeps an old count past
- * this call. False when Redis refused any of it (the caches then heal within their TTLs).
+ * `getDetail` entries are marked changed (`markDetailsChanged`), the likes-count index is dropped
+ * (the next likes-count page rebuilds it) and the video list generation changes, so no cached
+ * copy keeps an old count past this call. False when Redis refused any of it (the caches then heal within their TTLs).
  */
 export async function forgetRecountedVideos(store: CacheStore, ids: Iterable<number>): Promise<boolean> {
-  const keys = [...ids].map((id) => CacheKeys.videoDetail(id));
-  if (keys.length === 0) return true;
+  const all = [...ids];
+  if (all.length === 0) return true;
   let ok = true;
-  for (let i = 0; i < keys.length; i += FORGET_CHUNK)
-    ok = (await store.del(...keys.slice(i, i + FORGET_CHUNK))) && ok;
+  for (let i = 0; i < all.length; i += FORGET_CHUNK)
+    ok = (await markDetailsChanged(store, all.slice(i, i + FORGET_CHUNK))).length === 0 && ok;
   ok = (await dropLikesCountIndex(store)) && ok;
   await new VideoListGeneration(store).bump();
   return ok;

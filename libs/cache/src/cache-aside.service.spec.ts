@@ -29,6 +29,30 @@ class FakeStore extends CacheStore {
     this.data.set(key, value);
     return Promise.resolve(true);
   }
+  replaceIfEquals(key: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
+    this.calls.push(`replaceIfEquals ${key} ${ttlMs}`);
+    if (this.data.get(key) !== expected) return Promise.resolve(false);
+    this.data.set(key, value);
+    return Promise.resolve(true);
+  }
+
+  readonly stamps = new Map<string, string>();
+  markChanged(key: string): Promise<boolean> {
+    this.stamps.set(key, String(Math.random()));
+    this.data.delete(key);
+    return Promise.resolve(true);
+  }
+  changeStamps(keys: string[]): Promise<(string | null)[]> {
+    this.calls.push(`changeStamps ${keys.join(',')}`);
+    return Promise.resolve(keys.map((k) => this.stamps.get(k) ?? null));
+  }
+  fillIfUnchanged(key: string, stamp: string | null, value: string, ttlMs: number): Promise<boolean> {
+    this.calls.push(`fillIfUnchanged ${key} ${ttlMs}`);
+    if ((this.stamps.get(key) ?? null) !== stamp || this.data.has(key)) return Promise.resolve(false);
+    this.data.set(key, value);
+    return Promise.resolve(true);
+  }
+
   setNx(key: string, value: string, ttlMs: number): Promise<boolean | null> {
     this.calls.push(`setNx ${key} ${ttlMs}`);
     if (this.setNxOverride !== undefined) return Promise.resolve(this.setNxOverride);
@@ -115,6 +139,30 @@ describe('CacheAside', () => {
     await expect(cache.getOrLoadRaw(KEY, OPTS, load)).resolves.toBe('{"id":7}');
     expect(load).toHaveBeenCalledTimes(1);
     expect(metrics.hits.get('video')).toBe(1);
+  });
+
+  it('guarded: the stamp is read before the load; a change marked during the load refuses the fill', async () => {
+    const gate = deferred<string>();
+    const pending = cache.getOrLoadRaw(KEY, { ...OPTS, guarded: true }, () => gate.promise);
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    expect(store.calls).toContain(`changeStamps ${KEY}`);
+    await store.markChanged(KEY); // a change commits during the load
+    gate.resolve('{"id":7,"old":true}');
+    await expect(pending).resolves.toBe('{"id":7,"old":true}');
+    expect(store.data.has(KEY)).toBe(false);
+    // The next miss reads the new stamp and fills.
+    await expect(
+      cache.getOrLoadRaw(KEY, { ...OPTS, guarded: true }, () => Promise.resolve('{"id":7}')),
+    ).resolves.toBe('{"id":7}');
+    expect(store.data.get(KEY)).toBe('{"id":7}');
+    expect(store.calls).not.toContain(`set ${KEY} 300000`);
+  });
+
+  it('ttlFor picks the fill TTL by value', async () => {
+    await cache.getOrLoadRaw(KEY, { ...OPTS, ttlFor: (v) => (v === 'null' ? 5000 : 300_000) }, () =>
+      Promise.resolve('null'),
+    );
+    expect(store.calls).toContain(`set ${KEY} 5000`);
   });
 
   it('uses a 2 s lock by default', async () => {

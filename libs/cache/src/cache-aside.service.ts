@@ -12,6 +12,14 @@ export interface CacheAsideOptions {
   waitMs?: number;
   /** Counted as hit/miss under this name in /metrics. */
   name: string;
+  /**
+   * The key is invalidated with `CacheStore.markChanged`: its change stamp is read with the lock,
+   * before the load, and the fill lands only if no change was marked since (and the key is still
+   * absent), so a load that read the row before a change never caches it, in any process.
+   */
+  guarded?: boolean;
+  /** The fill's TTL by its value (e.g. a short one for a negative entry); default `ttlMs`. */
+  ttlFor?: (value: string) => number;
 }
 
 /**
@@ -67,13 +75,21 @@ export class CacheAside {
       return load();
     }
     try {
+      // With `guarded`, the stamp the fill will be checked against (undefined: store unavailable, no fill).
+      let stamp: (string | null)[] | undefined;
       if (got) {
         // Filled between our miss and the lock (e.g. by another process): no second load.
-        const filled = await this.store.get(key);
+        const [filled, stamps] = await Promise.all([
+          this.store.get(key),
+          opts.guarded ? this.store.changeStamps([key]) : undefined,
+        ]);
         if (filled !== null) return filled;
+        stamp = stamps;
       }
       const value = await load();
-      await this.store.set(key, value, opts.ttlMs);
+      const ttl = opts.ttlFor?.(value) ?? opts.ttlMs;
+      if (!opts.guarded) await this.store.set(key, value, ttl);
+      else if (stamp !== undefined) await this.store.fillIfUnchanged(key, stamp[0], value, ttl);
       return value;
     } finally {
       if (got) await this.store.delIfEquals(lockKey, token);

@@ -23,6 +23,30 @@ export abstract class CacheStore {
   abstract del(...keys: string[]): Promise<boolean>;
   /** Deletes `key` only while it still holds `value` (lock release). */
   abstract delIfEquals(key: string, value: string): Promise<boolean>;
+  /**
+   * SET PX only while `key` still holds `expected` (compare-and-set: a fill that must not land
+   * over an invalidation written since it read). False when it did not, or when unavailable.
+   */
+  abstract replaceIfEquals(key: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * A change of what `key` caches: in one step, `key`'s change stamp gets a new unique value (kept
+   * `stampTtlMs`) and `key` is deleted, or set to `mark` (for its `ttlMs`) when given. With
+   * {@link changeStamps} and {@link fillIfUnchanged}, a fill whose load began before the change
+   * never lands. For keys without `{`/`}` (the stamp shares the key's cluster slot). False when
+   * unavailable.
+   */
+  abstract markChanged(
+    key: string,
+    stampTtlMs: number,
+    mark?: { value: string; ttlMs: number },
+  ): Promise<boolean>;
+  /** The change stamps of `keys` (null: no change within a stamp's lifetime); undefined when unavailable. */
+  abstract changeStamps(keys: string[]): Promise<(string | null)[] | undefined>;
+  /**
+   * SET NX PX of `key`, only while its change stamp still is `stamp` (read before the load): a
+   * change since then refuses the fill. False when refused or unavailable.
+   */
+  abstract fillIfUnchanged(key: string, stamp: string | null, value: string, ttlMs: number): Promise<boolean>;
   /** INCR + PEXPIRE on first hit; returns the count and the ms left in the window, or null when unavailable. */
   abstract hit(key: string, windowMs: number): Promise<{ count: number; ttlMs: number } | null>;
   /**

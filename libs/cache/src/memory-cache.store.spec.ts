@@ -97,6 +97,54 @@ describe('MemoryCacheStore', () => {
     });
   });
 
+  describe('replaceIfEquals', () => {
+    it('sets the value and TTL while the key holds the expected value', async () => {
+      await store.set('k', 'marker-1', 1000);
+      await expect(store.replaceIfEquals('k', 'marker-1', 'fresh', 5000)).resolves.toBe(true);
+      await expect(store.get('k')).resolves.toBe('fresh');
+    });
+
+    it('refuses when the key holds another value, or none', async () => {
+      await store.set('k', 'marker-2', 1000);
+      await expect(store.replaceIfEquals('k', 'marker-1', 'stale', 5000)).resolves.toBe(false);
+      await expect(store.get('k')).resolves.toBe('marker-2');
+      await expect(store.replaceIfEquals('none', 'marker-1', 'stale', 5000)).resolves.toBe(false);
+      await expect(store.get('none')).resolves.toBeNull();
+    });
+  });
+
+  describe('markChanged / changeStamps / fillIfUnchanged', () => {
+    it('a fill lands while the stamp read before its load is unchanged and the key absent', async () => {
+      const [stamp] = await store.changeStamps(['d']);
+      expect(stamp).toBeNull();
+      await expect(store.fillIfUnchanged('d', stamp, 'row', 5000)).resolves.toBe(true);
+      await expect(store.get('d')).resolves.toBe('row');
+      await expect(store.fillIfUnchanged('d', stamp, 'other', 5000)).resolves.toBe(false);
+      await expect(store.get('d')).resolves.toBe('row');
+    });
+
+    it('a change deletes the key and refuses fills whose stamp predates it', async () => {
+      await store.set('d', 'row', 5000);
+      const [before] = await store.changeStamps(['d']);
+      await store.markChanged('d', 30_000);
+      await expect(store.get('d')).resolves.toBeNull();
+      await expect(store.fillIfUnchanged('d', before, 'old row', 5000)).resolves.toBe(false);
+      await expect(store.get('d')).resolves.toBeNull();
+      const [after] = await store.changeStamps(['d']);
+      expect(after).not.toBeNull();
+      expect(after).not.toBe(before);
+      await expect(store.fillIfUnchanged('d', after, 'new row', 5000)).resolves.toBe(true);
+      await expect(store.get('d')).resolves.toBe('new row');
+    });
+
+    it('with a mark, the key holds it instead; the stamp expires with its TTL', async () => {
+      await store.markChanged('d', 1000, { value: 'mark', ttlMs: 500 });
+      await expect(store.get('d')).resolves.toBe('mark');
+      jest.advanceTimersByTime(1001);
+      await expect(store.changeStamps(['d'])).resolves.toEqual([null]);
+    });
+  });
+
   describe('hit', () => {
     it('counts hits within a window and reports the ms left in it', async () => {
       await expect(store.hit('rl', 60_000)).resolves.toEqual({ count: 1, ttlMs: 60_000 });

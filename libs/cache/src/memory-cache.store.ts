@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { boundedKey } from './bounded-key';
 import { CacheStore, DependencyState, type RedisClient } from './cache-store';
 
@@ -15,6 +16,11 @@ interface Entry {
 export class MemoryCacheStore extends CacheStore {
   readonly kind = 'memory' as const;
   private readonly map = new Map<string, Entry>();
+  /**
+   * Change stamps ({@link markChanged}): apart from the entries, so the LRU bound never evicts one
+   * early (they live seconds; the sweep drops them).
+   */
+  private readonly stamps = new Map<string, Entry>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly maxEntries = 50_000) {
@@ -51,6 +57,7 @@ export class MemoryCacheStore extends CacheStore {
   private sweep(): void {
     const now = Date.now();
     for (const [k, e] of this.map) if (e.expiresAt <= now) this.map.delete(k);
+    for (const [k, e] of this.stamps) if (e.expiresAt <= now) this.stamps.delete(k);
   }
 
   get(key: string): Promise<string | null> {
@@ -79,6 +86,36 @@ export class MemoryCacheStore extends CacheStore {
 
   delIfEquals(key: string, value: string): Promise<boolean> {
     if (this.live(key)?.value === value) this.map.delete(boundedKey(key));
+    return Promise.resolve(true);
+  }
+
+  markChanged(key: string, stampTtlMs: number, mark?: { value: string; ttlMs: number }): Promise<boolean> {
+    this.stamps.set(boundedKey(key), { value: randomUUID(), expiresAt: Date.now() + stampTtlMs });
+    if (mark) this.put(key, mark.value, mark.ttlMs);
+    else this.map.delete(boundedKey(key));
+    return Promise.resolve(true);
+  }
+
+  changeStamps(keys: string[]): Promise<(string | null)[]> {
+    return Promise.resolve(keys.map((k) => this.stampOf(k)));
+  }
+
+  fillIfUnchanged(key: string, stamp: string | null, value: string, ttlMs: number): Promise<boolean> {
+    if (this.stampOf(key) !== stamp || this.live(key)) return Promise.resolve(false);
+    this.put(key, value, ttlMs);
+    return Promise.resolve(true);
+  }
+
+  private stampOf(key: string): string | null {
+    const k = boundedKey(key);
+    const e = this.stamps.get(k);
+    if (e && e.expiresAt <= Date.now()) this.stamps.delete(k);
+    return e && e.expiresAt > Date.now() ? e.value : null;
+  }
+
+  replaceIfEquals(key: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
+    if (this.live(key)?.value !== expected) return Promise.resolve(false);
+    this.put(key, value, ttlMs);
     return Promise.resolve(true);
   }
 
@@ -117,6 +154,7 @@ export class MemoryCacheStore extends CacheStore {
   close(): Promise<void> {
     clearInterval(this.sweeper);
     this.map.clear();
+    this.stamps.clear();
     return Promise.resolve();
   }
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import Redis, { Cluster } from 'ioredis';
 import { boundedKey } from './bounded-key';
@@ -8,6 +9,29 @@ import './id-index';
 import { RedisScript } from './redis-script';
 
 const DEL_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+/** One key (any cluster slot): SET PX while it holds ARGV[1]. */
+const REPLACE_IF_EQUALS = new RedisScript(
+  'fsvReplaceIfEquals',
+  1,
+  `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end
+return 0`,
+);
+/** KEYS: the entry, its change stamp (one slot). ARGV: new stamp, its TTL, the mark ('' = delete), its TTL. */
+const MARK_CHANGED = new RedisScript(
+  'fsvMarkChanged',
+  2,
+  `redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+if ARGV[3] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4]) end
+return 1`,
+);
+/** KEYS: the entry, its change stamp. ARGV: the stamp read before the load ('' = none), value, TTL. */
+const FILL_IF_UNCHANGED = new RedisScript(
+  'fsvFillIfUnchanged',
+  2,
+  `if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
+if redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3], 'NX') then return 1 end
+return 0`,
+);
 const HIT = `local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local t = redis.call('PTTL', KEYS[1])
@@ -179,6 +203,53 @@ export class RedisCacheStore extends CacheStore {
       await this.client.eval(DEL_IF_EQUALS, 1, this.k(key), value);
       return true;
     }, false);
+  }
+
+  replaceIfEquals(key: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.call(
+      async () => (await REPLACE_IF_EQUALS.run(this.client, [this.k(key)], [expected, value, ttlMs])) === 1,
+      false,
+    );
+  }
+
+  /**
+   * `key`'s change stamp, by name: `{<prefix><key>}:chg`, whose hash tag is the whole prefixed key,
+   * so it lives in the slot of the key itself (a key without braces hashes whole).
+   */
+  private stampKey(key: string): string {
+    return `{${this.k(key)}}:chg`;
+  }
+
+  markChanged(key: string, stampTtlMs: number, mark?: { value: string; ttlMs: number }): Promise<boolean> {
+    return this.call(async () => {
+      await MARK_CHANGED.run(
+        this.client,
+        [this.k(key), this.stampKey(key)],
+        [randomUUID(), stampTtlMs, mark?.value ?? '', mark?.ttlMs ?? 0],
+      );
+      return true;
+    }, false);
+  }
+
+  changeStamps(keys: string[]): Promise<(string | null)[] | undefined> {
+    if (keys.length === 0) return Promise.resolve([]);
+    const stamps = keys.map((k) => this.stampKey(k));
+    return this.call<(string | null)[] | undefined>(
+      () => (this.isCluster ? Promise.all(stamps.map((k) => this.client.get(k))) : this.client.mget(stamps)),
+      undefined,
+    );
+  }
+
+  fillIfUnchanged(key: string, stamp: string | null, value: string, ttlMs: number): Promise<boolean> {
+    return this.call(
+      async () =>
+        (await FILL_IF_UNCHANGED.run(
+          this.client,
+          [this.k(key), this.stampKey(key)],
+          [stamp ?? '', value, ttlMs],
+        )) === 1,
+      false,
+    );
   }
 
   hit(key: string, windowMs: number): Promise<{ count: number; ttlMs: number } | null> {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { CacheAside, CacheKeys, CacheStore } from '@app/cache';
 import { Database } from '@app/core';
@@ -8,34 +9,65 @@ import type { VideoView } from './video.view';
 const DETAIL_TTL_MS = 5 * 60 * 1000;
 /** Unknown ids are cached briefly (penetration), never long: ids are handed out later. */
 const NEGATIVE_TTL_MS = 5 * 1000;
-/** A reader that loaded the old row just before a change may write it back after our delete. */
+/** A reader that loaded the old row just before a change may have cached it: a second mark. */
 const SECOND_DELETE_MS = 500;
 /**
- * With read replicas, what an invalidated key holds for the replica window instead of nothing:
- * the next read refills it from the primary (a replica may not have the change yet), so a replica's
- * old row is never cached after a change. Valid JSON, so the cache-aside hands it back as a hit.
+ * How long a change stamp lives: longer than any load that may have read the row before the
+ * change (a statement times out after `DB_STATEMENT_TIMEOUT_MS`, 2 s by default, plus its wait for
+ * a pool connection), since its fill must find the new stamp to be refused.
  */
-const REFILL_FROM_PRIMARY = '{"refill":"primary"}';
+const STAMP_TTL_MS = 30 * 1000;
+
+/**
+ * With read replicas, what an invalidated key holds for the replica window instead of nothing:
+ * the next read refills it from the primary (a replica may not have the change yet), so a
+ * replica's old row is never cached after a change. Valid JSON, so a read hands it back as a hit;
+ * unique per change, so a refill lands only over the very mark it read.
+ */
 interface RefillMark {
   refill: string;
 }
 const isRefillMark = (v: VideoView | RefillMark | null): v is RefillMark => v !== null && 'refill' in v;
 
-/** How often deletes Redis refused are retried. */
+/**
+ * A change of the videos `ids`: their `getDetail` entries are deleted (with read replicas, marked
+ * "refill from the primary" for `replicaWindowMs`) and their change stamps renewed, in one step per
+ * key ({@link CacheStore.markChanged}); resolves the ids Redis refused. For
+ * {@link VideoDetailCache} and for writers outside a running process (`npm run recount`).
+ */
+export async function markDetailsChanged(
+  store: CacheStore,
+  ids: number[],
+  replicaWindowMs = 0,
+): Promise<number[]> {
+  const mark =
+    replicaWindowMs > 0
+      ? { value: JSON.stringify({ refill: 'primary', v: randomUUID() }), ttlMs: replicaWindowMs }
+      : undefined;
+  const done = await Promise.all(
+    ids.map((id) => store.markChanged(CacheKeys.videoDetail(id), STAMP_TTL_MS, mark)),
+  );
+  return ids.filter((_, i) => !done[i]);
+}
+
+/** How often changes Redis refused are retried. */
 const REPAIR_EVERY_MS = 1000;
 
 /**
- * `video:detail:id=<id>` (SPEC §5). Every invalidation deletes the key (with read replicas: marks
- * it {@link REFILL_FROM_PRIMARY}) at once and again a moment later (batched), which removes a
- * stale value a concurrent reload put back; a load of it running in this process is no longer
- * joined. A delete Redis refused is retried every second until it lands; meanwhile this process
- * reads that video from the primary and caches nothing for it.
+ * `video:detail:id=<id>` (SPEC §5). Every invalidation deletes the key and renews its change stamp
+ * ({@link markDetailsChanged}; with read replicas the key is marked "refill from the primary"
+ * instead) at once and again a moment later (batched); a load of it running in this process is no
+ * longer joined. A fill reads the stamp before its load and lands only if it is unchanged and the
+ * key still absent; a refill lands only over the mark it read. So a load that read the row before
+ * a change never caches it, in any process. A change Redis refused is retried every second until
+ * it lands; meanwhile this process reads that video from the primary and caches nothing for it.
  */
 @Injectable()
 export class VideoDetailCache implements OnModuleDestroy {
   private pending = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
-  private readonly refills = new Map<number, Promise<VideoView | null>>();
+  /** Loads of marked keys running in this process, by id, with the marker each read. */
+  private readonly refills = new Map<number, { seen: string; view: Promise<VideoView | null> }>();
   /** Ids whose delete Redis refused: read from the primary, uncached, until a retry lands. */
   private readonly dirty = new Set<number>();
   private repairTimer: NodeJS.Timeout | null = null;
@@ -49,19 +81,19 @@ export class VideoDetailCache implements OnModuleDestroy {
 
   async get(id: number, load: () => Promise<VideoView | null>): Promise<VideoView | null> {
     if (this.dirty.has(id)) return this.db.reads.onPrimary(load);
-    let loaded = false;
     const key = CacheKeys.videoDetail(id);
-    const view = await this.aside.getOrLoad<VideoView | RefillMark | null>(
+    const raw = await this.aside.getOrLoadRaw(
       key,
-      { ttlMs: DETAIL_TTL_MS, name: 'video_detail' },
-      async () => {
-        loaded = true;
-        return load();
+      {
+        ttlMs: DETAIL_TTL_MS,
+        name: 'video_detail',
+        guarded: true,
+        ttlFor: (value) => (value === 'null' ? NEGATIVE_TTL_MS : DETAIL_TTL_MS),
       },
+      async () => JSON.stringify(await load()),
     );
-    if (isRefillMark(view)) return this.refill(id, load);
-    if (loaded && view === null) await this.store.set(key, 'null', NEGATIVE_TTL_MS);
-    return view;
+    const view = JSON.parse(raw) as VideoView | RefillMark | null;
+    return isRefillMark(view) ? this.refill(id, raw, load) : view;
   }
 
   /**
@@ -80,24 +112,40 @@ export class VideoDetailCache implements OnModuleDestroy {
     const misses: number[] = [];
     const refills: number[] = [];
     const uncached: number[] = [];
+    /** The marker each refill read: its fill lands only over that one. */
+    const seen = new Map<number, string>();
     ids.forEach((id, i) => {
       const value = raw[i];
       if (this.dirty.has(id)) return uncached.push(id);
       if (value === null || value === undefined) return misses.push(id);
       const parsed = JSON.parse(value) as VideoView | RefillMark | null;
-      if (isRefillMark(parsed)) return refills.push(id);
+      if (isRefillMark(parsed)) {
+        seen.set(id, value);
+        return refills.push(id);
+      }
       out.set(id, parsed === null ? null : parsed.tags ? parsed : { ...parsed, tags: [] });
     });
+    // Read before the loads: a change marked after them refuses the misses' fills.
+    const stamps =
+      misses.length > 0 ? await this.store.changeStamps(misses.map((id) => CacheKeys.videoDetail(id))) : [];
+    const stampOf = new Map(misses.map((id, i) => [id, stamps?.[i] ?? null]));
     const loaded = await Promise.all([
       misses.length > 0 ? load(misses, false) : [],
       refills.length > 0 ? load(refills, true) : [],
       uncached.length > 0 ? load(uncached, true) : [],
     ]);
-    const views = [...loaded[0], ...loaded[1]];
-    await Promise.all(
-      views.map((v) => this.store.set(CacheKeys.videoDetail(v.id), JSON.stringify(v), DETAIL_TTL_MS)),
-    );
-    for (const v of [...views, ...loaded[2]]) out.set(v.id, v);
+    const key = (v: VideoView): string => CacheKeys.videoDetail(v.id);
+    await Promise.all([
+      ...(stamps === undefined
+        ? []
+        : loaded[0].map((v) =>
+            this.store.fillIfUnchanged(key(v), stampOf.get(v.id) ?? null, JSON.stringify(v), DETAIL_TTL_MS),
+          )),
+      ...loaded[1].map((v) =>
+        this.store.replaceIfEquals(key(v), seen.get(v.id) ?? '', JSON.stringify(v), DETAIL_TTL_MS),
+      ),
+    ]);
+    for (const v of [...loaded[0], ...loaded[1], ...loaded[2]]) out.set(v.id, v);
     for (const id of [...misses, ...refills, ...uncached]) if (!out.has(id)) out.set(id, null);
     return out;
   }
@@ -120,24 +168,29 @@ export class VideoDetailCache implements OnModuleDestroy {
     return undefined;
   }
 
-  /** The key was invalidated within the replica window: load from the primary (once per process), cache that. */
-  private refill(id: number, load: () => Promise<VideoView | null>): Promise<VideoView | null> {
+  /**
+   * The key holds the marker `seen`: load from the primary (once per process and marker), and
+   * cache that in place of that marker only.
+   */
+  private refill(id: number, seen: string, load: () => Promise<VideoView | null>): Promise<VideoView | null> {
     const running = this.refills.get(id);
-    if (running) return running;
-    const p = (async () => {
-      const view = await this.db.reads.onPrimary(load);
+    if (running?.seen === seen) return running.view;
+    const view = (async () => {
+      const v = await this.db.reads.onPrimary(load);
       // A gone video's negative entry outlives the replica window: no replica brings it back.
-      const ttl = view === null ? Math.max(NEGATIVE_TTL_MS, this.db.reads.stickyMs) : DETAIL_TTL_MS;
-      await this.store.set(CacheKeys.videoDetail(id), JSON.stringify(view), ttl);
-      return view;
-    })().finally(() => this.refills.delete(id));
-    this.refills.set(id, p);
-    return p;
+      const ttl = v === null ? Math.max(NEGATIVE_TTL_MS, this.db.reads.stickyMs) : DETAIL_TTL_MS;
+      await this.store.replaceIfEquals(CacheKeys.videoDetail(id), seen, JSON.stringify(v), ttl);
+      return v;
+    })().finally(() => {
+      if (this.refills.get(id)?.view === view) this.refills.delete(id);
+    });
+    this.refills.set(id, { seen, view });
+    return view;
   }
 
   /**
-   * Deletes the keys; with read replicas, marks them "refill from the primary" for the replica
-   * window. Either way a new {@link VideoListGeneration}: pages listing these videos are stale too.
+   * Marks the videos changed ({@link markDetailsChanged}), and a new {@link VideoListGeneration}:
+   * pages listing these videos are stale too.
    */
   private async forget(ids: number[]): Promise<void> {
     const keys = ids.map((id) => CacheKeys.videoDetail(id));
@@ -150,14 +203,9 @@ export class VideoDetailCache implements OnModuleDestroy {
     await bumped;
   }
 
-  /** Deletes (or marks) the keys; resolves the ids Redis refused. */
-  private async drop(ids: number[]): Promise<number[]> {
-    const keys = ids.map((id) => CacheKeys.videoDetail(id));
-    if (!this.db.reads.enabled) return (await this.store.del(...keys)) ? [] : ids;
-    const done = await Promise.all(
-      keys.map((k) => this.store.set(k, REFILL_FROM_PRIMARY, this.db.reads.stickyMs)),
-    );
-    return ids.filter((_, i) => !done[i]);
+  /** Marks the videos changed; resolves the ids Redis refused. */
+  private drop(ids: number[]): Promise<number[]> {
+    return markDetailsChanged(this.store, ids, this.db.reads.enabled ? this.db.reads.stickyMs : 0);
   }
 
   private markDirty(id: number): void {

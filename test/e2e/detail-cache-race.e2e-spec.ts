@@ -1,0 +1,127 @@
+import { CacheKeys, CacheStore } from '@app/cache';
+import { VideoDetailCache, VideoRepository, type VideoEntity } from '@app/video';
+import { startApp, startSibling, TestApp } from '../helpers/test-app';
+import { PROFILES } from '../helpers/test-env';
+import { registerAndLogin } from './feed-fixtures';
+
+/**
+ * `video:detail:id=<id>` (SPEC §5, §7.5): a getDetail whose load read the row before a like
+ * committed, and whose fill comes after the like's invalidations (both of them, 500 ms apart),
+ * must not cache that old row: the like's count is in every later getDetail, in this api and
+ * (with Redis) in another one. The slow load is made by holding the load's answer until after the
+ * like (a gate around the repository call, which still reads the database); no dependency is mocked.
+ */
+describe.each(PROFILES)(
+  'detail cache: a slow load never caches a row older than a change (%s)',
+  (profile) => {
+    let t: TestApp;
+    let sibling: TestApp | undefined;
+
+    beforeAll(async () => {
+      t = await startApp(profile);
+      if (profile === 'full') sibling = await startSibling(t, {});
+    });
+    afterAll(async () => {
+      await sibling?.close();
+      await t?.close();
+    });
+
+    const detail = async (app: TestApp, id: number): Promise<{ likes_count: number }> =>
+      (await app.http.post('/video/getDetail').send({ id }).expect(200)).body;
+
+    /** Runs `during` while a getDetail of `id` on `reader` holds the row it read; returns that answer. */
+    const withSlowLoad = async (
+      reader: TestApp,
+      id: number,
+      during: () => Promise<void>,
+    ): Promise<{ likes_count: number }> => {
+      const repo = reader.app.get(VideoRepository);
+      const original = repo.findById.bind(repo);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let read!: () => void;
+      const hasRead = new Promise<void>((r) => (read = r));
+      const spy = jest
+        .spyOn(repo, 'findById')
+        .mockImplementationOnce(async (vid: number): Promise<VideoEntity | null> => {
+          const row = await original(vid);
+          read();
+          await gate;
+          return row;
+        });
+      try {
+        const slow = detail(reader, id);
+        await hasRead;
+        await during();
+        // Past the second invalidation (500 ms after the first).
+        await new Promise((r) => setTimeout(r, 800));
+        release();
+        return await slow;
+      } finally {
+        spy.mockRestore();
+      }
+    };
+
+    it('a like between the load and its fill: the fill is refused, the next reads show the like', async () => {
+      const author = await registerAndLogin(t, `race${profile}a`);
+      const fan = await registerAndLogin(t, `race${profile}f`);
+      const fan2 = await registerAndLogin(t, `race${profile}g`);
+      const fan3 = await registerAndLogin(t, `race${profile}h`);
+      const fan4 = await registerAndLogin(t, `race${profile}i`);
+      const published = await t.http
+        .post('/video/publish')
+        .set('authorization', `Bearer ${author.token}`)
+        .send({
+          title: 'raced',
+          play_url: 'https://example.com/v.mp4',
+          cover_url: 'https://example.com/c.jpg',
+        })
+        .expect(200);
+      const id = published.body.id as number;
+      const like = (who: { token: string }) => async (): Promise<void> => {
+        await t.http
+          .post('/like/like')
+          .set('authorization', `Bearer ${who.token}`)
+          .send({ video_id: id })
+          .expect(200);
+      };
+
+      // The key is absent (as when an entry expired): the slow reader's load began before the like.
+      await t.app.get(CacheStore).del(CacheKeys.videoDetail(id));
+      const answered = await withSlowLoad(t, id, like(fan));
+      expect(answered.likes_count).toBe(0);
+      expect((await detail(t, id)).likes_count).toBe(1);
+      if (sibling) expect((await detail(sibling, id)).likes_count).toBe(1);
+
+      // A second like deletes the key again; now the slow reader is the other api (with Redis),
+      // and a third like lands during its load.
+      await like(fan2)();
+      const second = await withSlowLoad(sibling ?? t, id, like(fan3));
+      expect(second.likes_count).toBe(2);
+      expect((await detail(t, id)).likes_count).toBe(3);
+      if (sibling) expect((await detail(sibling, id)).likes_count).toBe(3);
+
+      // A page's items (`getMany`, as the index pages read them): a missing entry loaded before a
+      // fourth like is not cached either.
+      await t.app.get(CacheStore).del(CacheKeys.videoDetail(id));
+      const repo = t.app.get(VideoRepository);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let read!: () => void;
+      const hasRead = new Promise<void>((r) => (read = r));
+      const items = t.app.get(VideoDetailCache).getMany([id], async (ids, primary) => {
+        const rows = await repo.viewsByIds(ids, primary);
+        read();
+        await gate;
+        return rows;
+      });
+      await hasRead;
+      await like(fan4)();
+      await new Promise((r) => setTimeout(r, 800));
+      release();
+      expect((await items).get(id)?.likes_count).toBe(3);
+      expect((await detail(t, id)).likes_count).toBe(4);
+      if (sibling) expect((await detail(sibling, id)).likes_count).toBe(4);
+    });
+  },
+);
