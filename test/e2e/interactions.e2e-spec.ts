@@ -127,7 +127,7 @@ describe.each(PROFILES)('interactions across domains (%s)', (profile) => {
     const fixed = new Set<number>();
     expect(await recountAll(t.app.get(Database), fixed)).toMatchObject({ likes_count: 1, popularity: 1 });
     expect([...fixed]).toEqual([v.id]);
-    expect(await forgetRecountedVideos(t.app.get(CacheStore), fixed)).toBe(true);
+    expect(await forgetRecountedVideos(t.app.get(CacheStore), t.app.get(Database), fixed)).toBe(true);
     // The deep page first (the first page would show the detail's count and repair the index).
     expect(await likesCountOf(below)).toBe(2);
     expect(await detail()).toMatchObject({ likes_count: 2, popularity: 2 });

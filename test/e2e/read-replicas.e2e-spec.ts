@@ -1,4 +1,6 @@
+import { CacheKeys, CacheStore } from '@app/cache';
 import { Database } from '@app/core';
+import { markDetailsChanged } from '@app/video';
 import { MetricsService } from '../../apps/api/src/metrics/metrics.service';
 import { startMariadbPair, type MariadbPairHandle } from '../helpers/mariadb-pair';
 import { startApp, type TestApp } from '../helpers/test-app';
@@ -201,6 +203,21 @@ describeFull('read replicas (MariaDB primary + replica, full)', () => {
       expect(await onReplica('SELECT id FROM {db}.likes WHERE account_id = ?', [me.id])).toEqual([]);
       // Everyone's getDetail has the new count at once: the change marked the cached detail
       // "refill from the primary".
+      expect((await t.http.post('/video/getDetail').send({ id: v.id }).expect(200)).body.likes_count).toBe(1);
+      // The worker's reconciler and `npm run recount` mark through the same function: with
+      // replicas a count they fix is marked too, not deleted (a lagging replica's row would be
+      // cached); the change stamp is under the key prefix.
+      const raw = redisClient();
+      try {
+        const p = t.testEnv.redisPrefix ?? '';
+        const detailKey = p + CacheKeys.videoDetail(v.id);
+        expect(JSON.parse((await raw.get(detailKey)) ?? 'null')).toMatchObject({ id: v.id, likes_count: 1 });
+        expect(await markDetailsChanged(t.app.get(CacheStore), db, [v.id])).toEqual([]);
+        expect(JSON.parse((await raw.get(detailKey)) ?? 'null')).toMatchObject({ refill: 'primary' });
+        expect(await raw.exists(`${p}{${detailKey}}:chg`)).toBe(1);
+      } finally {
+        raw.disconnect();
+      }
       expect((await t.http.post('/video/getDetail').send({ id: v.id }).expect(200)).body.likes_count).toBe(1);
       expect(
         (

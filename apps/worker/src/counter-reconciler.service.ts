@@ -310,7 +310,7 @@ export class CounterReconciler implements OnModuleDestroy {
       );
       run.checked += chunk.length;
       if (table === 'videos' && fixedIds.length > 0) {
-        await markDetailsChanged(this.cache, fixedIds);
+        await markDetailsChanged(this.cache, this.db, fixedIds);
         await this.likesIndex?.mark(fixedIds);
       }
     }

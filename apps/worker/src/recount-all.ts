@@ -50,12 +50,16 @@ const FORGET_CHUNK = 500;
  * (the next likes-count page rebuilds it) and the video list generation changes, so no cached
  * copy keeps an old count past this call. False when Redis refused any of it (the caches then heal within their TTLs).
  */
-export async function forgetRecountedVideos(store: CacheStore, ids: Iterable<number>): Promise<boolean> {
+export async function forgetRecountedVideos(
+  store: CacheStore,
+  db: Database,
+  ids: Iterable<number>,
+): Promise<boolean> {
   const all = [...ids];
   if (all.length === 0) return true;
   let ok = true;
   for (let i = 0; i < all.length; i += FORGET_CHUNK)
-    ok = (await markDetailsChanged(store, all.slice(i, i + FORGET_CHUNK))).length === 0 && ok;
+    ok = (await markDetailsChanged(store, db, all.slice(i, i + FORGET_CHUNK))).length === 0 && ok;
   ok = (await dropLikesCountIndex(store)) && ok;
   await new VideoListGeneration(store).bump();
   return ok;

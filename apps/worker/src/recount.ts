@@ -12,9 +12,10 @@ async function main(): Promise<void> {
   await ds.initialize();
   try {
     const fixed = new Set<number>();
-    const report = await recountAll(new Database(ds, config), fixed);
+    const db = new Database(ds, config);
+    const report = await recountAll(db, fixed);
     console.log(formatRecountReport(report));
-    await forgetInCaches(config, fixed);
+    await forgetInCaches(config, db, fixed);
     const total = Object.values<number>({ ...report }).reduce((a, b) => a + b, 0);
     console.log(total === 0 ? 'recount: every counter was exact' : `recount: ${total} rows fixed in total`);
   } finally {
@@ -22,14 +23,14 @@ async function main(): Promise<void> {
   }
 }
 
-/** With Redis: the fixed videos' cached copies go (the running processes' own copies live 5 s at most). */
-async function forgetInCaches(config: AppConfig, fixed: Set<number>): Promise<void> {
+/** With Redis: the fixed videos' cached copies go (an embedded api's in-process ones it cannot reach). */
+async function forgetInCaches(config: AppConfig, db: Database, fixed: Set<number>): Promise<void> {
   if (fixed.size === 0 || !(config.redisUrl || config.redisClusterNodes)) return;
   const store = createCacheStore(config);
   try {
     await store.ready(2000);
     console.log(
-      (await forgetRecountedVideos(store, fixed))
+      (await forgetRecountedVideos(store, db, fixed))
         ? `recount: the cached copies of ${fixed.size} videos dropped`
         : 'recount: Redis refused; cached counts heal within their TTLs (details 5 min, the likes-count index 30 min)',
     );

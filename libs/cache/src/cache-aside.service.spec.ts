@@ -143,7 +143,7 @@ describe('CacheAside', () => {
 
   it('guarded: the stamp is read before the load; a change marked during the load refuses the fill', async () => {
     const gate = deferred<string>();
-    const pending = cache.getOrLoadRaw(KEY, { ...OPTS, guarded: true }, () => gate.promise);
+    const pending = cache.getOrLoadRaw(KEY, { ...OPTS, guarded: { stampTtlMs: 30_000 } }, () => gate.promise);
     for (let i = 0; i < 10; i++) await Promise.resolve();
     expect(store.calls).toContain(`changeStamps ${KEY}`);
     await store.markChanged(KEY); // a change commits during the load
@@ -152,10 +152,22 @@ describe('CacheAside', () => {
     expect(store.data.has(KEY)).toBe(false);
     // The next miss reads the new stamp and fills.
     await expect(
-      cache.getOrLoadRaw(KEY, { ...OPTS, guarded: true }, () => Promise.resolve('{"id":7}')),
+      cache.getOrLoadRaw(KEY, { ...OPTS, guarded: { stampTtlMs: 30_000 } }, () =>
+        Promise.resolve('{"id":7}'),
+      ),
     ).resolves.toBe('{"id":7}');
     expect(store.data.get(KEY)).toBe('{"id":7}');
     expect(store.calls).not.toContain(`set ${KEY} 300000`);
+  });
+
+  it('guarded: a load slower than the stamps live (less a margin) is not cached at all', async () => {
+    jest.useFakeTimers();
+    const slow = (): Promise<string> => new Promise((r) => setTimeout(() => r('{"id":7}'), 2500));
+    const p = cache.getOrLoadRaw(KEY, { ...OPTS, guarded: { stampTtlMs: 3000 } }, slow);
+    await jest.advanceTimersByTimeAsync(2600);
+    await expect(p).resolves.toBe('{"id":7}');
+    expect(store.data.has(KEY)).toBe(false);
+    expect(store.calls.some((c) => c.startsWith('fillIfUnchanged'))).toBe(false);
   });
 
   it('ttlFor picks the fill TTL by value', async () => {
@@ -225,6 +237,21 @@ describe('CacheAside', () => {
     // It never touched the other holder's lock.
     expect(store.data.get(LOCK)).toBe('other-process');
     expect(store.calls.some((c) => c.startsWith('delIfEquals'))).toBe(false);
+  });
+
+  it('lock released without a fill (it was refused): loads at once instead of waiting out waitMs', async () => {
+    jest.useFakeTimers();
+    store.data.set(LOCK, 'other-process');
+    const load = jest.fn(() => Promise.resolve('from-db'));
+    let settled: string | undefined;
+    const p = cache.getOrLoadRaw(KEY, { ...OPTS, waitMs: 5000 }, load).then((v) => (settled = v));
+    await jest.advanceTimersByTimeAsync(20);
+    expect(settled).toBeUndefined();
+    store.data.delete(LOCK); // the holder finished, its fill refused
+    await jest.advanceTimersByTimeAsync(100);
+    await p;
+    expect(settled).toBe('from-db');
+    expect(load).toHaveBeenCalledTimes(1);
   });
 
   it('lock holder too slow: falls back to the loader after waitMs', async () => {

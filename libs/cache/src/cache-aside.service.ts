@@ -13,11 +13,12 @@ export interface CacheAsideOptions {
   /** Counted as hit/miss under this name in /metrics. */
   name: string;
   /**
-   * The key is invalidated with `CacheStore.markChanged`: its change stamp is read with the lock,
-   * before the load, and the fill lands only if no change was marked since (and the key is still
-   * absent), so a load that read the row before a change never caches it, in any process.
+   * The key is invalidated with `CacheStore.markChanged`, whose stamps live `stampTtlMs`: the
+   * stamp is read with the lock, before the load, and the fill lands only if no change was marked
+   * since (and the key is still absent), so a load that read the row before a change never caches
+   * it. A load that took so long that a newer stamp may have expired is not cached at all.
    */
-  guarded?: boolean;
+  guarded?: { stampTtlMs: number };
   /** The fill's TTL by its value (e.g. a short one for a negative entry); default `ttlMs`. */
   ttlFor?: (value: string) => number;
 }
@@ -65,18 +66,21 @@ export class CacheAside {
     const token = randomUUID();
     const got = await this.store.setNx(lockKey, token, opts.lockTtlMs ?? 2000);
     if (got === false) {
-      // Someone else is rebuilding: wait briefly for the fill, then go to the database.
+      // Someone else is rebuilding: wait briefly for the fill, then go to the database (at once
+      // when the lock is gone unfilled: that fill was refused or failed).
       const deadline = Date.now() + (opts.waitMs ?? 500);
       for (let delay = 5; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
         await new Promise((r) => setTimeout(r, delay));
-        const v = await this.store.get(key);
+        const [v, lock] = await Promise.all([this.store.get(key), this.store.get(lockKey)]);
         if (v !== null) return v;
+        if (lock === null) break;
       }
       return load();
     }
     try {
       // With `guarded`, the stamp the fill will be checked against (undefined: store unavailable, no fill).
       let stamp: (string | null)[] | undefined;
+      const stampReadAt = Date.now();
       if (got) {
         // Filled between our miss and the lock (e.g. by another process): no second load.
         const [filled, stamps] = await Promise.all([
@@ -89,7 +93,8 @@ export class CacheAside {
       const value = await load();
       const ttl = opts.ttlFor?.(value) ?? opts.ttlMs;
       if (!opts.guarded) await this.store.set(key, value, ttl);
-      else if (stamp !== undefined) await this.store.fillIfUnchanged(key, stamp[0], value, ttl);
+      else if (stamp !== undefined && stampStillGuards(stampReadAt, opts.guarded.stampTtlMs))
+        await this.store.fillIfUnchanged(key, stamp[0], value, ttl);
       return value;
     } finally {
       if (got) await this.store.delIfEquals(lockKey, token);
@@ -106,4 +111,15 @@ export class CacheAside {
     this.forget(...keys);
     return this.store.del(...keys);
   }
+}
+
+/** Room for the round trips around a guarded fill. */
+const GUARD_MARGIN_MS = 1000;
+
+/**
+ * Whether a fill checked against a stamp read at `readAt` is still safe: a change after that read
+ * wrote a stamp that lives `stampTtlMs` from a later instant, so it is still there now.
+ */
+export function stampStillGuards(readAt: number, stampTtlMs: number): boolean {
+  return Date.now() - readAt < stampTtlMs - GUARD_MARGIN_MS;
 }

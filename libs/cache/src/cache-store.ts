@@ -32,8 +32,7 @@ export abstract class CacheStore {
    * A change of what `key` caches: in one step, `key`'s change stamp gets a new unique value (kept
    * `stampTtlMs`) and `key` is deleted, or set to `mark` (for its `ttlMs`) when given. With
    * {@link changeStamps} and {@link fillIfUnchanged}, a fill whose load began before the change
-   * never lands. For keys without `{`/`}` (the stamp shares the key's cluster slot). False when
-   * unavailable.
+   * never lands. The stamp shares the key's cluster slot. False when unavailable.
    */
   abstract markChanged(
     key: string,

@@ -213,11 +213,13 @@ export class RedisCacheStore extends CacheStore {
   }
 
   /**
-   * `key`'s change stamp, by name: `{<prefix><key>}:chg`, whose hash tag is the whole prefixed key,
-   * so it lives in the slot of the key itself (a key without braces hashes whole).
+   * `key`'s change stamp, in the key's own cluster slot and under the prefix:
+   * `<prefix>{<prefix><key>}:chg` for a key without a hash tag (it hashes whole, and the stamp's
+   * tag is the whole prefixed key; a cluster's prefix has no braces), else `<prefix><key>:chg`
+   * (the key's own tag).
    */
   private stampKey(key: string): string {
-    return `{${this.k(key)}}:chg`;
+    return key.includes('{') ? `${this.k(key)}:chg` : `${this.prefix}{${this.k(key)}}:chg`;
   }
 
   markChanged(key: string, stampTtlMs: number, mark?: { value: string; ttlMs: number }): Promise<boolean> {

@@ -18,9 +18,10 @@ export class AlreadyApplied extends Error {
 
 /**
  * Applies events' derived state at most once, with ONE implementation (the `@EventPattern`
- * handlers) for its three callers, each a public method below. `processed_events` (primary key
- * `event_id`) is the guard, written in the same transaction as the handlers' deferred writes;
- * their after-commit effects run after the commit.
+ * handlers) for its three callers, each a public method below. For events that came through a
+ * queue or an outbox, `processed_events` (primary key `event_id`) is the guard, written in the same
+ * transaction as the handlers' deferred writes (the no-broker caller's events, made by that very
+ * transaction, need none); their after-commit effects run after the commit.
  */
 @Injectable()
 export class EventApplier {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
-import { CacheAside, CacheKeys, CacheStore } from '@app/cache';
+import { CacheAside, CacheKeys, CacheStore, stampStillGuards } from '@app/cache';
 import { Database } from '@app/core';
 import type { AfterCommitEffect, ApplyContext } from '@app/events';
 import { VideoListGeneration } from './video-list-generation';
@@ -31,19 +31,14 @@ const isRefillMark = (v: VideoView | RefillMark | null): v is RefillMark => v !=
 
 /**
  * A change of the videos `ids`: their `getDetail` entries are deleted (with read replicas, marked
- * "refill from the primary" for `replicaWindowMs`) and their change stamps renewed, in one step per
- * key ({@link CacheStore.markChanged}); resolves the ids Redis refused. For
- * {@link VideoDetailCache} and for writers outside a running process (`npm run recount`).
+ * "refill from the primary" for the replica window, so no replica's older row is cached) and their
+ * change stamps renewed, in one step per key ({@link CacheStore.markChanged}); resolves the ids
+ * Redis refused. For {@link VideoDetailCache}, the worker's reconciler and `npm run recount`.
  */
-export async function markDetailsChanged(
-  store: CacheStore,
-  ids: number[],
-  replicaWindowMs = 0,
-): Promise<number[]> {
-  const mark =
-    replicaWindowMs > 0
-      ? { value: JSON.stringify({ refill: 'primary', v: randomUUID() }), ttlMs: replicaWindowMs }
-      : undefined;
+export async function markDetailsChanged(store: CacheStore, db: Database, ids: number[]): Promise<number[]> {
+  const mark = db.reads.enabled
+    ? { value: JSON.stringify({ refill: 'primary', v: randomUUID() }), ttlMs: db.reads.stickyMs }
+    : undefined;
   const done = await Promise.all(
     ids.map((id) => store.markChanged(CacheKeys.videoDetail(id), STAMP_TTL_MS, mark)),
   );
@@ -87,7 +82,7 @@ export class VideoDetailCache implements OnModuleDestroy {
       {
         ttlMs: DETAIL_TTL_MS,
         name: 'video_detail',
-        guarded: true,
+        guarded: { stampTtlMs: STAMP_TTL_MS },
         ttlFor: (value) => (value === 'null' ? NEGATIVE_TTL_MS : DETAIL_TTL_MS),
       },
       async () => JSON.stringify(await load()),
@@ -126,6 +121,7 @@ export class VideoDetailCache implements OnModuleDestroy {
       out.set(id, parsed === null ? null : parsed.tags ? parsed : { ...parsed, tags: [] });
     });
     // Read before the loads: a change marked after them refuses the misses' fills.
+    const stampReadAt = Date.now();
     const stamps =
       misses.length > 0 ? await this.store.changeStamps(misses.map((id) => CacheKeys.videoDetail(id))) : [];
     const stampOf = new Map(misses.map((id, i) => [id, stamps?.[i] ?? null]));
@@ -136,7 +132,7 @@ export class VideoDetailCache implements OnModuleDestroy {
     ]);
     const key = (v: VideoView): string => CacheKeys.videoDetail(v.id);
     await Promise.all([
-      ...(stamps === undefined
+      ...(stamps === undefined || !stampStillGuards(stampReadAt, STAMP_TTL_MS)
         ? []
         : loaded[0].map((v) =>
             this.store.fillIfUnchanged(key(v), stampOf.get(v.id) ?? null, JSON.stringify(v), DETAIL_TTL_MS),
@@ -205,7 +201,7 @@ export class VideoDetailCache implements OnModuleDestroy {
 
   /** Marks the videos changed; resolves the ids Redis refused. */
   private drop(ids: number[]): Promise<number[]> {
-    return markDetailsChanged(this.store, ids, this.db.reads.enabled ? this.db.reads.stickyMs : 0);
+    return markDetailsChanged(this.store, this.db, ids);
   }
 
   private markDirty(id: number): void {
