@@ -327,7 +327,7 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
     }
   });
 
-  it('listLikesCount: requests while its query runs share it; none shares a query older than a change that answered', async () => {
+  it('listLikesCount: requests while its query runs, and after it under the same generation, share it; none shares a page older than a change that answered', async () => {
     const author = await registerAndLogin(t, 'lcshare');
     const newName = `lcr${Date.now().toString(36)}`;
     const [top] = await insertVideos(t, [
@@ -360,7 +360,7 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
       await new Promise((r) => setTimeout(r, 200));
       expect(queries).toBe(1);
       // Answered while that query runs: a request after it must not get the older query's page.
-      await t.http
+      const renameRes = await t.http
         .post('/account/rename')
         .set('authorization', `Bearer ${author.token}`)
         .send({ new_username: newName })
@@ -382,10 +382,20 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
       const renamed = await after;
       expect(renamed.status).toBe(200);
       expect(renamed.body.video_list[0]).toMatchObject({ id: top.id, author: { username: newName } });
-      // A lone request after the queries finished is a query of its own.
+      // A request after the queries finished, under the same generation, takes the page held.
       const lone = await t.http.post('/feed/listLikesCount').send({ limit: 5 }).expect(200);
-      expect(queries).toBe(3);
+      expect(queries).toBe(2);
       expect(lone.body).toEqual(renamed.body);
+      // A change that answered is in the next page: a query of its own.
+      const renamedAgain = `${newName}b`;
+      await t.http
+        .post('/account/rename')
+        .set('authorization', `Bearer ${renameRes.body.token as string}`)
+        .send({ new_username: renamedAgain })
+        .expect(200);
+      const next = await t.http.post('/feed/listLikesCount').send({ limit: 5 }).expect(200);
+      expect(queries).toBe(3);
+      expect(next.body.video_list[0]).toMatchObject({ id: top.id, author: { username: renamedAgain } });
     } finally {
       release();
       spy.mockRestore();

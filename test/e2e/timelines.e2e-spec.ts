@@ -1,4 +1,11 @@
-import { CacheKeys } from '@app/cache';
+import {
+  beginBuild,
+  CacheKeys,
+  CacheStore,
+  finishGuardedBuild,
+  GuardedIndexKeys,
+  pushGuardedEntry,
+} from '@app/cache';
 import { FeedRepository, FeedService, Timelines, timelineMember, type VideoRow } from '@app/feed';
 import { startApp, TestApp } from '../helpers/test-app';
 import { PROFILES, redisClient } from '../helpers/test-env';
@@ -191,6 +198,68 @@ if (PROFILES.includes('full')) {
       expect(await redis.exists(meta)).toBe(1);
       expect((await call('/social/unfollow')).status).toBe(409);
       expect(await redis.exists(meta)).toBe(0);
+    });
+
+    it('a fan-out whose follower list was read before an unfollow pushes nothing into the timeline rebuilt after it', async () => {
+      const author = await registerAndLogin(t, 'tlrace');
+      const fan = await registerAndLogin(t, 'tlracefan');
+      const call = (route: string) =>
+        t.http.post(route).set('authorization', `Bearer ${fan.token}`).send({ vlogger_id: author.id });
+      expect((await call('/social/follow')).status).toBe(200);
+      const before = await publish(t, author.token, 'before');
+      expect(ids((await timelines.page(fan.id, 3, 0, 0)) ?? [])).toEqual([before]);
+      expect((await call('/social/unfollow')).status).toBe(200);
+      expect(await timelines.page(fan.id, 3, 0, 0)).toEqual([]); // rebuilt without the author
+      // The publish's fan-out read its followers before the unfollow committed.
+      const stale = jest.spyOn(repo, 'followerIds').mockResolvedValueOnce([fan.id]);
+      try {
+        const after = await publish(t, author.token, 'after');
+        expect(stale).toHaveBeenCalled();
+        expect(await redis.zscore(key(CacheKeys.timeline(fan.id)), timelineMember(after))).toBeNull();
+        expect(await timelines.page(fan.id, 3, 0, 0)).toEqual([]);
+      } finally {
+        stale.mockRestore();
+      }
+    });
+
+    it('a push while a timeline builds joins it only when the build found its author followed; a timeline without its follow set is dropped', async () => {
+      const store = t.app.get(CacheStore);
+      const owner = 900_000_000 + Math.floor(Math.random() * 1000);
+      const keys: GuardedIndexKeys = (p) => [
+        p + CacheKeys.timeline(owner),
+        p + CacheKeys.timelineMeta(owner),
+        p + CacheKeys.timelineFollows(owner),
+        p + CacheKeys.timelinePending(owner),
+      ];
+      const push = (id: number, author: number) =>
+        store.withRedis((r, p) => pushGuardedEntry(r, keys(p), { time: 1000 + id, id }, author, CAP));
+      try {
+        expect(await beginBuild(store, keys, 'tok', 10_000, '')).toBe(true);
+        await push(1, 11); // followed
+        await push(2, 12); // unfollowed before the build began
+        await finishGuardedBuild(store, keys, {
+          token: 'tok',
+          ttlMs: 60_000,
+          cap: CAP,
+          all: true,
+          version: '0',
+          extra: '',
+          follows: [11, 13],
+          entries: [{ time: 1000, id: 3 }],
+        });
+        const z = key(CacheKeys.timeline(owner));
+        expect(await redis.zrange(z, 0, -1)).toEqual([timelineMember(3), timelineMember(1)]);
+        expect(await redis.exists(key(CacheKeys.timelinePending(owner)))).toBe(0);
+        await push(4, 13);
+        await push(5, 12);
+        expect(await redis.zrange(z, 0, -1)).toEqual([3, 1, 4].map(timelineMember));
+        // The follow set evicted alone: the next push drops the timeline (rebuilt when read).
+        await redis.del(key(CacheKeys.timelineFollows(owner)));
+        await push(6, 13);
+        expect(await redis.exists(z, key(CacheKeys.timelineMeta(owner)))).toBe(0);
+      } finally {
+        await redis.del(...keys(t.testEnv.redisPrefix ?? ''));
+      }
     });
 
     it('an author above FANOUT_MAX_FOLLOWERS is not pushed but merged at read, and every timeline is rebuilt', async () => {

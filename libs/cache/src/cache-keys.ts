@@ -24,6 +24,10 @@ export const CacheKeys = {
    */
   timeline: (accountId: number): string => `timeline:{uid=${accountId}}:z`,
   timelineMeta: (accountId: number): string => `timeline:{uid=${accountId}}:m`,
+  /** The accounts the timeline's owner followed when it was built: a fan-out pushes only their videos. */
+  timelineFollows: (accountId: number): string => `timeline:{uid=${accountId}}:f`,
+  /** Pushes that came while the timeline was built, checked against its follow set when the build ends. */
+  timelinePending: (accountId: number): string => `timeline:{uid=${accountId}}:p`,
   /** Changes when every timeline must be rebuilt (an author turned big; a fan-out Redis refused). */
   timelineVersion: (): string => 'timeline:ver',
   /** Authors with more than FANOUT_MAX_FOLLOWERS followers: never pushed, merged at read. */

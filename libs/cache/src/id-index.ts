@@ -23,7 +23,8 @@ const ID_WIDTH = 15;
 export const indexMember = (id: number): string => String(id).padStart(ID_WIDTH, '0');
 
 /**
- * Starts a build: KEYS[1] the timeline, KEYS[2] its meta; ARGV[1] the build's token, ARGV[2] the
+ * Starts a build: KEYS[1] the timeline, KEYS[2] its meta (a guarded index's KEYS[3] and KEYS[4],
+ * its follow set and pending pushes, are emptied with them); ARGV[1] the build's token, ARGV[2] the
  * marker's TTL, ARGV[3] the token of a ready timeline found stale ('' = only when there is none).
  * From here on pushes land in the (emptied) timeline, so nothing published after the build's read
  * of the database is missed.
@@ -33,7 +34,7 @@ local state = redis.call('HGET', KEYS[2], 'state')
 if state then
   if ARGV[3] == '' or state ~= 'ready' or redis.call('HGET', KEYS[2], 'token') ~= ARGV[3] then return 0 end
 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', unpack(KEYS))
 redis.call('HSET', KEYS[2], 'state', 'building', 'token', ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1`;
@@ -46,9 +47,8 @@ return 1`;
  * is the oldest entry kept when some were cut or the rows were not all there are: the timeline
  * holds every pushed video at or above it. '' = complete.
  */
-const FINISH = `
-if redis.call('HGET', KEYS[2], 'token') ~= ARGV[1] then return 0 end
-for i = 7, #ARGV, 500 do
+const FINISH_TAIL = `
+for i = first, #ARGV, 500 do
   redis.call('ZADD', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
 end
 local cap = tonumber(ARGV[3])
@@ -68,12 +68,44 @@ redis.call('PEXPIRE', KEYS[2], ARGV[2])
 if n > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1`;
 
+const FINISH = `
+if redis.call('HGET', KEYS[2], 'token') ~= ARGV[1] then return 0 end
+local first = 7
+${FINISH_TAIL}`;
+
+/**
+ * Ends a guarded build (a following timeline): as {@link FINISH}, and first KEYS[3], the follow
+ * set, is written from ARGV[7] (how many) and the account ids after it (with the member '0', so an
+ * empty set still exists), and the pushes that came while the build ran (KEYS[4], member ->
+ * 'score:author') join the rows only when the set holds their author. The follows were read after
+ * the build began, so a push whose follower list was read before an unfollow (the unfollow's drop
+ * came before this build began) is left out.
+ */
+const FINISH_GUARDED = `
+if redis.call('HGET', KEYS[2], 'token') ~= ARGV[1] then return 0 end
+local follows = tonumber(ARGV[7])
+redis.call('DEL', KEYS[3])
+redis.call('SADD', KEYS[3], '0')
+for i = 8, 7 + follows, 500 do
+  redis.call('SADD', KEYS[3], unpack(ARGV, i, math.min(i + 499, 7 + follows)))
+end
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+local pending = redis.call('HGETALL', KEYS[4])
+for i = 1, #pending, 2 do
+  local sep = string.find(pending[i + 1], ':', 1, true)
+  if redis.call('SISMEMBER', KEYS[3], string.sub(pending[i + 1], sep + 1)) == 1 then
+    redis.call('ZADD', KEYS[1], string.sub(pending[i + 1], 1, sep - 1), pending[i])
+  end
+end
+redis.call('DEL', KEYS[4])
+local first = 8 + follows
+${FINISH_TAIL}`;
+
 /**
  * A published video into one follower's timeline, only if it exists (building or ready; a missing
  * one is built from the database when read): ARGV[1] score, ARGV[2] member, ARGV[3] bound.
  */
-const PUSH = `
-if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+const PUSH_TAIL = `
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 local cap = tonumber(ARGV[3])
 local n = redis.call('ZCARD', KEYS[1])
@@ -89,6 +121,33 @@ if redis.call('PTTL', KEYS[1]) < 0 then
   if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 end
 return 1`;
+
+const PUSH = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+${PUSH_TAIL}`;
+
+/**
+ * A published video into one follower's guarded timeline (KEYS as {@link FINISH_GUARDED}), by the
+ * author ARGV[4]: while it builds, kept aside for the build's end to check; once ready, pushed only
+ * when the follow set holds the author (a follower list read before an unfollow pushes nothing into
+ * the timeline rebuilt after it). A ready timeline without its set (evicted alone) is dropped, to
+ * be rebuilt on its next read.
+ */
+const PUSH_GUARDED = `
+local state = redis.call('HGET', KEYS[2], 'state')
+if not state then return 0 end
+if state ~= 'ready' then
+  redis.call('HSET', KEYS[4], ARGV[2], ARGV[1] .. ':' .. ARGV[4])
+  local ttl = redis.call('PTTL', KEYS[2])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[4], ttl) end
+  return 1
+end
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return 0
+end
+if redis.call('SISMEMBER', KEYS[3], ARGV[4]) == 0 then return 0 end
+${PUSH_TAIL}`;
 
 /**
  * A page of a ready timeline: ARGV[1] the cursor's ms ('0' = first page), ARGV[2] its id as a
@@ -131,6 +190,9 @@ const scripts = {
   finish: new RedisScript('fsvTimelineFinish', 2, FINISH),
   push: new RedisScript('fsvTimelinePush', 2, PUSH),
   read: new RedisScript('fsvTimelineRead', 2, READ),
+  beginGuarded: new RedisScript('fsvGuardedBegin', 4, BEGIN),
+  finishGuarded: new RedisScript('fsvGuardedFinish', 4, FINISH_GUARDED),
+  pushGuarded: new RedisScript('fsvGuardedPush', 4, PUSH_GUARDED),
 };
 
 export type IndexEntry = { id: number; time: number };
@@ -151,17 +213,22 @@ export const newer = (a: IndexEntry, b: IndexEntry): number => b.time - a.time |
 
 /** An index's two keys, with the store's prefix. */
 export type IndexKeys = (prefix: string) => [string, string];
+/**
+ * A guarded index's four keys (the following timelines): the sorted set, its meta, the follow set
+ * and the pushes kept aside while it builds, with the store's prefix, sharing one hash tag.
+ */
+export type GuardedIndexKeys = (prefix: string) => [string, string, string, string];
 
 /** The entries past the cursor, `take` of them; undefined when Redis cannot say. */
 export async function readIndex(
   store: CacheStore,
-  keys: IndexKeys,
+  keys: IndexKeys | GuardedIndexKeys,
   take: number,
   latestTime: number,
   idBefore: number,
 ): Promise<IndexRead | undefined> {
   const raw = await store.withRedis((redis, prefix) =>
-    scripts.read.run(redis, keys(prefix), [
+    scripts.read.run(redis, keys(prefix).slice(0, 2), [
       latestTime > 0 ? latestTime : 0,
       latestTime > 0 && idBefore > 0 ? indexMember(idBefore) : '',
       take,
@@ -191,14 +258,19 @@ export async function readIndex(
  */
 export async function beginBuild(
   store: CacheStore,
-  keys: IndexKeys,
+  keys: IndexKeys | GuardedIndexKeys,
   token: string,
   markerTtlMs: number,
   staleToken: string,
 ): Promise<boolean> {
-  const began = await store.withRedis((redis, prefix) =>
-    scripts.begin.run(redis, keys(prefix), [token, markerTtlMs, staleToken]),
-  );
+  const began = await store.withRedis((redis, prefix) => {
+    const k = keys(prefix);
+    return (k.length === 4 ? scripts.beginGuarded : scripts.begin).run(redis, k, [
+      token,
+      markerTtlMs,
+      staleToken,
+    ]);
+  });
   return began === 1;
 }
 
@@ -206,28 +278,48 @@ export async function beginBuild(
  * Ends the build of `token` with `entries` (newest first, at most `cap`); `all` when they are
  * everything there is. Stores nothing when the build is no longer this one.
  */
-export async function finishBuild(
+export interface IndexBuild {
+  token: string;
+  ttlMs: number;
+  cap: number;
+  all: boolean;
+  version: string;
+  extra: string;
+  entries: IndexEntry[];
+}
+
+const finishArgs = (b: IndexBuild): (string | number)[] => [
+  b.token,
+  b.ttlMs,
+  b.cap,
+  b.all ? '1' : '0',
+  b.version,
+  b.extra,
+];
+const entryArgs = (b: IndexBuild): (string | number)[] =>
+  b.entries.flatMap((e) => [e.time, indexMember(e.id)]);
+
+export async function finishBuild(store: CacheStore, keys: IndexKeys, b: IndexBuild): Promise<void> {
+  await store.withRedis((redis, prefix) =>
+    scripts.finish.run(redis, keys(prefix), [...finishArgs(b), ...entryArgs(b)]),
+  );
+}
+
+/**
+ * {@link finishBuild} for a guarded index: `follows` (the accounts followed, read after the build
+ * began) become its follow set, and only the pushes by those accounts kept aside meanwhile join it.
+ */
+export async function finishGuardedBuild(
   store: CacheStore,
-  keys: IndexKeys,
-  b: {
-    token: string;
-    ttlMs: number;
-    cap: number;
-    all: boolean;
-    version: string;
-    extra: string;
-    entries: IndexEntry[];
-  },
+  keys: GuardedIndexKeys,
+  b: IndexBuild & { follows: number[] },
 ): Promise<void> {
   await store.withRedis((redis, prefix) =>
-    scripts.finish.run(redis, keys(prefix), [
-      b.token,
-      b.ttlMs,
-      b.cap,
-      b.all ? '1' : '0',
-      b.version,
-      b.extra,
-      ...b.entries.flatMap((e) => [e.time, indexMember(e.id)]),
+    scripts.finishGuarded.run(redis, keys(prefix), [
+      ...finishArgs(b),
+      b.follows.length,
+      ...b.follows,
+      ...entryArgs(b),
     ]),
   );
 }
@@ -240,6 +332,17 @@ export function pushEntry(
   cap: number,
 ): Promise<unknown> {
   return scripts.push.run(redis, keys, [entry.time, indexMember(entry.id), cap]);
+}
+
+/** One video by `authorId` into a guarded index that exists, if its follow set holds the author. */
+export function pushGuardedEntry(
+  redis: RedisClient,
+  keys: [string, string, string, string],
+  entry: IndexEntry,
+  authorId: number,
+  cap: number,
+): Promise<unknown> {
+  return scripts.pushGuarded.run(redis, keys, [entry.time, indexMember(entry.id), cap, authorId]);
 }
 
 function parseFloor(raw: string): IndexEntry | null {

@@ -105,19 +105,7 @@ export class FeedRepository {
     return ids.flatMap((id) => rows.get(id) ?? []);
   }
 
-  /**
-   * The rows of `ids` whose author `accountId` follows (a timeline's entries: a deleted video or an
-   * unfollowed author's is left out). Each by primary key, then the follow by `uq_socials_follower_vlogger`.
-   */
-  followedByIds(accountId: number, ids: number[], primary = false): Promise<VideoRow[]> {
-    if (ids.length === 0) return Promise.resolve([]);
-    return (primary ? this.db : this.db.reader).query<VideoRow>(
-      `SELECT ${COLS} FROM videos v JOIN socials s ON s.follower_id = ? AND s.vlogger_id = v.author_id WHERE v.id IN (${placeholders(ids.length)})`,
-      [accountId, ...ids],
-    );
-  }
-
-  /** Every account `accountId` follows. */
+  /** Every account `accountId` follows (the primary: a timeline's follow set). */
   async followedAuthors(accountId: number): Promise<number[]> {
     const rows = await this.db.query<{ vlogger_id: number | string }>(
       'SELECT vlogger_id FROM socials WHERE follower_id = ?',

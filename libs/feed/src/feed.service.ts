@@ -10,9 +10,8 @@ import {
   VideoDetailCache,
   VideoPublishHooks,
   VideoRepository,
-  VideoView,
 } from '@app/video';
-import { CachedPage, FeedPageCache, packPage, unpackPage } from './feed-page-cache';
+import { CachedPage, FeedPageCache, packPage, unpackPage, withLiked } from './feed-page-cache';
 import { FeedRepository } from './feed.repository';
 import { HotListService } from './hot-list.service';
 import { LatestIndex } from './latest-index';
@@ -32,6 +31,7 @@ import {
   TimePage,
   toFeedItem,
   VideoRow,
+  viewRow,
 } from './feed.types';
 
 /**
@@ -66,23 +66,6 @@ function likesCountCursor(q: LikesCountQuery): { likes: number; id: number } | u
   return { likes: q.likesCountBefore ?? 0, id: q.idBefore ?? 0 };
 }
 
-/** A cached item (`getDetail`'s entry) as a feed row. */
-function viewRow(v: VideoView): VideoRow {
-  return {
-    id: v.id,
-    author_id: v.author_id,
-    username: v.username,
-    title: v.title,
-    description: v.description,
-    play_url: v.play_url,
-    cover_url: v.cover_url,
-    create_time: Date.parse(v.create_time),
-    likes_count: v.likes_count,
-    comments_count: v.comments_count,
-    tags: v.tags,
-  };
-}
-
 /** A page's bytes with its video ids (the ids a viewer's `is_liked` is looked up for). */
 function cachedPage(page: { video_list: FeedVideoItem[] }): CachedPage {
   return { json: JSON.stringify(page), ids: page.video_list.map((v) => v.id) };
@@ -94,9 +77,10 @@ const FOLLOWING_SECOND_DROP_MS = 500;
 /**
  * The latest, likes-count, following (SPEC §3.6) and tag (§8.3) feeds. The viewer-independent
  * page is built once and shared: latest and following pages are cached (SPEC §5, 5 s, rebuilt under
- * a lock with in-process singleflight), likes-count, tag and popularity pages are shared while
- * they are built ({@link SharedPages}); `is_liked` is then filled per viewer from its liked set or
- * with one batched query.
+ * a lock with in-process singleflight; deeper pages an index or timeline answers are not),
+ * likes-count, tag and popularity pages are shared under the video-list generation
+ * ({@link SharedPages}); `is_liked` is then filled per viewer from its liked set or with one
+ * batched query.
  */
 @Injectable()
 export class FeedService {
@@ -231,30 +215,51 @@ export class FeedService {
   }
 
   async listByFollowing(q: TimeCursorQuery, viewerId: number): Promise<TimePage> {
-    const page = JSON.parse(await this.followingRaw(q, viewerId)) as TimePage;
+    const page = JSON.parse((await this.followingPage(q, viewerId)).json) as TimePage;
     await this.markLiked(viewerId, page.video_list);
     return page;
   }
 
   /**
-   * The viewer's following page as JSON: the cached bytes as they are when the viewer likes none
+   * The viewer's following page as JSON: the page's bytes as they are when the viewer likes none
    * of its videos, else the page with those `is_liked` set (what {@link listByFollowing} returns).
    */
   async followingJsonFor(q: TimeCursorQuery, viewerId: number): Promise<string> {
-    const json = await this.followingRaw(q, viewerId);
-    return this.forViewer({ json, ids: pageIds(json) }, viewerId);
+    return this.forViewer(await this.followingPage(q, viewerId), viewerId);
   }
 
-  /** The cached page's JSON (every `is_liked` false), under the SPEC §5 key and lock. */
+  /**
+   * A deeper page straight from the viewer's timeline when it can answer (no page cache: a deep
+   * cursor is rarely asked twice, and the timeline's page costs no query); else, and for the first
+   * page, the cached page.
+   */
+  private async followingPage(q: TimeCursorQuery, viewerId: number): Promise<CachedPage> {
+    if (q.latestTime > 0) {
+      const rows = await this.timelines.page(viewerId, q.limit + 1, q.latestTime, q.idBefore);
+      if (rows !== undefined) return cachedPage(this.timePage(rows, q));
+    }
+    const json = await this.followingRaw(q, viewerId);
+    return { json, ids: pageIds(json) };
+  }
+
+  /**
+   * The cached page's JSON (every `is_liked` false), under the SPEC §5 key and lock; built from the
+   * timeline (the first page; a deeper one already asked it) or the SQL pull.
+   */
   private followingRaw(q: TimeCursorQuery, viewerId: number): Promise<string> {
     const key = CacheKeys.followingFeed(
       q.limit,
       viewerId,
       q.latestTime > 0 ? `${q.latestTime}:${q.idBefore}` : '0',
     );
-    return this.cache.getOrLoadRaw(key, { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_following' }, async () =>
-      JSON.stringify(this.timePage(await this.followingRows(viewerId, q), q)),
-    );
+    return this.cache.getOrLoadRaw(key, { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_following' }, async () => {
+      const take = q.limit + 1;
+      const rows =
+        q.latestTime > 0
+          ? await this.repo.following(viewerId, take, q.latestTime, q.idBefore)
+          : await this.followingRows(viewerId, q);
+      return JSON.stringify(this.timePage(rows, q));
+    });
   }
 
   /** The page's rows (and one more) from the viewer's timeline when it can answer, else the SQL pull. */
@@ -269,7 +274,7 @@ export class FeedService {
   /**
    * A tag's videos (SPEC §8.3), the listLatest shape and cursor. `tagName` as sent (with or without
    * `#`): 400 when nothing is left, an empty page for a name no tag can have. From the tag's index
-   * when it can answer ({@link TagIndex}), else the SQL query; not cached (shared only while built,
+   * when it can answer ({@link TagIndex}), else the SQL query; not cached in Redis (a shared page,
    * {@link SharedPages}), so a deleted video is gone from the next page.
    */
   async listByTag(tagName: string, q: TimeCursorQuery, viewerId?: number): Promise<TimePage> {
@@ -300,7 +305,7 @@ export class FeedService {
     );
   }
 
-  /** The hot list (SPEC §6, {@link HotListService}), shared while built like the likes-count pages. */
+  /** The hot list (SPEC §6, {@link HotListService}), a shared page like the likes-count pages. */
   async listByPopularity(q: PopularityQuery, viewerId?: number): Promise<PopularityPage> {
     return this.viewerPage<PopularityPage>(this.popularityPage(q), viewerId);
   }
@@ -319,7 +324,7 @@ export class FeedService {
   }
 
   /**
-   * A likes-count page (SPEC §3.6): not cached, shared while built ({@link SharedPages}); from the
+   * A likes-count page (SPEC §3.6): not cached in Redis, a shared page ({@link SharedPages}); from the
    * likes-count index when it can answer ({@link LikesCountIndex}), else the SQL query.
    */
   async listLikesCount(q: LikesCountQuery, viewerId?: number): Promise<LikesCountPage> {
@@ -396,6 +401,8 @@ export class FeedService {
     if (viewerId === undefined || page.ids.length === 0) return page.json;
     const liked = await this.likedAmong(viewerId, page.ids);
     if (liked.size === 0) return page.json;
+    const patched = withLiked(page, liked);
+    if (patched !== undefined) return patched;
     const parsed = JSON.parse(page.json) as { video_list: FeedVideoItem[] };
     for (const i of parsed.video_list) i.is_liked = liked.has(i.id);
     return JSON.stringify(parsed);

@@ -1,4 +1,4 @@
-import { decodeTags, type VideoViewRow } from '@app/video';
+import { decodeTags, type VideoView, type VideoViewRow } from '@app/video';
 
 /** SPEC §3.6 FeedVideoItem: `create_time` in unix seconds; `tags` of SPEC §8.3. */
 export interface FeedVideoItem {
@@ -87,5 +87,22 @@ export function toFeedItem(r: VideoRow): FeedVideoItem {
     comments_count: Number(r.comments_count),
     is_liked: false,
     tags: Array.isArray(r.tags) ? r.tags : decodeTags(r.tags),
+  };
+}
+
+/** A cached item (`getDetail`'s entry) as a feed row. */
+export function viewRow(v: VideoView): VideoRow {
+  return {
+    id: v.id,
+    author_id: v.author_id,
+    username: v.username,
+    title: v.title,
+    description: v.description,
+    play_url: v.play_url,
+    cover_url: v.cover_url,
+    create_time: Date.parse(v.create_time),
+    likes_count: v.likes_count,
+    comments_count: v.comments_count,
+    tags: v.tags,
   };
 }

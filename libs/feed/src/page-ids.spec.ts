@@ -1,3 +1,4 @@
+import { CachedPage, withLiked } from './feed-page-cache';
 import { pageIds } from './feed.service';
 import { toFeedItem, VideoRow } from './feed.types';
 
@@ -31,5 +32,37 @@ describe('pageIds', () => {
     expect(
       pageIds(JSON.stringify({ video_list: [], next_time: 0, next_id_before: 0, has_more: false })),
     ).toEqual([]);
+  });
+});
+
+describe('withLiked', () => {
+  const page = (titles: string[]): CachedPage => {
+    const items = titles.map((t, i) => toFeedItem(row(10 + i, t, i === 1 ? '"is_liked":false' : 'bob')));
+    const json = JSON.stringify({ video_list: items, next_time: 1, next_id_before: 12, has_more: true });
+    return { json, ids: items.map((i) => i.id) };
+  };
+  const parsed = (json: string, liked: Set<number>): string => {
+    const p = JSON.parse(json) as { video_list: { id: number; is_liked: boolean }[] };
+    for (const i of p.video_list) i.is_liked = liked.has(i.id);
+    return JSON.stringify(p);
+  };
+
+  it('sets is_liked on the liked items with the bytes parsing would give, whatever the strings hold', () => {
+    const p = page(['"is_liked":false in a title', 'x', '{"is_liked":true}']);
+    for (const liked of [
+      new Set([10]),
+      new Set([11]),
+      new Set([10, 12]),
+      new Set([10, 11, 12]),
+      new Set([99]),
+    ]) {
+      expect(withLiked(p, liked)).toBe(parsed(p.json, liked));
+    }
+    expect(p.likedAt).toHaveLength(3);
+  });
+
+  it('leaves a page whose items it cannot place to the caller', () => {
+    const p = page(['a', 'b']);
+    expect(withLiked({ json: p.json, ids: [...p.ids, 5] }, new Set([10]))).toBeUndefined();
   });
 });

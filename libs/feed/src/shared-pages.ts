@@ -1,21 +1,30 @@
 import { Injectable } from '@nestjs/common';
+import { ExpiringMap } from '@app/core';
 import { VideoListGeneration } from '@app/video';
 import type { CachedPage } from './feed-page-cache';
 import { FeedRepository } from './feed.repository';
 
+/** How long a finished page is held for requests under the same generation (the page cache's TTL, SPEC §5). */
+export const SHARED_HOLD_MS = 5000;
+/** Finished pages held per process (the oldest dropped first). */
+const SHARED_HOLD_MAX = 2000;
+
 /**
- * Pages that are not cached (likes count, popularity, tags) but are shared while they are built:
- * a request for a page whose build is running joins it, when no listed video has changed since the
- * build started (the {@link VideoListGeneration} it started under is still current) and both read
- * the same source (a replica's page is not handed to a caller whose reads go to the primary,
- * SPEC §7.5). So a page is never older than the request's own query would have been by more than
- * that query's duration, and a change that has answered is in every page asked for after it. Under
- * a read load that is one query per page per query time instead of one per request; a lone request
- * is a plain query. When the generation cannot be read (Redis not answering) nothing is shared.
+ * Pages that are not cached in Redis (likes count, popularity, tags) but are shared while they
+ * are built and for a short while after: a request for a page whose build is running joins it, and
+ * one for a page built in this process in the last {@link SHARED_HOLD_MS} takes it, when no listed
+ * video has changed since that build started (the {@link VideoListGeneration} it started under is
+ * still current) and both read the same source (a replica's page is not handed to a caller whose
+ * reads go to the primary, SPEC §7.5). Every change that answers writes a new generation first, so
+ * a change that has answered is in every page asked for after it; a generation write Redis refused
+ * leaves a held page in use until its 5 s are up. Under a read load that is one build per page per
+ * generation (or 5 s) instead of one per request; a lone request is a plain query. When the
+ * generation cannot be read (Redis not answering) nothing is shared.
  */
 @Injectable()
 export class SharedPages {
   private readonly running = new Map<string, Promise<CachedPage>>();
+  private readonly held = new ExpiringMap<CachedPage>(SHARED_HOLD_MAX);
 
   constructor(
     private readonly generation: VideoListGeneration,
@@ -27,9 +36,17 @@ export class SharedPages {
     if (generation === undefined) return build();
     const source = (await this.repo.readsReplica()) ? 'replica' : 'primary';
     const shared = `${generation}:${source}:${key}`;
+    const done = this.held.get(shared);
+    if (done !== undefined) return done;
     const running = this.running.get(shared);
     if (running !== undefined) return running;
-    const p = build().finally(() => this.running.delete(shared));
+    const started = Date.now();
+    const p = build()
+      .then((page) => {
+        this.held.set(shared, page, started + SHARED_HOLD_MS);
+        return page;
+      })
+      .finally(() => this.running.delete(shared));
     this.running.set(shared, p);
     return p;
   }

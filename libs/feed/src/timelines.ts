@@ -5,20 +5,21 @@ import {
   BUILD_TTL_MS,
   CacheKeys,
   CacheStore,
-  finishBuild,
+  finishGuardedBuild,
   FLOOR_HINT_MS,
+  GuardedIndexKeys,
   INDEX_TTL_MS,
-  IndexKeys,
   indexMember,
   IndexRead,
   newer,
-  pushEntry,
+  pushGuardedEntry,
   readIndex,
   REPAIR_EVERY_MS,
 } from '@app/cache';
 import { APP_CONFIG, DependencyUnavailableError, ExpiringMap, type AppConfig } from '@app/core';
+import { VideoDetailCache, VideoRepository } from '@app/video';
 import { FeedRepository } from './feed.repository';
-import { VideoRow } from './feed.types';
+import { VideoRow, viewRow } from './feed.types';
 
 export const TIMELINE_TTL_MS = INDEX_TTL_MS;
 /** Followers pushed per Redis round (each a script call; all of a round are sent at once). */
@@ -41,8 +42,16 @@ export const timelineMember = indexMember;
  * `FANOUT_MAX_FOLLOWERS` followers; the videos of bigger authors are merged at read time from the
  * per-author index. A page is answered from the timeline only when the timeline can prove it
  * complete for that page; else (and without Redis, or with timelines off) the caller uses the SQL
- * pull. Items are read by id joined with the viewer's follows, so a deleted video or an unfollowed
- * author never shows (the stale entries are removed and that page comes from SQL).
+ * pull. A page's items are the videos' `getDetail` entries (one MGET, misses loaded together), so a
+ * page within the timeline asks nothing of the database; a deleted video is removed from the
+ * timeline and that page comes from SQL.
+ *
+ * Only followed authors' videos are in a timeline: a follow or unfollow drops it before it answers
+ * (rebuilt on the next read), and a timeline keeps the set of accounts its owner followed when its
+ * build began, so a fan-out whose follower list was read before an unfollow pushes nothing into the
+ * timeline rebuilt after it (pushes that come while a build runs are checked when it ends,
+ * {@link pushGuardedEntry}). A drop Redis refused is retried every second ({@link repair}); until
+ * then this process reads that follower's feed from SQL.
  */
 @Injectable()
 export class Timelines implements OnModuleDestroy {
@@ -65,6 +74,8 @@ export class Timelines implements OnModuleDestroy {
   constructor(
     private readonly store: CacheStore,
     private readonly repo: FeedRepository,
+    private readonly items: VideoDetailCache,
+    private readonly videos: VideoRepository,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.cap = config.timelineMaxLength;
@@ -113,26 +124,17 @@ export class Timelines implements OnModuleDestroy {
   ): Promise<VideoRow[] | undefined> {
     const ids = read.entries.map((e) => e.id);
     const big = read.extra.split(',').filter(Boolean).map(Number);
-    const [rows, bigRows] = await Promise.all([
-      this.repo.followedByIds(viewerId, ids),
+    const [views, bigRows] = await Promise.all([
+      this.items.pageOf(
+        ids,
+        (missing, primary) => this.videos.viewsByIds(missing, primary),
+        (gone) => this.removeGone(viewerId, gone),
+      ),
       big.length > 0 ? this.repo.byAuthors(big, take, latestTime, idBefore) : Promise.resolve([]),
     ]);
-    const byId = new Map<number, VideoRow>(rows.map((r) => [Number(r.id), r]));
-    const missing = ids.filter((id) => !byId.has(id));
-    if (missing.length > 0) {
-      // Deleted, or by an author no longer followed: out of the timeline; this page from SQL.
-      // Asked of the primary first: a replica may not have a video that was just pushed.
-      const there = new Set(
-        (await this.repo.followedByIds(viewerId, missing, true)).map((r) => Number(r.id)),
-      );
-      const stale = missing.filter((id) => !there.has(id));
-      if (stale.length > 0) {
-        await this.store.withRedis((redis, prefix) =>
-          redis.zrem(prefix + CacheKeys.timeline(viewerId), ...stale.map(timelineMember)),
-        );
-      }
-      return undefined;
-    }
+    // A deleted video: out of the timeline (pageOf asked the primary first), this page from SQL.
+    if (views === undefined) return undefined;
+    const byId = new Map<number, VideoRow>(views.map((v) => [v.id, viewRow(v)]));
     for (const r of bigRows) byId.set(Number(r.id), r);
     const merged = [...byId.values()]
       .map((r) => ({ row: r, key: { id: Number(r.id), time: Number(r.create_time) } }))
@@ -145,6 +147,13 @@ export class Timelines implements OnModuleDestroy {
       read.floor === null ||
       (merged.length >= take && last !== undefined && newer(last, read.floor) <= 0);
     return complete ? merged.map((m) => m.row) : undefined;
+  }
+
+  private async removeGone(viewerId: number, gone: number[]): Promise<void> {
+    if (gone.length === 0) return;
+    await this.store.withRedis((redis, prefix) =>
+      redis.zrem(prefix + CacheKeys.timeline(viewerId), ...gone.map(timelineMember)),
+    );
   }
 
   private read(
@@ -177,31 +186,30 @@ export class Timelines implements OnModuleDestroy {
     const keys = timelineKeys(viewerId);
     const token = randomUUID();
     if (!(await beginBuild(this.store, keys, token, BUILD_TTL_MS, staleToken))) return;
-    // In this order: an author turned big after the version was read leaves a stale version.
+    // In this order: an author turned big after the version was read leaves a stale version. The
+    // follows after the build began: an unfollow that answered before is not in them.
     const version = await this.version();
-    const big = await this.bigAuthorsFollowed(viewerId);
+    const follows = await this.repo.followedAuthors(viewerId);
+    const big = await this.bigAmong(follows);
     if (version === undefined || big === undefined) return;
     // The primary: pushes cover only what committed after this read.
     const rows = await this.repo.following(viewerId, this.cap + 1, 0, 0, true);
-    await finishBuild(this.store, keys, {
+    await finishGuardedBuild(this.store, keys, {
       token,
       ttlMs: TIMELINE_TTL_MS,
       cap: this.cap,
       all: rows.length <= this.cap,
       version,
       extra: big.join(','),
+      follows,
       entries: rows.slice(0, this.cap).map((r) => ({ time: Number(r.create_time), id: Number(r.id) })),
     });
   }
 
-  /** The followed authors that are never pushed; undefined when Redis cannot say. */
-  private async bigAuthorsFollowed(viewerId: number): Promise<number[] | undefined> {
-    const key = CacheKeys.timelineBigAuthors();
-    const size = await this.store.withRedis((redis, prefix) => redis.scard(prefix + key));
-    if (size === undefined || size === 0) return size === 0 ? [] : undefined;
-    // The query outside `withRedis`: its time must not count against Redis's timeout and breaker.
-    const follows = await this.repo.followedAuthors(viewerId);
+  /** The big ones among `follows` (never pushed, merged at read); undefined when Redis cannot say. */
+  private async bigAmong(follows: number[]): Promise<number[] | undefined> {
     if (follows.length === 0) return [];
+    const key = CacheKeys.timelineBigAuthors();
     const flags = await this.store.withRedis((redis, prefix) => redis.smismember(prefix + key, ...follows));
     return flags === undefined ? undefined : follows.filter((_, i) => flags[i] === 1);
   }
@@ -228,7 +236,13 @@ export class Timelines implements OnModuleDestroy {
         const ok = await this.store.withRedis((redis, prefix) =>
           Promise.all(
             chunk.map((f) =>
-              pushEntry(redis, timelineKeys(f)(prefix), { time: v.createTime, id: v.videoId }, this.cap),
+              pushGuardedEntry(
+                redis,
+                timelineKeys(f)(prefix),
+                { time: v.createTime, id: v.videoId },
+                v.authorId,
+                this.cap,
+              ),
             ),
           ),
         );
@@ -258,7 +272,7 @@ export class Timelines implements OnModuleDestroy {
   /** A follow or unfollow committed: the follower's timeline is dropped (rebuilt on its next read). */
   async drop(followerId: number): Promise<void> {
     if (!this.enabled) return;
-    if (!(await this.store.del(CacheKeys.timeline(followerId), CacheKeys.timelineMeta(followerId)))) {
+    if (!(await this.store.del(...timelineKeys(followerId)('')))) {
       this.dirty.add(followerId);
       this.scheduleRepair();
     }
@@ -285,7 +299,7 @@ export class Timelines implements OnModuleDestroy {
       this.versionBumpOwed = false;
     }
     for (const id of [...this.dirty]) {
-      if (!(await this.store.del(CacheKeys.timeline(id), CacheKeys.timelineMeta(id)))) return;
+      if (!(await this.store.del(...timelineKeys(id)('')))) return;
       this.dirty.delete(id);
     }
     if (this.repairTimer) clearInterval(this.repairTimer);
@@ -298,6 +312,11 @@ export class Timelines implements OnModuleDestroy {
   }
 }
 
-function timelineKeys(viewerId: number): IndexKeys {
-  return (prefix) => [prefix + CacheKeys.timeline(viewerId), prefix + CacheKeys.timelineMeta(viewerId)];
+function timelineKeys(viewerId: number): GuardedIndexKeys {
+  return (prefix) => [
+    prefix + CacheKeys.timeline(viewerId),
+    prefix + CacheKeys.timelineMeta(viewerId),
+    prefix + CacheKeys.timelineFollows(viewerId),
+    prefix + CacheKeys.timelinePending(viewerId),
+  ];
 }

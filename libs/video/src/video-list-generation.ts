@@ -10,8 +10,8 @@ const GENERATION_TTL_MS = 24 * 60 * 60 * 1000;
  * detail entry (a publish, a delete, a count, an author's rename) writes a new one. A page held
  * under a generation is current for as long as the generation is. With Redis the generation is a
  * key shared by every process (a fresh random value per change, so an old one never comes back);
- * with the in-process store it is a counter of this process (the embedded profile applies every
- * change here).
+ * with the in-process store it is a counter of this process joined with the same key in that store
+ * (the embedded profile applies every change here; `npm run recount` run in-process bumps the key).
  */
 @Injectable()
 export class VideoListGeneration {
@@ -22,14 +22,13 @@ export class VideoListGeneration {
   /** After a change committed. Never throws; a write Redis refused leaves holders stale until their own expiry. */
   async bump(): Promise<void> {
     this.local++;
-    if (this.store.kind === 'redis')
-      await this.store.set(CacheKeys.videoListGeneration(), randomUUID(), GENERATION_TTL_MS);
+    await this.store.set(CacheKeys.videoListGeneration(), randomUUID(), GENERATION_TTL_MS);
   }
 
   /** The current generation; undefined when it cannot be known (Redis configured but not answering). */
   async current(): Promise<string | undefined> {
-    if (this.store.kind !== 'redis') return `local:${this.local}`;
     const key = CacheKeys.videoListGeneration();
+    if (this.store.kind !== 'redis') return `local:${this.local}:${(await this.store.get(key)) ?? 'none'}`;
     const v = await this.store.withRedis((redis, prefix) => redis.get(prefix + key));
     return v === undefined ? undefined : (v ?? 'none');
   }
