@@ -100,7 +100,7 @@ export class FeedRepository {
   }
 
   /** Rows for `ids`, in the order given (ids whose row vanished meanwhile are dropped). */
-  private async inOrder(ids: number[], primary = false): Promise<VideoRow[]> {
+  async inOrder(ids: number[], primary = false): Promise<VideoRow[]> {
     const rows = new Map((await this.byIds(ids, primary)).map((r) => [Number(r.id), r]));
     return ids.flatMap((id) => rows.get(id) ?? []);
   }
@@ -145,6 +145,7 @@ export class FeedRepository {
     latestTime: number,
     idBefore: number,
     primary = false,
+    rowsOf: RowsOf = (ids, p) => this.inOrder(ids, p),
   ): Promise<VideoRow[]> {
     const db = primary ? this.db : this.db.reader;
     const few = await db.query<{ vlogger_id: number | string }>(
@@ -159,6 +160,7 @@ export class FeedRepository {
         latestTime,
         idBefore,
         primary,
+        rowsOf,
       );
     }
     const inFollowed = 'v.author_id IN (SELECT s.vlogger_id FROM socials s WHERE s.follower_id = ?)';
@@ -172,7 +174,7 @@ export class FeedRepository {
         `SELECT v.id FROM videos v ${hint} WHERE ${inFollowed} AND v.create_time < ? ORDER BY v.create_time DESC, v.id DESC LIMIT ?`,
         [accountId, lt, n],
       );
-      return this.inOrder(
+      return rowsOf(
         ids.map((r) => Number(r.id)),
         primary,
       );
@@ -206,6 +208,7 @@ export class FeedRepository {
     latestTime: number,
     idBefore: number,
     primary = false,
+    rowsOf: RowsOf = (ids, p) => this.inOrder(ids, p),
   ): Promise<VideoRow[]> {
     const [kw, kp] = timeKeyset('v', latestTime, idBefore);
     const parts = authors.map(
@@ -216,7 +219,7 @@ export class FeedRepository {
       `SELECT m.id FROM (${parts.join(' UNION ALL ')}) m ORDER BY m.create_time DESC, m.id DESC LIMIT ?`,
       [...authors.flatMap((a) => [a, ...kp, take]), take],
     );
-    return this.inOrder(
+    return rowsOf(
       ids.map((r) => Number(r.id)),
       primary,
     );
@@ -232,6 +235,12 @@ export class FeedRepository {
     return new Set(rows.map((r) => Number(r.video_id)));
   }
 }
+
+/**
+ * The rows of ids a query found, in their order: by primary key ({@link FeedRepository.inOrder}),
+ * or, from the feed service, from the videos' cached `getDetail` entries.
+ */
+export type RowsOf = (ids: number[], primary: boolean) => Promise<VideoRow[]>;
 
 /**
  * `latestTime` 0 = no bound (first page). With `idBefore` the cursor is the exact pair

@@ -12,12 +12,12 @@ import {
   VideoRepository,
 } from '@app/video';
 import { CachedPage, FeedPageCache, packPage, unpackPage, withLiked } from './feed-page-cache';
-import { FeedRepository } from './feed.repository';
+import { FeedRepository, RowsOf } from './feed.repository';
 import { HotListService } from './hot-list.service';
 import { LatestIndex } from './latest-index';
 import { SharedPages } from './shared-pages';
 import { TagIndex } from './tag-index';
-import { Timelines } from './timelines';
+import { rowsFromDetails, Timelines } from './timelines';
 import {
   clampLimit,
   FEED_CACHE_TTL_MS,
@@ -86,6 +86,8 @@ const FOLLOWING_SECOND_DROP_MS = 500;
 export class FeedService {
   /** Pre-serialised anonymous latest pages, for the HTTP fast path. */
   readonly latestPages = new FeedPageCache();
+  /** The SQL pull's rows from the `getDetail` entries (the per-author plans select ids only). */
+  private readonly detailRows: RowsOf;
 
   constructor(
     private readonly repo: FeedRepository,
@@ -103,6 +105,7 @@ export class FeedService {
     published: VideoPublishHooks,
     deleted: VideoDeleteHooks,
   ) {
+    this.detailRows = rowsFromDetails(items, videos, repo);
     follows.registerAfterCommit((followerId) => this.dropFollowingPages(followerId));
     published.registerAfterCommit(async (v) => {
       await Promise.all([latestIndex.push([{ id: v.id, time: v.createTime }]), tagIndex.push([v])]);
@@ -256,7 +259,7 @@ export class FeedService {
       const take = q.limit + 1;
       const rows =
         q.latestTime > 0
-          ? await this.repo.following(viewerId, take, q.latestTime, q.idBefore)
+          ? await this.repo.following(viewerId, take, q.latestTime, q.idBefore, false, this.detailRows)
           : await this.followingRows(viewerId, q);
       return JSON.stringify(this.timePage(rows, q));
     });
@@ -267,7 +270,7 @@ export class FeedService {
     const take = q.limit + 1;
     return (
       (await this.timelines.page(viewerId, take, q.latestTime, q.idBefore)) ??
-      (await this.repo.following(viewerId, take, q.latestTime, q.idBefore))
+      (await this.repo.following(viewerId, take, q.latestTime, q.idBefore, false, this.detailRows))
     );
   }
 

@@ -18,8 +18,28 @@ import {
 } from '@app/cache';
 import { APP_CONFIG, DependencyUnavailableError, ExpiringMap, type AppConfig } from '@app/core';
 import { VideoDetailCache, VideoRepository } from '@app/video';
-import { FeedRepository } from './feed.repository';
+import { FeedRepository, RowsOf } from './feed.repository';
 import { VideoRow, viewRow } from './feed.types';
+
+/**
+ * A query's ids as rows from the videos' `getDetail` entries (one MGET, misses loaded together by
+ * primary key); from the primary, or when one of them is gone, by primary key.
+ */
+export function rowsFromDetails(
+  items: VideoDetailCache,
+  videos: VideoRepository,
+  repo: FeedRepository,
+): RowsOf {
+  return async (ids, primary) => {
+    if (primary || ids.length === 0) return repo.inOrder(ids, primary);
+    const views = await items.pageOf(
+      ids,
+      (missing, p) => videos.viewsByIds(missing, p),
+      () => Promise.resolve(),
+    );
+    return views?.map(viewRow) ?? repo.inOrder(ids);
+  };
+}
 
 export const TIMELINE_TTL_MS = INDEX_TTL_MS;
 /** Followers pushed per Redis round (each a script call; all of a round are sent at once). */
@@ -70,6 +90,7 @@ export class Timelines implements OnModuleDestroy {
   /** A fan-out Redis refused: every timeline may lack a video until the version is bumped. */
   private versionBumpOwed = false;
   private repairTimer: NodeJS.Timeout | undefined;
+  private readonly rowsOf: RowsOf;
 
   constructor(
     private readonly store: CacheStore,
@@ -78,6 +99,7 @@ export class Timelines implements OnModuleDestroy {
     private readonly videos: VideoRepository,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
+    this.rowsOf = rowsFromDetails(items, videos, repo);
     this.cap = config.timelineMaxLength;
     this.maxFollowers = config.fanoutMaxFollowers;
   }
@@ -130,7 +152,9 @@ export class Timelines implements OnModuleDestroy {
         (missing, primary) => this.videos.viewsByIds(missing, primary),
         (gone) => this.removeGone(viewerId, gone),
       ),
-      big.length > 0 ? this.repo.byAuthors(big, take, latestTime, idBefore) : Promise.resolve([]),
+      big.length > 0
+        ? this.repo.byAuthors(big, take, latestTime, idBefore, false, this.rowsOf)
+        : Promise.resolve([]),
     ]);
     // A deleted video: out of the timeline (pageOf asked the primary first), this page from SQL.
     if (views === undefined) return undefined;
