@@ -159,6 +159,43 @@ if (PROFILES.includes('full')) {
       }
     });
 
+    it("a like's new video-list generation is written only after its marks landed (a page held under it is exact)", async () => {
+      const v = videos[videos.length - 1];
+      const count = async (): Promise<number> =>
+        (await t.http.post('/video/getDetail').send({ id: v.id })).body.likes_count as number;
+      const was = await count();
+      const liker = await registerAndLogin(t, 'lgen');
+      const genKey = key(CacheKeys.videoListGeneration());
+      const before = await redis.get(genKey);
+      let markDone = 0;
+      let genSeenAt = 0;
+      const realMark = index.mark.bind(index);
+      const slow = jest.spyOn(index, 'mark').mockImplementation(async (ids) => {
+        await new Promise((r) => setTimeout(r, 300));
+        await realMark(ids);
+        markDone = Date.now();
+      });
+      try {
+        const liked = post('/like/like', liker.token, { video_id: v.id }).then((r) => r);
+        const deadline = Date.now() + 10_000;
+        while (genSeenAt === 0 && Date.now() < deadline) {
+          if ((await redis.get(genKey)) !== before) genSeenAt = Date.now();
+          else await new Promise((r) => setTimeout(r, 5));
+        }
+        expect((await liked).status).toBe(200);
+        expect(markDone).toBeGreaterThan(0);
+        expect(genSeenAt).toBeGreaterThanOrEqual(markDone);
+      } finally {
+        slow.mockRestore();
+      }
+      // The liker's next page, after the like answered, is exact.
+      const cursor = { likes: was + 1, id: v.id + 1 };
+      const after = await page({ limit: 3, likes_count_before: cursor.likes, id_before: cursor.id });
+      expect(after.video_list[0]).toMatchObject({ id: v.id, likes_count: was + 1 });
+      expect(after.video_list.map((x) => x.id)).toEqual(await sqlIds(3, cursor));
+      await post('/like/unlike', liker.token, { video_id: v.id });
+    });
+
     it('a refresh that read older counts never overwrites a newer one (tickets)', async () => {
       const store = t.app.get(CacheStore);
       const v = videos.find((x) => x.likes_count === 15) as FixtureVideo;

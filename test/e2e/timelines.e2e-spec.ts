@@ -262,6 +262,19 @@ if (PROFILES.includes('full')) {
       }
     });
 
+    it('a ready timeline without its follow set (evicted, or built before the set existed) is rebuilt when read', async () => {
+      expect(ids((await timelines.page(viewer.id, 5, 0, 0)) ?? [])).toEqual(
+        ids(await repo.following(viewer.id, 5, 0, 0)),
+      );
+      const follows = key(CacheKeys.timelineFollows(viewer.id));
+      const tokenBefore = await redis.hget(key(CacheKeys.timelineMeta(viewer.id)), 'token');
+      await redis.del(follows);
+      const page = await timelines.page(viewer.id, 5, 0, 0);
+      expect(page && ids(page)).toEqual(ids(await repo.following(viewer.id, 5, 0, 0)));
+      expect(await redis.exists(follows)).toBe(1);
+      expect(await redis.hget(key(CacheKeys.timelineMeta(viewer.id)), 'token')).not.toBe(tokenBefore);
+    });
+
     it('an author above FANOUT_MAX_FOLLOWERS is not pushed but merged at read, and every timeline is rebuilt', async () => {
       const big = await registerAndLogin(t, 'tlbig');
       const fans = [viewer, await registerAndLogin(t, 'fan'), await registerAndLogin(t, 'fan')];

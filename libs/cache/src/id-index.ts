@@ -26,8 +26,8 @@ export const indexMember = (id: number): string => String(id).padStart(ID_WIDTH,
  * Starts a build: KEYS[1] the timeline, KEYS[2] its meta (a guarded index's KEYS[3] and KEYS[4],
  * its follow set and pending pushes, are emptied with them); ARGV[1] the build's token, ARGV[2] the
  * marker's TTL, ARGV[3] the token of a ready timeline found stale ('' = only when there is none).
- * From here on pushes land in the (emptied) timeline, so nothing published after the build's read
- * of the database is missed.
+ * From here on pushes land in the (emptied) timeline (a guarded one's wait in KEYS[4]), so nothing
+ * published after the build's read of the database is missed.
  */
 const BEGIN = `
 local state = redis.call('HGET', KEYS[2], 'state')
@@ -154,10 +154,24 @@ ${PUSH_TAIL}`;
  * member ('' = none: strictly before the ms), ARGV[3] how many. Returns {'miss'}, {'building'}, or
  * {'ok', floor, version, big, token, member, score, member, score, …} newest first.
  */
-const READ = `
+const READ_HEAD = `
 local meta = redis.call('HMGET', KEYS[2], 'state', 'floor', 'ver', 'big', 'token')
 if not meta[1] then return {'miss'} end
 if meta[1] ~= 'ready' then return {'building'} end
+`;
+
+/**
+ * {@link READ} of a guarded index (KEYS[3] its follow set): a ready one without its set (evicted
+ * alone, or built by a version before the set) is dropped and reads as a miss, so it is rebuilt.
+ */
+const READ_GUARD = `
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return {'miss'}
+end
+`;
+
+const READ_TAIL = `
 local take = tonumber(ARGV[3])
 local out = {'ok', meta[2], meta[3], meta[4], meta[5]}
 local function add(list)
@@ -185,11 +199,15 @@ else
 end
 return out`;
 
+const READ = READ_HEAD + READ_TAIL;
+const READ_GUARDED = READ_HEAD + READ_GUARD + READ_TAIL;
+
 const scripts = {
   begin: new RedisScript('fsvTimelineBegin', 2, BEGIN),
   finish: new RedisScript('fsvTimelineFinish', 2, FINISH),
   push: new RedisScript('fsvTimelinePush', 2, PUSH),
   read: new RedisScript('fsvTimelineRead', 2, READ),
+  readGuarded: new RedisScript('fsvGuardedRead', 3, READ_GUARDED),
   beginGuarded: new RedisScript('fsvGuardedBegin', 4, BEGIN),
   finishGuarded: new RedisScript('fsvGuardedFinish', 4, FINISH_GUARDED),
   pushGuarded: new RedisScript('fsvGuardedPush', 4, PUSH_GUARDED),
@@ -227,13 +245,17 @@ export async function readIndex(
   latestTime: number,
   idBefore: number,
 ): Promise<IndexRead | undefined> {
-  const raw = await store.withRedis((redis, prefix) =>
-    scripts.read.run(redis, keys(prefix).slice(0, 2), [
+  const raw = await store.withRedis((redis, prefix) => {
+    const k = keys(prefix);
+    const args = [
       latestTime > 0 ? latestTime : 0,
       latestTime > 0 && idBefore > 0 ? indexMember(idBefore) : '',
       take,
-    ]),
-  );
+    ];
+    return k.length === 4
+      ? scripts.readGuarded.run(redis, k.slice(0, 3), args)
+      : scripts.read.run(redis, k, args);
+  });
   if (!Array.isArray(raw)) return undefined;
   const reply = raw as (string | null)[];
   if (reply[0] === 'miss') return { kind: 'miss' };
@@ -274,10 +296,7 @@ export async function beginBuild(
   return began === 1;
 }
 
-/**
- * Ends the build of `token` with `entries` (newest first, at most `cap`); `all` when they are
- * everything there is. Stores nothing when the build is no longer this one.
- */
+/** A finished build: `entries` newest first, at most `cap`; `all` when they are everything there is. */
 export interface IndexBuild {
   token: string;
   ttlMs: number;
@@ -299,6 +318,7 @@ const finishArgs = (b: IndexBuild): (string | number)[] => [
 const entryArgs = (b: IndexBuild): (string | number)[] =>
   b.entries.flatMap((e) => [e.time, indexMember(e.id)]);
 
+/** Ends the build of `b.token` with its entries; stores nothing when the build is no longer this one. */
 export async function finishBuild(store: CacheStore, keys: IndexKeys, b: IndexBuild): Promise<void> {
   await store.withRedis((redis, prefix) =>
     scripts.finish.run(redis, keys(prefix), [...finishArgs(b), ...entryArgs(b)]),
@@ -334,7 +354,10 @@ export function pushEntry(
   return scripts.push.run(redis, keys, [entry.time, indexMember(entry.id), cap]);
 }
 
-/** One video by `authorId` into a guarded index that exists, if its follow set holds the author. */
+/**
+ * One video by `authorId` into a guarded index that exists: kept aside while it builds (checked
+ * when the build ends), else added if its follow set holds the author.
+ */
 export function pushGuardedEntry(
   redis: RedisClient,
   keys: [string, string, string, string],

@@ -15,9 +15,9 @@ const SHARED_HOLD_MAX = 2000;
  * one for a page built in this process in the last {@link SHARED_HOLD_MS} takes it, when no listed
  * video has changed since that build started (the {@link VideoListGeneration} it started under is
  * still current) and both read the same source (a replica's page is not handed to a caller whose
- * reads go to the primary, SPEC §7.5). Every change that answers writes a new generation first, so
- * a change that has answered is in every page asked for after it; a generation write Redis refused
- * leaves a held page in use until its 5 s are up. Under a read load that is one build per page per
+ * reads go to the primary, SPEC §7.5). Every change writes a new generation after its detail marks
+ * and index writes and before it answers, so a change that has answered is in every page asked for
+ * after it; a generation write Redis refused leaves a held page in use until its 5 s are up. Under a read load that is one build per page per
  * generation (or 5 s) instead of one per request; a lone request is a plain query. When the
  * generation cannot be read (Redis not answering) nothing is shared.
  */
@@ -25,6 +25,8 @@ const SHARED_HOLD_MAX = 2000;
 export class SharedPages {
   private readonly running = new Map<string, Promise<CachedPage>>();
   private readonly held = new ExpiringMap<CachedPage>(SHARED_HOLD_MAX);
+  /** The generation of the pages held: a new one makes them all unreachable, so they are dropped. */
+  private heldGeneration: string | undefined;
 
   constructor(
     private readonly generation: VideoListGeneration,
@@ -36,6 +38,10 @@ export class SharedPages {
     if (generation === undefined) return build();
     const source = (await this.repo.readsReplica()) ? 'replica' : 'primary';
     const shared = `${generation}:${source}:${key}`;
+    if (generation !== this.heldGeneration) {
+      this.held.clear();
+      this.heldGeneration = generation;
+    }
     const done = this.held.get(shared);
     if (done !== undefined) return done;
     const running = this.running.get(shared);
@@ -43,7 +49,7 @@ export class SharedPages {
     const started = Date.now();
     const p = build()
       .then((page) => {
-        this.held.set(shared, page, started + SHARED_HOLD_MS);
+        if (generation === this.heldGeneration) this.held.set(shared, page, started + SHARED_HOLD_MS);
         return page;
       })
       .finally(() => this.running.delete(shared));

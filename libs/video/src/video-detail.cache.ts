@@ -188,15 +188,16 @@ export class VideoDetailCache implements OnModuleDestroy {
    * Marks the videos changed ({@link markDetailsChanged}), and a new {@link VideoListGeneration}:
    * pages listing these videos are stale too.
    */
-  private async forget(ids: number[]): Promise<void> {
+  private async forget(ids: number[], bump = true): Promise<void> {
     const keys = ids.map((id) => CacheKeys.videoDetail(id));
     // A load of one of these that read the old row is no longer joined by later readers.
     for (const id of ids) this.refills.delete(id);
     this.aside.forget(...keys);
-    const bumped = this.generation.bump();
     const refused = await this.drop(ids);
     for (const id of refused) this.markDirty(id);
-    await bumped;
+    // After the marks: a page built under the new generation reads the changed entries (SharedPages
+    // holds it for as long as the generation is current).
+    if (bump) await this.generation.bump();
   }
 
   /** Marks the videos changed; resolves the ids Redis refused. */
@@ -222,8 +223,13 @@ export class VideoDetailCache implements OnModuleDestroy {
   }
 
   async invalidate(...ids: number[]): Promise<void> {
+    return this.invalidateThenBump(ids, true);
+  }
+
+  /** `bump` false: the caller writes the new generation itself, after its other effects. */
+  private async invalidateThenBump(ids: number[], bump: boolean): Promise<void> {
     if (ids.length === 0) return;
-    await this.forget(ids);
+    await this.forget(ids, bump);
     for (const id of ids) this.pending.add(id);
     if (!this.timer) {
       this.timer = setTimeout(() => void this.flush(), SECOND_DELETE_MS);
@@ -231,9 +237,16 @@ export class VideoDetailCache implements OnModuleDestroy {
     }
   }
 
-  /** Once the transaction of `ctx` commits: `invalidate` of every id the batch named, in one call. */
+  /**
+   * Once the transaction of `ctx` commits: `invalidate` of every id the batch named, in one call,
+   * and the new generation once every after-commit effect of the batch (the likes-count index's
+   * marks among them) has settled.
+   */
   invalidateAfterCommit(ctx: ApplyContext, id: number): void {
-    ctx.afterCommit('video.detail', () => new DetailInvalidation(this)).ids.add(id);
+    ctx
+      .afterCommit('video.detail', () => new DetailInvalidation((ids) => this.invalidateThenBump(ids, false)))
+      .ids.add(id);
+    ctx.afterCommit('video.list-generation', () => new GenerationBump(this.generation));
   }
 
   private async flush(): Promise<void> {
@@ -253,8 +266,16 @@ export class VideoDetailCache implements OnModuleDestroy {
 
 class DetailInvalidation implements AfterCommitEffect {
   readonly ids = new Set<number>();
-  constructor(private readonly cache: VideoDetailCache) {}
+  constructor(private readonly invalidate: (ids: number[]) => Promise<void>) {}
   run(): Promise<void> {
-    return this.cache.invalidate(...this.ids);
+    return this.invalidate([...this.ids]);
+  }
+}
+
+class GenerationBump implements AfterCommitEffect {
+  readonly last = true;
+  constructor(private readonly generation: VideoListGeneration) {}
+  run(): Promise<void> {
+    return this.generation.bump();
   }
 }

@@ -77,8 +77,6 @@ export class VideoService {
         await save(manager, v);
         return v;
       });
-      // A lookup of this id before it existed may have left a negative entry.
-      await this.cache.invalidate(view.id);
       const ref: VideoRef = {
         id: view.id,
         authorId: view.author_id,
@@ -92,6 +90,9 @@ export class VideoService {
           this.logger.error(`after-publish hook failed for video ${view.id}: ${String(err)}`),
         ),
       ]);
+      // A lookup of this id before it existed may have left a negative entry. After the index
+      // pushes: the new generation it writes must not be read before the indexes hold the video.
+      await this.cache.invalidate(view.id);
       return view;
     });
   }
