@@ -98,13 +98,17 @@ async function main(): Promise<void> {
     await sql.query('UPDATE accounts SET follower_count = ? WHERE id = ?', [followers.length, authorId]);
     await sql.end();
 
-    // What a build writes for a follower of this author alone, before any video: ready, complete, empty.
+    // What a build writes for a follower of this author alone, before any video: ready, complete,
+    // empty, with its follow set (the sentinel '0' and the author).
     const version = (await redis.get(prefix + CacheKeys.timelineVersion())) ?? '0';
     const seed = redis.pipeline();
     for (const f of followers) {
       const meta = prefix + CacheKeys.timelineMeta(f);
+      const follows = prefix + CacheKeys.timelineFollows(f);
       seed.hset(meta, 'state', 'ready', 'floor', '', 'ver', version, 'big', '', 'token', 'bench');
       seed.pexpire(meta, TIMELINE_TTL_MS);
+      seed.sadd(follows, '0', String(authorId));
+      seed.pexpire(follows, TIMELINE_TTL_MS);
     }
     await seed.exec();
     console.log(`fan-out: 1 author, ${followers.length} followers with a timeline, ${VIDEOS} videos`);
