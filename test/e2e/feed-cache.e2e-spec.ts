@@ -3,24 +3,45 @@ import { startApp, TestApp } from '../helpers/test-app';
 import { PROFILES } from '../helpers/test-env';
 import { insertAccounts, insertVideos, registerAndLogin } from './feed-fixtures';
 
-/** Counts SQL statements reading `videos` (repositories and raw queries alike). */
 /** The latest index's build (ids only, off the page's path, once per process): not a page load. */
 const LATEST_INDEX_BUILD = /^SELECT v\.id, v\.create_time FROM videos v ORDER BY/;
 
+/**
+ * Counts SQL statements reading `videos`, repositories and raw queries alike: TypeORM's query
+ * runner (repositories; every statement on SQLite) and, on MySQL, `Database.query` (raw reads go
+ * straight to the pool there, as prepared statements).
+ */
 function countVideoReads(t: TestApp): { count: () => number; builds: () => number; restore: () => void } {
-  const qr = t.app.get(Database).dataSource.createQueryRunner();
+  const db = t.app.get(Database);
+  const qr = db.dataSource.createQueryRunner();
   const proto = Object.getPrototypeOf(qr) as { query: (...args: unknown[]) => Promise<unknown> };
   void qr.release();
-  const original = proto.query;
   let n = 0;
   let builds = 0;
-  proto.query = function (this: unknown, ...args: unknown[]) {
-    const sql = String(args[0]);
+  const see = (sql: string): void => {
     if (LATEST_INDEX_BUILD.test(sql)) builds++;
     else if (/^\s*SELECT/i.test(sql) && /FROM [`"]?videos[`"]?/i.test(sql)) n++;
+  };
+  const original = proto.query;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    see(String(args[0]));
     return original.apply(this, args);
   };
-  return { count: () => n, builds: () => builds, restore: () => (proto.query = original) };
+  const raw = db.query.bind(db);
+  if (db.dialect === 'mysql') {
+    db.query = <T>(sql: string, params?: unknown[]): Promise<T[]> => {
+      see(sql);
+      return raw<T>(sql, params);
+    };
+  }
+  return {
+    count: () => n,
+    builds: () => builds,
+    restore: () => {
+      proto.query = original;
+      if (db.dialect === 'mysql') delete (db as { query?: unknown }).query;
+    },
+  };
 }
 
 // Walks, cache-TTL convergence and a Redis cut take longer than jest's 5 s default.

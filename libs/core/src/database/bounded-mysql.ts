@@ -33,6 +33,7 @@ type QueryFn = (this: mysql2.Connection, ...args: unknown[]) => unknown;
 
 interface Guardable {
   query: QueryFn;
+  execute?: QueryFn;
   destroy(): void;
   release?(): void;
   stream?: { destroy?(): void };
@@ -86,36 +87,40 @@ function addDeadline(ms: number, expire: () => void): Deadline {
 }
 
 /**
- * Gives every query of this connection a deadline. mysql2's own `timeout` reports the error but
- * keeps the connection (and the stuck command at the head of its queue), and `destroy()` never
- * calls the in-flight command back, so on a partition (the socket open, nothing flowing) a pool
- * would fill with hung connections. Here the deadline answers the caller with an error, then
- * drops the connection (out of the pool, socket destroyed); a late reply is ignored.
+ * Gives every statement of this connection (`query`, and `execute`: a prepared statement) a
+ * deadline. mysql2's own `timeout` reports the error but keeps the connection (and the stuck
+ * command at the head of its queue), and `destroy()` never calls the in-flight command back, so
+ * on a partition (the socket open, nothing flowing) a pool would fill with hung connections. Here
+ * the deadline answers the caller with an error, then drops the connection (out of the pool,
+ * socket destroyed); a late reply is ignored.
  */
 function guard(conn: Guardable, statementMs: number): void {
   const tagged = conn as Guardable & { [GUARDED]?: true };
   if (tagged[GUARDED] || statementMs <= 0) return;
   tagged[GUARDED] = true;
-  const query = conn.query;
-  conn.query = function (this: mysql2.Connection, ...args: unknown[]): unknown {
-    const i = args.findIndex((a) => typeof a === 'function');
-    if (i < 0) return query.apply(this, args);
-    const callback = args[i] as Callback;
-    let done = false;
-    const deadline = addDeadline(statementMs, () => {
-      done = true;
-      callback(timeoutError(STATEMENT_TIMEOUT, `database statement timed out after ${statementMs} ms`));
-      conn.destroy();
-      conn.stream?.destroy?.();
-    });
-    args[i] = (err: Error | null, ...rest: unknown[]): void => {
-      if (done) return;
-      done = true;
-      deadlines.delete(deadline);
-      callback(err, ...rest);
+  for (const method of ['query', 'execute'] as const) {
+    const original = conn[method];
+    if (typeof original !== 'function') continue;
+    conn[method] = function (this: mysql2.Connection, ...args: unknown[]): unknown {
+      const i = args.findIndex((a) => typeof a === 'function');
+      if (i < 0) return original.apply(this, args);
+      const callback = args[i] as Callback;
+      let done = false;
+      const deadline = addDeadline(statementMs, () => {
+        done = true;
+        callback(timeoutError(STATEMENT_TIMEOUT, `database statement timed out after ${statementMs} ms`));
+        conn.destroy();
+        conn.stream?.destroy?.();
+      });
+      args[i] = (err: Error | null, ...rest: unknown[]): void => {
+        if (done) return;
+        done = true;
+        deadlines.delete(deadline);
+        callback(err, ...rest);
+      };
+      return original.apply(this, args);
     };
-    return query.apply(this, args);
-  };
+  }
 }
 
 /** `pool.getConnection` with a deadline; a connection that arrives after it goes back to the pool. */

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { AppConfig } from '../config/app-config';
 import { boundedMysql2, boundsFor } from './bounded-mysql';
 import { withReplicaRouting } from './replica-pool-cluster';
+import { MAX_PREPARED_PER_CONNECTION } from './direct-reads';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's own type for entity classes
 export type EntityList = MixedList<Function | string | EntitySchema>;
@@ -86,6 +87,13 @@ export function buildDataSourceOptions(
     connectTimeout: bounds.acquireMs > 0 ? Math.min(bounds.acquireMs, 5000) : 5000,
     // trace: false: mysql2 otherwise captures a stack trace for every query (Error.captureStackTrace,
     // ~3% of the api's CPU under a like load) only to decorate the errors it may return.
-    extra: { enableKeepAlive: true, maxIdle: 20, idleTimeout: 60000, trace: false },
+    // maxPreparedStatements: the prepared reads each connection keeps (direct-reads.ts).
+    extra: {
+      enableKeepAlive: true,
+      maxIdle: 20,
+      idleTimeout: 60000,
+      trace: false,
+      maxPreparedStatements: MAX_PREPARED_PER_CONNECTION,
+    },
   };
 }

@@ -5,6 +5,7 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
 import { sleep } from '../time/clock';
 import { ACQUIRE_TIMEOUT, STATEMENT_TIMEOUT } from './bounded-mysql';
+import { directReads } from './direct-reads';
 import { inReplicaRead, noteWrite, outsideReplicaRead, ReadRouting, ReplicaReader } from './read-routing';
 import { ReplicaPoolCluster, replicaCheckIntervalMs, type ReplicaStatus } from './replica-pool-cluster';
 
@@ -149,10 +150,19 @@ export class Database {
     return this.dialect === 'sqlite' ? this.sqliteMutex.run(run) : this.retryingDeadlocks('statement', run);
   }
 
-  /** Raw SQL read with `?` placeholders (both dialects accept them). */
+  /**
+   * Raw SQL read with `?` placeholders (both dialects accept them). On MySQL straight on the
+   * pool, a `SELECT` as a prepared statement ({@link directReads}); on SQLite TypeORM's query.
+   */
   query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return this.dataSource.query(sql, params);
+    if (this.direct === undefined) {
+      this.direct = this.dialect === 'mysql' ? (directReads(this.dataSource) ?? null) : null;
+    }
+    return this.direct ? this.direct<T>(sql, params) : this.dataSource.query(sql, params);
   }
+
+  /** {@link directReads} once the pool exists; null = TypeORM's query (SQLite, a test double). */
+  private direct: (<T>(sql: string, params: unknown[]) => Promise<T[]>) | null | undefined;
 
   /**
    * True when the database answers a trivial query within `timeoutMs` (for /healthz and the

@@ -17,6 +17,10 @@ class FakeConnection {
     if (this.failWith) return cb(this.failWith);
     cb(null, [{ from: this.pool.name }]);
   }
+  /** A prepared statement: the same answers, recorded as such. */
+  execute(sql: string, params: unknown, cb: Cb): void {
+    this.query(`prepared ${sql}`, params, cb);
+  }
   release(): void {
     this.released++;
   }
@@ -69,14 +73,18 @@ function cluster(
 }
 
 /** Runs `sql` on a connection the cluster hands out (`MASTER`, inside or outside a replica read). */
-async function read(c: ReplicaPoolCluster, inReplica: boolean): Promise<unknown> {
+async function read(
+  c: ReplicaPoolCluster,
+  inReplica: boolean,
+  method: 'query' | 'execute' = 'query',
+): Promise<unknown> {
   const routing = new ReadRouting(1, 5, 1000);
   const get = (): Promise<unknown> =>
     new Promise((resolve, reject) =>
       c.getConnection('MASTER', (err, conn) => {
         if (err) return reject(err);
         const connection = conn as FakeConnection;
-        connection.query('SELECT 1', [], (e, rows) => {
+        connection[method]('SELECT 1', [], (e, rows) => {
           connection.release();
           return e ? reject(e) : resolve(rows);
         });
@@ -156,6 +164,17 @@ describe('ReplicaPoolCluster', () => {
     expect(again.pools.get('primary')!.queries).toEqual([]);
     c.end();
     again.c.end();
+  });
+
+  it('a prepared read (execute) that loses its replica mid-statement is prepared again on the primary', async () => {
+    const { c, pools } = cluster();
+    await flush();
+    pools.get('replica')!.queryError = fatal('Connection lost: The server closed the connection.');
+    expect(await read(c, true, 'execute')).toEqual([{ from: 'primary' }]);
+    expect(c.status()[0].state).toBe('down');
+    expect(pools.get('replica')!.queries).toContain('prepared SELECT 1');
+    expect(pools.get('primary')!.queries).toEqual(['prepared SELECT 1']);
+    c.end();
   });
 
   it('falls back to SHOW SLAVE STATUS; a missing privilege or an unreachable replica keeps it out', async () => {

@@ -28,6 +28,7 @@ type Callback = (err: Error | null, ...rest: unknown[]) => void;
 type QueryFn = (this: unknown, ...args: unknown[]) => unknown;
 interface Connection {
   query: QueryFn;
+  execute?: QueryFn;
   release(): void;
 }
 interface Replica {
@@ -141,34 +142,42 @@ export class ReplicaPoolCluster {
     return usable[this.next++ % usable.length];
   }
 
-  /** A fatal error (connection lost, statement deadline) on a replica read: skip it, read the primary once. */
+  /**
+   * A fatal error (connection lost, statement deadline) on a replica read (`query`, or `execute`:
+   * a prepared statement): skip the replica, run the same call once on the primary.
+   */
   private retryOnPrimary(replica: Replica, conn: Connection): Connection {
     const tagged = conn as Connection & { [ROUTED]?: true };
     if (tagged[ROUTED]) return conn;
     tagged[ROUTED] = true;
-    const query = conn.query;
     const fromMaster = this.fromMaster.bind(this);
     const markDown = (err: Error): void => this.mark(replica, 'down', null, `lost mid-read: ${err.message}`);
-    conn.query = function (this: unknown, ...args: unknown[]): unknown {
-      const i = args.findIndex((a) => typeof a === 'function');
-      if (i < 0) return query.apply(this, args);
-      const callback = args[i] as Callback;
-      const again = [...args];
-      args[i] = (err: Error | null, ...rest: unknown[]): void => {
-        if (!err || !isFatal(err)) return callback(err, ...rest);
-        markDown(err);
-        fromMaster((e, primary) => {
-          if (e || !primary) return callback(err);
-          const p = primary as unknown as Connection;
-          again[i] = (err2: Error | null, ...rest2: unknown[]): void => {
-            p.release();
-            callback(err2, ...rest2);
-          };
-          p.query(...again);
-        });
+    for (const method of ['query', 'execute'] as const) {
+      const original = conn[method];
+      if (typeof original !== 'function') continue;
+      conn[method] = function (this: unknown, ...args: unknown[]): unknown {
+        const i = args.findIndex((a) => typeof a === 'function');
+        if (i < 0) return original.apply(this, args);
+        const callback = args[i] as Callback;
+        const again = [...args];
+        args[i] = (err: Error | null, ...rest: unknown[]): void => {
+          if (!err || !isFatal(err)) return callback(err, ...rest);
+          markDown(err);
+          fromMaster((e, primary) => {
+            if (e || !primary) return callback(err);
+            const p = primary as unknown as Connection;
+            again[i] = (err2: Error | null, ...rest2: unknown[]): void => {
+              p.release();
+              callback(err2, ...rest2);
+            };
+            const run = p[method];
+            if (typeof run !== 'function') return callback(err);
+            run.apply(p, again);
+          });
+        };
+        return original.apply(this, args);
       };
-      return query.apply(this, args);
-    };
+    }
     return conn;
   }
 
