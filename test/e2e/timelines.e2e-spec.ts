@@ -200,6 +200,32 @@ if (PROFILES.includes('full')) {
       expect(await redis.exists(meta)).toBe(0);
     });
 
+    it("a follow or unfollow whose own drop was lost (its process ended before the retry) is dropped by the event's handler", async () => {
+      const [other] = await insertAccounts(t, 1);
+      const meta = key(CacheKeys.timelineMeta(viewer.id));
+      const call = (route: string) =>
+        t.http.post(route).set('authorization', `Bearer ${viewer.token}`).send({ vlogger_id: other });
+      // The request's own drop does nothing: as if Redis refused it and the process then ended.
+      const lost = jest.spyOn(timelines, 'drop').mockResolvedValue(undefined);
+      try {
+        for (const route of ['/social/follow', '/social/unfollow']) {
+          expect(await timelines.page(viewer.id, 3, 0, 0)).toBeDefined();
+          expect(await redis.exists(meta)).toBe(1);
+          expect((await call(route)).status).toBe(200);
+          expect(lost).toHaveBeenCalledWith(viewer.id);
+          // Without a broker the handlers run in this process after the commit.
+          const until = Date.now() + 2000;
+          while ((await redis.exists(meta)) === 1 && Date.now() < until) {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          expect(await redis.exists(meta)).toBe(0);
+          lost.mockClear();
+        }
+      } finally {
+        lost.mockRestore();
+      }
+    });
+
     it('a fan-out whose follower list was read before an unfollow pushes nothing into the timeline rebuilt after it', async () => {
       const author = await registerAndLogin(t, 'tlrace');
       const fan = await registerAndLogin(t, 'tlracefan');
@@ -332,6 +358,31 @@ if (PROFILES.includes('full')) {
       redis.disconnect();
       await worker?.close();
       await t?.close();
+    });
+
+    it("the worker drops a timeline whose follow's own drop was lost (its process ended before the retry)", async () => {
+      const fan = await registerAndLogin(t, 'wdrop');
+      const author = await registerAndLogin(t, 'wdropauthor');
+      const timelines = t.app.get(Timelines);
+      const meta = (t.testEnv.redisPrefix ?? '') + CacheKeys.timelineMeta(fan.id);
+      expect(await timelines.page(fan.id, 2, 0, 0)).toEqual([]);
+      expect(await redis.exists(meta)).toBe(1);
+      const lost = jest.spyOn(timelines, 'drop').mockResolvedValue(undefined);
+      try {
+        const res = await t.http
+          .post('/social/follow')
+          .set('authorization', `Bearer ${fan.token}`)
+          .send({ vlogger_id: author.id });
+        expect(res.status).toBe(200);
+        expect(lost).toHaveBeenCalledWith(fan.id);
+      } finally {
+        lost.mockRestore();
+      }
+      const until = Date.now() + 5000;
+      while ((await redis.exists(meta)) === 1 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(await redis.exists(meta)).toBe(0);
     });
 
     it("the worker pushes a video into every follower's timeline within 2 s", async () => {

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import type { AfterCommitEffect, EventContext, VideoEventPayload } from '@app/events';
+import type { AfterCommitEffect, EventContext, SocialEventPayload, VideoEventPayload } from '@app/events';
 import { AuthorIndex } from '@app/video';
 import { LatestIndex } from './latest-index';
 import { TagIndex } from './tag-index';
@@ -33,6 +33,16 @@ class TimelineFanOut implements AfterCommitEffect {
   }
 }
 
+/** The followers whose follows one batch changed: their timelines dropped once after commit ({@link Timelines.dropApplied}). */
+class TimelineDrops implements AfterCommitEffect {
+  readonly followers = new Set<number>();
+  constructor(private readonly timelines: Timelines) {}
+
+  run(): Promise<void> {
+    return this.timelines.dropApplied([...this.followers]);
+  }
+}
+
 /** The feed's derived state: following timelines and the latest, author and tag indexes (issue 14). */
 @Controller()
 export class TimelineEventsController {
@@ -56,5 +66,21 @@ export class TimelineEventsController {
         createTime: p.create_time,
         tags: p.tags ?? [],
       });
+  }
+
+  @EventPattern('social.follow')
+  followed(@Payload() p: SocialEventPayload, @Ctx() ctx: EventContext<'social.follow'>): void {
+    this.followsChanged(p, ctx);
+  }
+
+  @EventPattern('social.unfollow')
+  unfollowed(@Payload() p: SocialEventPayload, @Ctx() ctx: EventContext<'social.unfollow'>): void {
+    this.followsChanged(p, ctx);
+  }
+
+  private followsChanged(p: SocialEventPayload, ctx: EventContext): void {
+    ctx.apply
+      .afterCommit('timeline.drop', () => new TimelineDrops(this.timelines))
+      .followers.add(p.follower_id);
   }
 }

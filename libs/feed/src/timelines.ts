@@ -302,6 +302,21 @@ export class Timelines implements OnModuleDestroy {
     }
   }
 
+  /**
+   * The `social.follow` / `social.unfollow` handlers' effect (the worker; in-process without a
+   * broker): the followers' timelines dropped once more, after the event's commit. The request
+   * dropped them before it answered ({@link drop}); this covers a drop Redis refused whose process
+   * ended before its retry landed, which would otherwise leave a timeline with the old follows
+   * until its TTL. A timeline rebuilt in between is dropped too (one more build). Throws when Redis
+   * refuses, so the event is applied again later.
+   */
+  async dropApplied(followerIds: number[]): Promise<void> {
+    if (!this.enabled || followerIds.length === 0) return;
+    if (!(await this.store.del(...followerIds.flatMap((id) => timelineKeys(id)(''))))) {
+      throw new Error(`Redis refused the drop of ${followerIds.length} timeline(s)`);
+    }
+  }
+
   private async bumpVersion(): Promise<boolean> {
     const v = await this.store.withRedis((redis, prefix) => redis.incr(prefix + CacheKeys.timelineVersion()));
     return v !== undefined;
