@@ -15,7 +15,7 @@
  * errors and the ratio to the bare server per scenario; writes bench/results/bench-<time>.json.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +65,9 @@ interface Row {
   non2xx: number;
   total: number;
   ratio_to_bare: number | null;
+  /** CPU time per request (Linux /proc; null elsewhere): the api processes', the local database server's. */
+  api_cpu_us: number | null;
+  db_cpu_us: number | null;
 }
 
 const args = process.argv.slice(2);
@@ -540,7 +543,15 @@ async function main(): Promise<void> {
     let bare = 0;
     for (const s of scenarios) {
       if (ONLY && s.target !== 'bare' && !s.name.includes(ONLY)) continue;
+      const apiPids = procs.slice(0, APIS).map((p) => p.pid);
+      const dbPid = databaseServerPid();
+      const before = [cpuMs(apiPids), cpuMs([dbPid])];
       const r = await run(s);
+      const after = [cpuMs(apiPids), cpuMs([dbPid])];
+      const perRequest = (i: number): number | null =>
+        Number.isNaN(after[i] - before[i]) || r.requests.total === 0 || s.target === 'bare'
+          ? null
+          : Math.round(((after[i] - before[i]) * 1000) / r.requests.total);
       if (s.target === 'bare') bare = r.requests.average;
       const row: Row = {
         scenario: s.name,
@@ -551,10 +562,12 @@ async function main(): Promise<void> {
         non2xx: r.non2xx,
         total: r.requests.total,
         ratio_to_bare: bare ? Math.round((r.requests.average / bare) * 1000) / 1000 : null,
+        api_cpu_us: perRequest(0),
+        db_cpu_us: perRequest(1),
       };
       rows.push(row);
       console.log(
-        `${row.scenario.padEnd(58)} ${String(row.req_per_s).padStart(7)} req/s  p50 ${String(row.p50_ms).padStart(4)} ms  p99 ${String(row.p99_ms).padStart(4)} ms  errors ${row.errors}  non2xx ${row.non2xx}  ratio ${row.ratio_to_bare ?? '-'}`,
+        `${row.scenario.padEnd(58)} ${String(row.req_per_s).padStart(7)} req/s  p50 ${String(row.p50_ms).padStart(4)} ms  p99 ${String(row.p99_ms).padStart(4)} ms  errors ${row.errors}  non2xx ${row.non2xx}  ratio ${row.ratio_to_bare ?? '-'}  cpu µs/req api ${row.api_cpu_us ?? '-'} db ${row.db_cpu_us ?? '-'}`,
       );
     }
     const dir = join(process.cwd(), 'bench', 'results');
@@ -582,6 +595,37 @@ async function main(): Promise<void> {
   } finally {
     stop();
   }
+}
+
+/** User + system CPU of the processes in ms (Linux /proc; clock ticks of 10 ms), NaN elsewhere. */
+function cpuMs(pids: (number | undefined)[]): number {
+  let ms = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ms += (Number(f[11]) + Number(f[12])) * 10;
+    } catch {
+      return Number.NaN;
+    }
+  }
+  return ms;
+}
+
+/** The local MySQL/MariaDB server's pid (Linux /proc), when `DATABASE_URL` names this host; else undefined. */
+function databaseServerPid(): number | undefined {
+  const url = process.env.DATABASE_URL;
+  if (!url || !/@(127\.0\.0\.1|localhost)[:/]/.test(url)) return undefined;
+  try {
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      if (comm === 'mariadbd' || comm === 'mysqld') return Number(pid);
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
 }
 
 /** VmRSS of a process in MiB (Linux /proc), NaN elsewhere. */
