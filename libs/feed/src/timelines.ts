@@ -307,13 +307,15 @@ export class Timelines implements OnModuleDestroy {
    * broker): the followers' timelines dropped once more, after the event's commit. The request
    * dropped them before it answered ({@link drop}); this covers a drop Redis refused whose process
    * ended before its retry landed, which would otherwise leave a timeline with the old follows
-   * until its TTL. A timeline rebuilt in between is dropped too (one more build). Throws when Redis
-   * refuses, so the event is applied again later.
+   * until its TTL (with a broker: the event comes from the outbox, whatever became of the request's
+   * process). A timeline rebuilt in between is dropped too (one more build). Throws
+   * {@link DependencyUnavailableError} when Redis refuses, so the worker applies the event again
+   * once Redis is back (without a broker the failure is logged, as every after-commit effect's).
    */
   async dropApplied(followerIds: number[]): Promise<void> {
     if (!this.enabled || followerIds.length === 0) return;
     if (!(await this.store.del(...followerIds.flatMap((id) => timelineKeys(id)(''))))) {
-      throw new Error(`Redis refused the drop of ${followerIds.length} timeline(s)`);
+      throw new DependencyUnavailableError('redis', `${followerIds.length} timeline(s) not dropped`);
     }
   }
 

@@ -31,7 +31,8 @@ function timeoutError(code: string, message: string): Error {
 type Callback = (err: Error | null, ...rest: unknown[]) => void;
 type QueryFn = (this: mysql2.Connection, ...args: unknown[]) => unknown;
 
-interface Guardable {
+/** What {@link guard} needs of a mysql2 connection. */
+export interface Guardable {
   query: QueryFn;
   execute?: QueryFn;
   destroy(): void;
@@ -94,7 +95,7 @@ function addDeadline(ms: number, expire: () => void): Deadline {
  * the deadline answers the caller with an error, then drops the connection (out of the pool,
  * socket destroyed); a late reply is ignored.
  */
-function guard(conn: Guardable, statementMs: number): void {
+export function guard(conn: Guardable, statementMs: number): void {
   const tagged = conn as Guardable & { [GUARDED]?: true };
   if (tagged[GUARDED] || statementMs <= 0) return;
   tagged[GUARDED] = true;
@@ -108,9 +109,11 @@ function guard(conn: Guardable, statementMs: number): void {
       let done = false;
       const deadline = addDeadline(statementMs, () => {
         done = true;
-        callback(timeoutError(STATEMENT_TIMEOUT, `database statement timed out after ${statementMs} ms`));
+        // Out of the pool before the caller hears of it: a caller that releases the connection in
+        // its callback must not hand a dying connection to the next one waiting for the pool.
         conn.destroy();
         conn.stream?.destroy?.();
+        callback(timeoutError(STATEMENT_TIMEOUT, `database statement timed out after ${statementMs} ms`));
       });
       args[i] = (err: Error | null, ...rest: unknown[]): void => {
         if (done) return;
@@ -118,7 +121,14 @@ function guard(conn: Guardable, statementMs: number): void {
         deadlines.delete(deadline);
         callback(err, ...rest);
       };
-      return original.apply(this, args);
+      try {
+        return original.apply(this, args);
+      } catch (err) {
+        // mysql2 refused the call synchronously (a parameter it cannot bind): no statement runs.
+        done = true;
+        deadlines.delete(deadline);
+        throw err;
+      }
     };
   }
 }

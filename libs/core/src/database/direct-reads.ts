@@ -20,14 +20,25 @@ interface MysqlDriverPools {
 const ER_MAX_PREPARED_STMT_COUNT_REACHED = 1461;
 /** Only plain reads are prepared (every other statement is sent as text, as TypeORM sends it). */
 const PREPARABLE = /^\s*SELECT\s/i;
+/**
+ * A statement with more parameters is sent as text: long `IN` lists (a timeline build's rows, a
+ * 49-author pull) come in many lengths, each a statement of its own that would be prepared, run
+ * once and evict a hot one.
+ */
+const MAX_PREPARED_PARAMS = 64;
 
 /**
  * Prepared statements each pool connection keeps (least recently used closed first). The server
  * caps them all together (`max_prepared_stmt_count`, 16,382 by default, for every client): 20
- * connections × 64 = 1,280 per process. The hot reads are a few dozen shapes (an `IN` list per
- * page size), so they stay prepared.
+ * connections × 64 = 1,280 per process. The hot reads (a page by its keyset, the items of a page
+ * by id, a few authors' ids) are used far more often than the rest, so they stay prepared.
  */
 export const MAX_PREPARED_PER_CONNECTION = 64;
+
+/** Binds the binary protocol sends as the text protocol would: null, numbers, strings, booleans. */
+function scalar(p: unknown): boolean {
+  return p === null || typeof p === 'number' || typeof p === 'string' || typeof p === 'boolean';
+}
 
 /**
  * Raw reads straight on mysql2's pool, as prepared statements (issue 14). Measured on this host
@@ -39,7 +50,11 @@ export const MAX_PREPARED_PER_CONNECTION = 64;
  * the same); a connection that could not be had as the pool's own error. The connection comes the
  * way TypeORM asks for it (`getConnection('MASTER')` of a replica cluster: a replica when the
  * caller's read allows one, see `ReplicaPoolCluster`), so routing, deadlines and replica retries
- * are unchanged. `undefined` params are sent as NULL (as the text protocol does).
+ * are unchanged. `undefined` params are sent as NULL (as the text protocol does); a statement with
+ * another kind of parameter (an array, an object, a Date, a Buffer) or more than
+ * {@link MAX_PREPARED_PARAMS} of them is sent as text, as before. Run against MariaDB 10.11 only:
+ * on MySQL 8, `LIMIT ?` takes a number only as an integer, which mysql2 sends when the server
+ * describes the parameter (every limit here is an integer).
  *
  * Returns `undefined` when the data source has no mysql2 pool (SQLite, or a test double).
  */
@@ -76,7 +91,7 @@ export function directReads(
             reject(new QueryFailedError(sql, values, e as Error));
           }
         };
-        run(PREPARABLE.test(sql));
+        run(PREPARABLE.test(sql) && values.length <= MAX_PREPARED_PARAMS && values.every(scalar));
       });
     });
 }

@@ -17,9 +17,11 @@ class FakeConnection {
     if (this.failWith) return cb(this.failWith);
     cb(null, [{ from: this.pool.name }]);
   }
-  /** A prepared statement: the same answers, recorded as such. */
+  /** A prepared statement: the same answers, recorded as such (not through `query`, which the cluster wraps on its own). */
   execute(sql: string, params: unknown, cb: Cb): void {
-    this.query(`prepared ${sql}`, params, cb);
+    this.pool.queries.push(`prepared ${sql}`);
+    if (this.failWith) return cb(this.failWith);
+    cb(null, [{ from: this.pool.name }]);
   }
   release(): void {
     this.released++;
