@@ -254,6 +254,10 @@ async function main(): Promise<void> {
     // Likers for the read/like mix: accounts past the special ones.
     const likers: string[] = [];
     for (let i = 0; i < 50; i++) likers.push(await login(`user${100 + i}`, info.password));
+    // Viewers of the logged-in pages: other accounts, so the mix's (and a soak's) likes do not push
+    // them past the liked-set cap (5,000 likes), which would turn their `is_liked` into a query.
+    const viewers: string[] = [];
+    for (let i = 0; i < 50; i++) viewers.push(await login(`user${200 + i}`, info.password));
     const pop = JSON.parse((await post('/feed/listByPopularity', { limit: 10 })).text) as { as_of: number };
 
     // Where each following user's newest 800 videos begin (what a timeline of the default length holds).
@@ -327,7 +331,11 @@ async function main(): Promise<void> {
             method: 'POST',
             path: '/feed/listLatest',
             headers: JSON_HEADERS,
-            setupRequest: (req) => ({ ...req, headers: auth(likers[rand(likers.length)]), body: latestBody }),
+            setupRequest: (req) => ({
+              ...req,
+              headers: auth(viewers[rand(viewers.length)]),
+              body: latestBody,
+            }),
           },
         ],
       },
@@ -344,7 +352,11 @@ async function main(): Promise<void> {
             method: 'POST',
             path: '/feed/listLikesCount',
             headers: JSON_HEADERS,
-            setupRequest: (req) => ({ ...req, headers: auth(likers[rand(likers.length)]), body: latestBody }),
+            setupRequest: (req) => ({
+              ...req,
+              headers: auth(viewers[rand(viewers.length)]),
+              body: latestBody,
+            }),
           },
         ],
       },
@@ -363,7 +375,11 @@ async function main(): Promise<void> {
             method: 'POST',
             path: '/feed/listByPopularity',
             headers: JSON_HEADERS,
-            setupRequest: (req) => ({ ...req, headers: auth(likers[rand(likers.length)]), body: latestBody }),
+            setupRequest: (req) => ({
+              ...req,
+              headers: auth(viewers[rand(viewers.length)]),
+              body: latestBody,
+            }),
           },
         ],
       },
