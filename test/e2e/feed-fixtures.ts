@@ -97,9 +97,13 @@ export async function insertVideos(t: TestApp, rows: Omit<FixtureVideo, 'id'>[])
   // What a publish does after its commit: into the latest and author indexes, if built, and marked
   // for the likes-count index (no-op without Redis).
   await t.app.get(LatestIndex).push(inserted.map((r) => ({ id: Number(r.id), time: Number(r.create_time) })));
-  await t.app
-    .get(AuthorIndex)
-    .push(inserted.map((r) => ({ id: Number(r.id), authorId: Number(r.author_id) })));
+  await t.app.get(AuthorIndex).push(
+    inserted.map((r) => ({
+      id: Number(r.id),
+      authorId: Number(r.author_id),
+      createTime: Number(r.create_time),
+    })),
+  );
   await t.app.get(LikesCountIndex).mark(inserted.map((r) => Number(r.id)));
   return inserted.map((r) => ({
     id: Number(r.id),

@@ -7,6 +7,7 @@ import {
   pushGuardedEntry,
 } from '@app/cache';
 import { FeedRepository, FeedService, Timelines, timelineMember, type VideoRow } from '@app/feed';
+import { AuthorIndex } from '@app/video';
 import { startApp, TestApp } from '../helpers/test-app';
 import { PROFILES, redisClient } from '../helpers/test-env';
 import { startWorker, TestWorker } from '../helpers/worker';
@@ -37,6 +38,50 @@ const publish = async (t: TestApp, token: string, title: string): Promise<number
   return res.body.id as number;
 };
 
+/** `n` videos by `authors` in turn on `levels` milliseconds one second apart from `base` down: ties everywhere. */
+const tiedVideos = (t: TestApp, authors: number[], n: number, levels: number, base: number) =>
+  insertVideos(
+    t,
+    Array.from({ length: n }, (_, i) => ({
+      author_id: authors[i % authors.length],
+      create_time: base - (i % levels) * 1000,
+      likes_count: 0,
+      popularity: 0,
+    })),
+  );
+
+/**
+ * Walks the viewer's following feed from the first page with `limit`: every page `Timelines.page`
+ * answers (its timeline, or the merge past it) and every page of the feed service equals the SQL
+ * pull item for item. Returns the pages, how many `Timelines.page` answered, and the ids walked.
+ */
+async function walkAgainstSql(
+  t: TestApp,
+  viewerId: number,
+  limit: number,
+): Promise<{ pages: number; answered: number; walked: number[] }> {
+  const [repo, timelines, feed] = [t.app.get(FeedRepository), t.app.get(Timelines), t.app.get(FeedService)];
+  const walked: number[] = [];
+  let latestTime = 0;
+  let idBefore = 0;
+  let pages = 0;
+  let answered = 0;
+  for (;;) {
+    const sql = await repo.following(viewerId, limit + 1, latestTime, idBefore);
+    const tl = await timelines.page(viewerId, limit + 1, latestTime, idBefore);
+    if (tl !== undefined) {
+      expect(ids(tl)).toEqual(ids(sql));
+      answered++;
+    }
+    expect(ids(await feed.followingRows(viewerId, { limit, latestTime, idBefore }))).toEqual(ids(sql));
+    walked.push(...ids(sql).slice(0, limit));
+    pages++;
+    if (sql.length <= limit) return { pages, answered, walked };
+    latestTime = Number(sql[limit - 1].create_time);
+    idBefore = Number(sql[limit - 1].id);
+  }
+}
+
 /**
  * Following timelines in Redis (libs/feed/src/timelines.ts): every page they answer equals the SQL
  * pull item for item (ties, the length bound, big authors merged at read), and publish, delete,
@@ -57,7 +102,12 @@ if (PROFILES.includes('full')) {
 
     beforeAll(async () => {
       t = await startApp('full', {
-        env: { TIMELINE_MAX_LENGTH: String(CAP), FANOUT_MAX_FOLLOWERS: String(MAX_FOLLOWERS) },
+        // Pages past the timeline from SQL only (the merge from author indexes is the next suite's).
+        env: {
+          TIMELINE_MAX_LENGTH: String(CAP),
+          FANOUT_MAX_FOLLOWERS: String(MAX_FOLLOWERS),
+          TIMELINE_MERGE_MAX_FOLLOWS: '0',
+        },
       });
       feed = t.app.get(FeedService);
       repo = t.app.get(FeedRepository);
@@ -66,15 +116,7 @@ if (PROFILES.includes('full')) {
       authors = await insertAccounts(t, 8);
       const base = Date.now() - 60_000;
       // 120 videos on 6 distinct milliseconds (20 per millisecond): ties on every page.
-      videos = await insertVideos(
-        t,
-        Array.from({ length: 120 }, (_, i) => ({
-          author_id: authors[i % authors.length],
-          create_time: base - (i % 6) * 1000,
-          likes_count: 0,
-          popularity: 0,
-        })),
-      );
+      videos = await tiedVideos(t, authors, 120, 6, base);
       await follow(t, viewer.id, authors.slice(0, 6));
     });
     afterAll(async () => {
@@ -82,33 +124,7 @@ if (PROFILES.includes('full')) {
       await t?.close();
     });
 
-    /** Walks both paths from the first page with `limit`; returns how many pages the timeline answered. */
-    const walkBoth = async (
-      viewerId: number,
-      limit: number,
-    ): Promise<{ pages: number; fromTimeline: number; walked: number[] }> => {
-      const walked: number[] = [];
-      let latestTime = 0;
-      let idBefore = 0;
-      let pages = 0;
-      let fromTimeline = 0;
-      for (;;) {
-        const sql = await repo.following(viewerId, limit + 1, latestTime, idBefore);
-        const tl = await timelines.page(viewerId, limit + 1, latestTime, idBefore);
-        if (tl !== undefined) {
-          expect(ids(tl)).toEqual(ids(sql));
-          fromTimeline++;
-        }
-        const both = await feed.followingRows(viewerId, { limit, latestTime, idBefore });
-        expect(ids(both)).toEqual(ids(sql));
-        walked.push(...ids(sql).slice(0, limit));
-        pages++;
-        if (sql.length <= limit) return { pages, fromTimeline, walked };
-        const last = sql[limit - 1];
-        latestTime = Number(last.create_time);
-        idBefore = Number(last.id);
-      }
-    };
+    const walkBoth = (viewerId: number, limit: number) => walkAgainstSql(t, viewerId, limit);
 
     it.each(LIMITS)(
       'every page equals the SQL pull item for item, ties and the length bound included (limit %i)',
@@ -118,7 +134,7 @@ if (PROFILES.includes('full')) {
           .filter((v) => followed.has(v.author_id))
           .sort(byTimeDesc)
           .map((v) => v.id);
-        const { pages, fromTimeline, walked } = await walkBoth(viewer.id, limit);
+        const { pages, answered: fromTimeline, walked } = await walkBoth(viewer.id, limit);
         expect(walked).toEqual(expected);
         expect(pages).toBe(Math.ceil(expected.length / limit));
         // The pages within the newest CAP entries come from the timeline; the rest from SQL.
@@ -342,6 +358,248 @@ if (PROFILES.includes('full')) {
       }
       expect(expected.length).toBe(videos.filter((v) => authors.slice(2, 5).includes(v.author_id)).length);
       expect(await redis.exists(key(CacheKeys.timelineMeta(other.id)))).toBe(1);
+    });
+  });
+
+  describe("pages past a timeline merged from the followed authors' time indexes (full, no broker)", () => {
+    /** Small bounds: the timeline holds 10, an author index 12 (the main viewer's authors have 15 each). */
+    const TL_CAP = 10;
+    const AUTHOR_CAP = 12;
+    const MERGE_MAX = 7;
+    let t: TestApp;
+    let feed: FeedService;
+    let repo: FeedRepository;
+    let timelines: Timelines;
+    let authorIndex: AuthorIndex;
+    let viewer: { id: number; token: string };
+    let smallViewer: { id: number; token: string };
+    let authors: number[];
+    let small: number[];
+    let videos: FixtureVideo[];
+    let smallVideos: FixtureVideo[];
+    const redis = redisClient();
+    const key = (k: string): string => (t.testEnv.redisPrefix ?? '') + k;
+    const base = Date.now() - 120_000;
+
+    beforeAll(async () => {
+      t = await startApp('full', {
+        env: {
+          TIMELINE_MAX_LENGTH: String(TL_CAP),
+          AUTHOR_INDEX_MAX_LENGTH: String(AUTHOR_CAP),
+          TIMELINE_MERGE_MAX_FOLLOWS: String(MERGE_MAX),
+          FANOUT_MAX_FOLLOWERS: '2',
+        },
+      });
+      feed = t.app.get(FeedService);
+      repo = t.app.get(FeedRepository);
+      timelines = t.app.get(Timelines);
+      authorIndex = t.app.get(AuthorIndex);
+      viewer = await registerAndLogin(t, 'mg');
+      smallViewer = await registerAndLogin(t, 'mgs');
+      authors = await insertAccounts(t, 8);
+      small = await insertAccounts(t, 3);
+      // 120 videos by 8 authors (15 each) on 6 milliseconds, 30 by 3 others (10 each) on 3: ties everywhere.
+      videos = await tiedVideos(t, authors, 120, 6, base);
+      smallVideos = await tiedVideos(t, small, 30, 3, base);
+      await follow(t, viewer.id, authors.slice(0, 6));
+      await follow(t, smallViewer.id, small);
+    });
+    afterAll(async () => {
+      redis.disconnect();
+      await t?.close();
+    });
+
+    const walkBoth = (viewerId: number, limit: number) => walkAgainstSql(t, viewerId, limit);
+    const expectedOf = (rows: FixtureVideo[], followed: number[]): number[] =>
+      rows
+        .filter((v) => followed.includes(v.author_id))
+        .sort(byTimeDesc)
+        .map((v) => v.id);
+
+    it.each(LIMITS)(
+      'with every followed author whole in its index, every page past the timeline is merged and equals the SQL pull (limit %i)',
+      async (limit) => {
+        for (const a of small) await authorIndex.warm(a);
+        expect(await timelines.page(smallViewer.id, 2, 0, 0)).toBeDefined(); // the timeline, built
+        const { pages, answered, walked } = await walkBoth(smallViewer.id, limit);
+        expect(walked).toEqual(expectedOf(smallVideos, small));
+        expect(answered).toBe(pages);
+        expect(pages).toBeGreaterThan(Math.floor((TL_CAP - 1) / limit)); // pages past the timeline
+        expect(await redis.zcard(key(CacheKeys.authorTimeIndex(small[0])))).toBe(10);
+      },
+    );
+
+    it.each(LIMITS)(
+      "past an author index's floor the page is the SQL pull; above every floor it is merged (limit %i)",
+      async (limit) => {
+        for (const a of authors.slice(0, 6)) await authorIndex.warm(a);
+        expect(await timelines.page(viewer.id, 2, 0, 0)).toBeDefined();
+        const { pages, answered, walked } = await walkBoth(viewer.id, limit);
+        expect(walked).toEqual(expectedOf(videos, authors.slice(0, 6)));
+        // More pages than the timeline's own were answered (merged), and not all (the floors).
+        expect(answered).toBeGreaterThan(Math.floor((TL_CAP - 1) / limit));
+        expect(answered).toBeLessThan(pages);
+        expect(await redis.zcard(key(CacheKeys.authorTimeIndex(authors[0])))).toBe(AUTHOR_CAP);
+      },
+    );
+
+    it('a push below a ready index floor is left out, even when deletes shrank it below its bound', async () => {
+      const a = authors[7];
+      await authorIndex.warm(a);
+      const z = key(CacheKeys.authorTimeIndex(a));
+      const floor = await redis.hget(key(CacheKeys.authorTimeIndexMeta(a)), 'floor');
+      expect(floor).toMatch(/^\d+:\d+$/);
+      const [floorMs] = (floor ?? '').split(':').map(Number);
+      const newest = await redis.zrevrange(z, 0, 1);
+      await redis.zrem(z, ...newest); // two deletes: 10 of 12
+      await authorIndex.push([{ id: 999_999_001, authorId: a, createTime: floorMs - 1 }]);
+      await authorIndex.push([{ id: 999_999_002, authorId: a, createTime: floorMs + 1 }]);
+      expect(await redis.zscore(z, timelineMember(999_999_001))).toBeNull();
+      expect(await redis.zscore(z, timelineMember(999_999_002))).toBe(String(floorMs + 1));
+      await redis.del(z, key(CacheKeys.authorTimeIndexMeta(a)));
+    });
+
+    it('random cursors (with and without id_before) agree with the SQL pull', async () => {
+      const times = [...new Set(videos.map((v) => v.create_time))];
+      let answered = 0;
+      for (let i = 0; i < 40; i++) {
+        const v = videos[(i * 37) % videos.length];
+        const latestTime = i % 5 === 0 ? times[i % times.length] : v.create_time;
+        const idBefore = i % 5 === 0 ? 0 : v.id + (i % 3);
+        const limit = LIMITS[i % LIMITS.length];
+        const sql = await repo.following(viewer.id, limit + 1, latestTime, idBefore);
+        const tl = await timelines.page(viewer.id, limit + 1, latestTime, idBefore);
+        if (tl !== undefined) {
+          expect(ids(tl)).toEqual(ids(sql));
+          answered++;
+        }
+        expect(ids(await feed.followingRows(viewer.id, { limit, latestTime, idBefore }))).toEqual(ids(sql));
+      }
+      expect(answered).toBeGreaterThan(0);
+    });
+
+    it('a missing author index is built off the path: that page is the SQL pull, the next one merged', async () => {
+      const deep = { latestTime: base - 1000, idBefore: 0 }; // past the timeline (its 10 are on `base`)
+      for (const a of small) await authorIndex.warm(a);
+      expect(await timelines.page(smallViewer.id, 5, deep.latestTime, deep.idBefore)).toBeDefined();
+      await redis.del(key(CacheKeys.authorTimeIndex(small[1])), key(CacheKeys.authorTimeIndexMeta(small[1])));
+      expect(await timelines.page(smallViewer.id, 5, deep.latestTime, deep.idBefore)).toBeUndefined();
+      // The build that read started (nothing else builds it here).
+      const meta = key(CacheKeys.authorTimeIndexMeta(small[1]));
+      const deadline = Date.now() + 3000;
+      while ((await redis.hget(meta, 'state')) !== 'ready' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(await redis.hget(meta, 'state')).toBe('ready');
+      const merged = await timelines.page(smallViewer.id, 5, deep.latestTime, deep.idBefore);
+      expect(merged && ids(merged)).toEqual(ids(await repo.following(smallViewer.id, 5, deep.latestTime, 0)));
+    });
+
+    it('a viewer following more than TIMELINE_MERGE_MAX_FOLLOWS gets pages past the timeline from SQL', async () => {
+      const wide = await registerAndLogin(t, 'mgw');
+      await follow(t, wide.id, authors); // 8 > 7
+      for (const a of authors) await authorIndex.warm(a);
+      expect(await timelines.page(wide.id, 2, 0, 0)).toBeDefined(); // its timeline answers its own pages
+      const deep = { latestTime: base - 3000, idBefore: 0 };
+      expect(await timelines.page(wide.id, 5, deep.latestTime, 0)).toBeUndefined();
+      expect(ids(await feed.followingRows(wide.id, { limit: 4, ...deep }))).toEqual(
+        ids(await repo.following(wide.id, 5, deep.latestTime, 0)),
+      );
+    });
+
+    it('read-your-writes on merged pages: an old video pushed, a delete, an unfollow and a follow show on the next deep page', async () => {
+      const author = await registerAndLogin(t, 'mga');
+      const reader = await registerAndLogin(t, 'mgr');
+      await follow(t, reader.id, small.slice(0, 2));
+      const deep = { latestTime: base - 1000, idBefore: 0 };
+      const merged = async (): Promise<number[] | undefined> => {
+        const rows = await timelines.page(reader.id, 8, deep.latestTime, deep.idBefore);
+        if (rows !== undefined)
+          expect(ids(rows)).toEqual(ids(await repo.following(reader.id, 8, deep.latestTime, 0)));
+        return rows && ids(rows);
+      };
+      const http = (route: string, token: string, body: Record<string, unknown>) =>
+        t.http.post(route).set('authorization', `Bearer ${token}`).send(body);
+      for (const a of small) await authorIndex.warm(a);
+      expect(await timelines.page(reader.id, 2, 0, 0)).toBeDefined();
+      expect(await merged()).toBeDefined();
+
+      // A follow answered: its timeline (follow set) dropped; the next deep page merges the new author.
+      const [old] = await insertVideos(t, [
+        { author_id: author.id, create_time: base - 1500, likes_count: 0, popularity: 0 },
+      ]);
+      await authorIndex.warm(author.id);
+      expect(await merged()).not.toContain(old.id);
+      expect((await http('/social/follow', reader.token, { vlogger_id: author.id })).status).toBe(200);
+      expect(await merged()).toContain(old.id); // the timeline rebuilt by that read, then the merge
+
+      // A video gone without its removal (deleted behind the api's back, its detail entry expired):
+      // that page is the SQL pull, the id leaves the author's indexes, the next page is merged again.
+      const [ghost] = await insertVideos(t, [
+        { author_id: author.id, create_time: base - 1200, likes_count: 0, popularity: 0 },
+      ]);
+      expect(await merged()).toContain(ghost.id);
+      await t.sql('DELETE FROM videos WHERE id = ?', [ghost.id]);
+      await redis.del(key(CacheKeys.videoDetail(ghost.id)));
+      expect(await merged()).toBeUndefined();
+      expect(
+        await redis.zscore(key(CacheKeys.authorTimeIndex(author.id)), timelineMember(ghost.id)),
+      ).toBeNull();
+      const afterGhost = await merged();
+      expect(afterGhost).toBeDefined();
+      expect(afterGhost).not.toContain(ghost.id);
+
+      // A delete answered: gone from the next deep page.
+      expect((await http('/video/delete', author.token, { id: old.id })).status).toBe(200);
+      const afterDelete = await merged();
+      expect(afterDelete).toBeDefined();
+      expect(afterDelete).not.toContain(old.id);
+
+      // An unfollow answered: that author's videos are gone from the next deep page.
+      const [kept] = await insertVideos(t, [
+        { author_id: author.id, create_time: base - 1500, likes_count: 0, popularity: 0 },
+      ]);
+      expect(await merged()).toContain(kept.id);
+      expect((await http('/social/unfollow', reader.token, { vlogger_id: author.id })).status).toBe(200);
+      expect(ids(await feed.followingRows(reader.id, { limit: 7, ...deep }))).not.toContain(kept.id);
+      expect(await timelines.page(reader.id, 2, 0, 0)).toBeDefined();
+      const afterUnfollow = await merged();
+      expect(afterUnfollow).toBeDefined();
+      expect(afterUnfollow).not.toContain(kept.id);
+    });
+
+    it('an author above FANOUT_MAX_FOLLOWERS (never pushed) is merged past the timeline like any other', async () => {
+      const big = await registerAndLogin(t, 'mgbig');
+      const fans = [
+        await registerAndLogin(t, 'mgf'),
+        await registerAndLogin(t, 'mgf'),
+        await registerAndLogin(t, 'mgf'),
+      ];
+      for (const f of fans) {
+        const res = await t.http
+          .post('/social/follow')
+          .set('authorization', `Bearer ${f.token}`)
+          .send({ vlogger_id: big.id });
+        expect(res.status).toBe(200);
+      }
+      const reader = fans[0];
+      await follow(t, reader.id, small);
+      const olds = await insertVideos(
+        t,
+        [1100, 1700, 2100].map((ago) => ({
+          author_id: big.id,
+          create_time: base - ago,
+          likes_count: 0,
+          popularity: 0,
+        })),
+      );
+      const fresh = await publish(t, big.token, 'big one');
+      expect(await redis.sismember(key(CacheKeys.timelineBigAuthors()), String(big.id))).toBe(1);
+      for (const a of [...small, big.id]) await authorIndex.warm(a);
+      expect(ids((await timelines.page(reader.id, 2, 0, 0)) ?? [])[0]).toBe(fresh);
+      const deep = await timelines.page(reader.id, 9, base - 1000, 0);
+      expect(deep && ids(deep)).toEqual(ids(await repo.following(reader.id, 9, base - 1000, 0)));
+      expect(deep && ids(deep)).toEqual(expect.arrayContaining([olds[0].id, olds[1].id]));
     });
   });
 

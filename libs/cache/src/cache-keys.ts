@@ -2,6 +2,8 @@
  * Every cache key of SPEC §5 in one place (without the configured prefix, which the store adds).
  * Keys used together in one command share a `{hash tag}` so the same commands run on Redis Cluster.
  */
+const AUTHOR_TIME = { head: 'feed:{author=', zTail: '}:tz', metaTail: '}:tm' } as const;
+
 export const CacheKeys = {
   token: (accountId: number): string => `account:${accountId}`,
   latestFeed: (limit: number, cursor: string): string => `feed:listLatest:limit=${limit}:before=${cursor}`,
@@ -41,6 +43,14 @@ export const CacheKeys = {
   /** An author's index (listByAuthorID): the ids of the author's newest videos, score = id. */
   authorIndex: (authorId: number): string => `feed:{author=${authorId}}:z`,
   authorIndexMeta: (authorId: number): string => `feed:{author=${authorId}}:m`,
+  /**
+   * An author's time index (deep following pages merged per author): the ids of the author's
+   * newest videos by create_time; the author index's hash tag.
+   */
+  authorTimeIndex: (authorId: number): string => AUTHOR_TIME.head + authorId + AUTHOR_TIME.zTail,
+  authorTimeIndexMeta: (authorId: number): string => AUTHOR_TIME.head + authorId + AUTHOR_TIME.metaTail,
+  /** The two keys above as head + id + tail, for a script that names them from the ids it reads. */
+  authorTimeIndexParts: (): Readonly<typeof AUTHOR_TIME> => AUTHOR_TIME,
   /** A tag's index (listByTag): its newest videos by create_time; the name URI-encoded (no brace, no space). */
   tagIndex: (tag: string): string => `feed:{tag=${encodeURIComponent(tag)}}:z`,
   tagIndexMeta: (tag: string): string => `feed:{tag=${encodeURIComponent(tag)}}:m`,

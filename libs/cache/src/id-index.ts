@@ -103,9 +103,19 @@ ${FINISH_TAIL}`;
 
 /**
  * A published video into one follower's timeline, only if it exists (building or ready; a missing
- * one is built from the database when read): ARGV[1] score, ARGV[2] member, ARGV[3] bound.
+ * one is built from the database when read): ARGV[1] score, ARGV[2] member, ARGV[3] bound. An
+ * entry below a ready index's floor is left out: the index holds every entry at or above its floor
+ * and none below it, so a full page read from it is exact (an old video pushed again, into an
+ * index that deletes had shrunk below its bound, would otherwise sit below a gap).
  */
 const PUSH_TAIL = `
+local floor = redis.call('HGET', KEYS[2], 'floor')
+if floor and floor ~= '' then
+  local sep = string.find(floor, ':', 1, true)
+  local fs = tonumber(string.sub(floor, 1, sep - 1))
+  local score = tonumber(ARGV[1])
+  if score < fs or (score == fs and ARGV[2] < string.sub(floor, sep + 1)) then return 0 end
+end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 local cap = tonumber(ARGV[3])
 local n = redis.call('ZCARD', KEYS[1])

@@ -98,9 +98,22 @@ export class ScopedIdIndex {
     return read.entries.map((e) => e.id);
   }
 
-  /** Builds the scope's index if it has none (tests, warm-up); resolves when that build ended. */
+  /** Scopes whose index this process may not read: a push or removal Redis refused, not yet dropped. */
+  distrusted(): string[] {
+    return this.owed.size === 0 ? [] : [...this.owed];
+  }
+
+  /** Builds these scopes' indexes where there are none, off the caller's path. */
+  buildMissing(scopes: string[]): void {
+    if (!this.enabled) return;
+    for (const scope of scopes) void this.build(scope);
+  }
+
+  /** Builds the scope's index if it has none (tests, warm-up); resolves when that build (or one this process runs) ended. */
   async warm(scope: string): Promise<void> {
     if (!this.enabled) return;
+    const running = this.building.get(scope);
+    if (running) return running;
     const read = await readIndex(this.store, (p) => this.prefixed(p, scope), 1, 0, 0);
     if (read?.kind === 'miss') await this.build(scope);
   }

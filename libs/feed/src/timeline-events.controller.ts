@@ -26,7 +26,9 @@ class TimelineFanOut implements AfterCommitEffect {
   async run(): Promise<void> {
     await Promise.all([
       this.latest.push(this.videos.map((v) => ({ id: v.videoId, time: v.createTime }))),
-      this.authors.push(this.videos.map((v) => ({ id: v.videoId, authorId: v.authorId }))),
+      this.authors.push(
+        this.videos.map((v) => ({ id: v.videoId, authorId: v.authorId, createTime: v.createTime })),
+      ),
       this.tags.push(this.videos.map((v) => ({ id: v.videoId, createTime: v.createTime, tags: v.tags }))),
     ]);
     await this.timelines.fanOut(this.videos);

@@ -17,8 +17,9 @@ import {
   REPAIR_EVERY_MS,
 } from '@app/cache';
 import { APP_CONFIG, DependencyUnavailableError, ExpiringMap, type AppConfig } from '@app/core';
-import { VideoDetailCache, VideoRepository } from '@app/video';
+import { AuthorIndex, VideoDetailCache, VideoRepository } from '@app/video';
 import { FeedRepository, RowsOf } from './feed.repository';
+import { mergeFollowed } from './following-merge';
 import { VideoRow, viewRow } from './feed.types';
 
 /**
@@ -72,12 +73,20 @@ export const timelineMember = indexMember;
  * timeline rebuilt after it (pushes that come while a build runs are checked when it ends,
  * {@link pushGuardedEntry}). A drop Redis refused is retried every second ({@link repair}); until
  * then this process reads that follower's feed from SQL.
+ *
+ * A page the timeline does not answer (past or across its floor, a gone item, an owed version
+ * bump) is merged in Redis from the followed authors' time indexes ({@link AuthorIndex}) when the
+ * timeline's follow set holds at most `TIMELINE_MERGE_MAX_FOLLOWS` accounts ({@link merged}); else,
+ * or when an author's index cannot prove its part complete, it is the SQL pull.
  */
 @Injectable()
 export class Timelines implements OnModuleDestroy {
   private readonly logger = new Logger(Timelines.name);
   private readonly cap: number;
   private readonly maxFollowers: number;
+  private readonly mergeMax: number;
+  /** Viewers whose follow set was too big to merge at their last deep page: SQL without asking, for 5 s. */
+  private readonly noMerge = new ExpiringMap<true>(10_000);
   private readonly building = new Map<number, Promise<void>>();
   /**
    * Per viewer, the floor's ms seen by this process's last read (0 = complete): a cursor strictly
@@ -97,11 +106,13 @@ export class Timelines implements OnModuleDestroy {
     private readonly repo: FeedRepository,
     private readonly items: VideoDetailCache,
     private readonly videos: VideoRepository,
+    private readonly authors: AuthorIndex,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.rowsOf = rowsFromDetails(items, videos, repo);
     this.cap = config.timelineMaxLength;
     this.maxFollowers = config.fanoutMaxFollowers;
+    this.mergeMax = config.timelineMergeMaxFollows;
   }
 
   /** Only with Redis and a length bound (the in-process store has nothing to share between processes). */
@@ -119,7 +130,20 @@ export class Timelines implements OnModuleDestroy {
     latestTime: number,
     idBefore: number,
   ): Promise<VideoRow[] | undefined> {
-    if (!this.enabled || this.dirty.has(viewerId) || this.versionBumpOwed) return undefined;
+    if (!this.enabled || this.dirty.has(viewerId)) return undefined;
+    return (
+      (await this.fromTimeline(viewerId, take, latestTime, idBefore)) ??
+      (await this.merged(viewerId, take, latestTime, idBefore))
+    );
+  }
+
+  private async fromTimeline(
+    viewerId: number,
+    take: number,
+    latestTime: number,
+    idBefore: number,
+  ): Promise<VideoRow[] | undefined> {
+    if (this.versionBumpOwed) return undefined;
     const hint = this.floorHints.get(String(viewerId));
     if (latestTime > 0 && hint !== undefined && latestTime < hint) return undefined;
     const [first, version] = await Promise.all([
@@ -171,6 +195,54 @@ export class Timelines implements OnModuleDestroy {
       read.floor === null ||
       (merged.length >= take && last !== undefined && newer(last, read.floor) <= 0);
     return complete ? merged.map((m) => m.row) : undefined;
+  }
+
+  /**
+   * The page merged in Redis from the followed authors' time indexes ({@link mergeFollowed}): the
+   * follows are the timeline's follow set, which a follow or unfollow drops before it answers
+   * (read-your-writes); a missing timeline is built first. Without a ready timeline, with more follows than
+   * `TIMELINE_MERGE_MAX_FOLLOWS`, with an author index missing (built meanwhile) or not provably
+   * complete for the page, on a Redis Cluster: undefined (the SQL pull answers).
+   */
+  private async merged(
+    viewerId: number,
+    take: number,
+    latestTime: number,
+    idBefore: number,
+  ): Promise<VideoRow[] | undefined> {
+    if (this.mergeMax === 0 || !this.authors.timeEnabled) return undefined;
+    if (this.noMerge.get(String(viewerId)) !== undefined) return undefined;
+    const merge = () =>
+      mergeFollowed(
+        this.store,
+        CacheKeys.timelineMeta(viewerId),
+        CacheKeys.timelineFollows(viewerId),
+        take,
+        latestTime,
+        idBefore,
+        this.mergeMax,
+        this.authors.timeDistrusted(),
+      );
+    let merged = await merge();
+    if (merged?.kind === 'none') {
+      // No timeline (a follow or unfollow dropped it; this page skipped it by its floor): built
+      // here, for its follow set, as a page within it would.
+      await this.build(viewerId, '');
+      merged = await merge();
+    }
+    if (merged?.kind === 'many') this.noMerge.set(String(viewerId), true, Date.now() + FLOOR_HINT_MS);
+    if (merged?.kind === 'miss') this.authors.buildTime(merged.authors);
+    if (merged?.kind !== 'ok') return undefined;
+    const authorOf = new Map(merged.entries.map((e) => [e.id, e.authorId]));
+    const views = await this.items.pageOf(
+      merged.entries.map((e) => e.id),
+      (missing, primary) => this.videos.viewsByIds(missing, primary),
+      async (gone) => {
+        await Promise.all(gone.map((id) => this.authors.remove(authorOf.get(id) ?? 0, [id])));
+      },
+    );
+    // A deleted video: out of its author's indexes (pageOf asked the primary first), this page from SQL.
+    return views?.map(viewRow);
   }
 
   private async removeGone(viewerId: number, gone: number[]): Promise<void> {

@@ -10,12 +10,27 @@ import { VideoRepository } from './video.repository';
  * a publish pushes its video after the commit (and the `video.publish` handler again), a delete
  * removes it after its commit, and a page whose item is gone removes it too (that page then comes
  * from SQL). Without Redis, or with the length 0, listByAuthorID is the SQL query.
+ *
+ * Beside it, per author, a time index (score = create_time ms, ties by id: the following feed's
+ * order and cursor) of as many newest videos, built, pushed and trimmed the same way: deep
+ * following pages of viewers with few follows are merged from these in Redis (the feed's
+ * `mergeFollowed`).
  */
 @Injectable()
 export class AuthorIndex implements OnModuleDestroy {
   private readonly index: ScopedIdIndex;
+  private readonly byTime: ScopedIdIndex;
 
   constructor(store: CacheStore, videos: VideoRepository, @Inject(APP_CONFIG) config: AppConfig) {
+    this.byTime = new ScopedIdIndex(store, {
+      name: 'author time',
+      keys: (author) => [
+        CacheKeys.authorTimeIndex(Number(author)),
+        CacheKeys.authorTimeIndexMeta(Number(author)),
+      ],
+      cap: config.authorIndexMaxLength,
+      load: (author, take) => videos.latestByAuthorTime(Number(author), take),
+    });
     this.index = new ScopedIdIndex(store, {
       name: 'author',
       keys: (author) => [CacheKeys.authorIndex(Number(author)), CacheKeys.authorIndexMeta(Number(author))],
@@ -31,24 +46,43 @@ export class AuthorIndex implements OnModuleDestroy {
     return this.index.ids(String(authorId), take, idBefore, 0);
   }
 
-  /** Builds the author's index if there is none; resolves when built (tests, warm-up). */
-  warm(authorId: number): Promise<void> {
-    return this.index.warm(String(authorId));
+  /** Whether the time indexes are kept (Redis, and a length bound). */
+  get timeEnabled(): boolean {
+    return this.byTime.enabled;
+  }
+
+  /** Authors whose time index this process may not read (a push or removal Redis refused). */
+  timeDistrusted(): string[] {
+    return this.byTime.distrusted();
+  }
+
+  /** Builds these authors' time indexes where there are none, off the caller's path. */
+  buildTime(authorIds: number[]): void {
+    this.byTime.buildMissing(authorIds.map(String));
+  }
+
+  /** Builds the author's indexes if there are none; resolves when built (tests, warm-up). */
+  async warm(authorId: number): Promise<void> {
+    await Promise.all([this.index.warm(String(authorId)), this.byTime.warm(String(authorId))]);
   }
 
   /** Published videos into their authors' indexes (those that exist). Never throws. */
-  push(videos: { id: number; authorId: number }[]): Promise<void> {
-    return this.index.push(
-      videos.map((v) => ({ scope: String(v.authorId), entry: { id: v.id, time: v.id } })),
-    );
+  async push(videos: { id: number; authorId: number; createTime: number }[]): Promise<void> {
+    await Promise.all([
+      this.index.push(videos.map((v) => ({ scope: String(v.authorId), entry: { id: v.id, time: v.id } }))),
+      this.byTime.push(
+        videos.map((v) => ({ scope: String(v.authorId), entry: { id: v.id, time: v.createTime } })),
+      ),
+    ]);
   }
 
-  /** Deleted (or found gone) videos out of their author's index. Never throws. */
-  remove(authorId: number, ids: number[]): Promise<void> {
-    return this.index.remove(String(authorId), ids);
+  /** Deleted (or found gone) videos out of their author's indexes. Never throws. */
+  async remove(authorId: number, ids: number[]): Promise<void> {
+    await Promise.all([this.index.remove(String(authorId), ids), this.byTime.remove(String(authorId), ids)]);
   }
 
   onModuleDestroy(): void {
     this.index.close();
+    this.byTime.close();
   }
 }

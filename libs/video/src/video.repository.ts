@@ -100,6 +100,18 @@ export class VideoRepository {
     return rows.map((r) => Number(r.id));
   }
 
+  /**
+   * The author's newest `take` (id, create_time) by (create_time, id), from the primary (the author
+   * time index's build). A backward range of the covering ix_videos_author_time: no row is read.
+   */
+  async latestByAuthorTime(authorId: number, take: number): Promise<{ id: number; time: number }[]> {
+    const rows = await this.db.query<{ id: number | string; create_time: number | string }>(
+      'SELECT id, create_time FROM videos WHERE author_id = ? ORDER BY create_time DESC, id DESC LIMIT ?',
+      [authorId, take],
+    );
+    return rows.map((r) => ({ id: Number(r.id), time: Number(r.create_time) }));
+  }
+
   async idsByAuthor(authorId: number): Promise<number[]> {
     return (await this.repo.find({ where: { authorId }, select: { id: true } })).map((v) => v.id);
   }

@@ -100,6 +100,12 @@ export interface AppConfig {
    */
   timelineMaxLength: number;
   /**
+   * `TIMELINE_MERGE_MAX_FOLLOWS`: a following page past the viewer's timeline is merged from the
+   * followed authors' time indexes in Redis when the viewer follows at most this many (one index
+   * read per author); beyond it, and at 0, such a page is the SQL pull.
+   */
+  timelineMergeMaxFollows: number;
+  /**
    * `LATEST_INDEX_MAX_LENGTH`: newest videos kept in the latest index in Redis (listLatest pages,
    * issue 14); 0 = no index (listLatest is always the SQL query).
    */
@@ -392,6 +398,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     httpFastReads: flag(env, 'HTTP_FAST_READS', true),
     maxDeliveries: int(env, 'MAX_DELIVERIES', 5, 1, 100),
     timelineMaxLength: int(env, 'TIMELINE_MAX_LENGTH', 800, 0, 100_000),
+    timelineMergeMaxFollows: int(env, 'TIMELINE_MERGE_MAX_FOLLOWS', 50, 0, 10_000),
     latestIndexMaxLength: int(env, 'LATEST_INDEX_MAX_LENGTH', 20_000, 0, 1_000_000),
     likesIndexMaxLength: int(env, 'LIKES_INDEX_MAX_LENGTH', 10_000, 0, 1_000_000),
     authorIndexMaxLength: int(env, 'AUTHOR_INDEX_MAX_LENGTH', 1000, 0, 1_000_000),
