@@ -456,7 +456,13 @@ if (PROFILES.includes('full')) {
       await authorIndex.push([{ id: 999_999_002, authorId: a, createTime: floorMs + 1 }]);
       expect(await redis.zscore(z, timelineMember(999_999_001))).toBeNull();
       expect(await redis.zscore(z, timelineMember(999_999_002))).toBe(String(floorMs + 1));
-      await redis.del(z, key(CacheKeys.authorTimeIndexMeta(a)));
+      // The fake ids went into its id index too: every index of the author dropped (rebuilt when read).
+      await redis.del(
+        z,
+        key(CacheKeys.authorTimeIndexMeta(a)),
+        key(CacheKeys.authorIndex(a)),
+        key(CacheKeys.authorIndexMeta(a)),
+      );
     });
 
     it('random cursors (with and without id_before) agree with the SQL pull', async () => {
@@ -471,7 +477,8 @@ if (PROFILES.includes('full')) {
         const tl = await timelines.page(viewer.id, limit + 1, latestTime, idBefore);
         if (tl !== undefined) {
           expect(ids(tl)).toEqual(ids(sql));
-          answered++;
+          // Below `base` (the timeline's 10 newest are all on it): a merged page.
+          if (latestTime < base) answered++;
         }
         expect(ids(await feed.followingRows(viewer.id, { limit, latestTime, idBefore }))).toEqual(ids(sql));
       }

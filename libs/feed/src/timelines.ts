@@ -122,7 +122,8 @@ export class Timelines implements OnModuleDestroy {
 
   /**
    * The viewer's following rows past the cursor, `take` of them (or all there are), from its
-   * timeline; `undefined` when the timeline cannot answer (the caller pulls from SQL).
+   * timeline, else merged from the followed authors' time indexes ({@link merged}); `undefined`
+   * when neither can answer (the caller pulls from SQL).
    */
   async page(
     viewerId: number,
