@@ -45,4 +45,24 @@ describe('Redis scripts on an auto-pipelining client', () => {
     });
     expect(results).toEqual([null, 1, 2, 'OK']);
   });
+
+  it("a rebuild's lock with a second look, and its fill with the lock's release, each one script", async () => {
+    const key = 'rebuild:page';
+    const lock = `lock:${key}`;
+    expect(await store.lockAndPeek(lock, 'tok-a', 2000, key)).toEqual({ got: true, value: null });
+    // Held: another rebuild neither takes it nor reads through it.
+    expect(await store.lockAndPeek(lock, 'tok-b', 2000, key)).toEqual({ got: false, value: null });
+    expect(await store.withRedis((redis, p) => redis.pttl(`${p}${lock}`))).toBeGreaterThan(1000);
+    // A fill by someone who no longer holds the lock leaves the holder's lock alone.
+    expect(await store.setAndUnlock(key, 'stale', 5000, lock, 'tok-b')).toBe(true);
+    expect(await store.get(lock)).toBe('tok-a');
+    expect(await store.setAndUnlock(key, 'page', 5000, lock, 'tok-a')).toBe(true);
+    expect(await store.get(lock)).toBeNull();
+    expect(await store.get(key)).toBe('page');
+    expect(await store.withRedis((redis, p) => redis.pttl(`${p}${key}`))).toBeGreaterThan(4000);
+    // Filled since the miss: the lock is taken and the value is seen in the same step.
+    expect(await store.lockAndPeek(lock, 'tok-c', 2000, key)).toEqual({ got: true, value: 'page' });
+    expect(await store.delIfEquals(lock, 'tok-c')).toBe(true);
+    expect(await store.get(lock)).toBeNull();
+  });
 });

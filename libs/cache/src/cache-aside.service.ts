@@ -64,40 +64,45 @@ export class CacheAside {
   private async rebuild(key: string, opts: CacheAsideOptions, load: () => Promise<string>): Promise<string> {
     const lockKey = CacheKeys.lock(key);
     const token = randomUUID();
-    const got = await this.store.setNx(lockKey, token, opts.lockTtlMs ?? 2000);
-    if (got === false) {
+    const lockTtlMs = opts.lockTtlMs ?? 2000;
+    // With `guarded`, the stamp the fill will be checked against (read before the load; undefined:
+    // store unavailable, no fill).
+    const stampReadAt = Date.now();
+    const [lock, stamp] = await Promise.all([
+      this.store.lockAndPeek(lockKey, token, lockTtlMs, key),
+      opts.guarded ? this.store.changeStamps([key]) : undefined,
+    ]);
+    if (lock.got === false) {
       // Someone else is rebuilding: wait briefly for the fill, then go to the database (at once
       // when the lock is gone unfilled: that fill was refused or failed).
       const deadline = Date.now() + (opts.waitMs ?? 500);
       for (let delay = 5; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
         await new Promise((r) => setTimeout(r, delay));
-        const [v, lock] = await Promise.all([this.store.get(key), this.store.get(lockKey)]);
+        const [v, held] = await Promise.all([this.store.get(key), this.store.get(lockKey)]);
         if (v !== null) return v;
-        if (lock === null) break;
+        if (held === null) break;
       }
       return load();
     }
+    // Filled between our miss and the lock (e.g. by another process): no second load.
+    if (lock.value !== null) {
+      await this.store.delIfEquals(lockKey, token);
+      return lock.value;
+    }
+    let released = false;
     try {
-      // With `guarded`, the stamp the fill will be checked against (undefined: store unavailable, no fill).
-      let stamp: (string | null)[] | undefined;
-      const stampReadAt = Date.now();
-      if (got) {
-        // Filled between our miss and the lock (e.g. by another process): no second load.
-        const [filled, stamps] = await Promise.all([
-          this.store.get(key),
-          opts.guarded ? this.store.changeStamps([key]) : undefined,
-        ]);
-        if (filled !== null) return filled;
-        stamp = stamps;
-      }
       const value = await load();
       const ttl = opts.ttlFor?.(value) ?? opts.ttlMs;
-      if (!opts.guarded) await this.store.set(key, value, ttl);
-      else if (stamp !== undefined && stampStillGuards(stampReadAt, opts.guarded.stampTtlMs))
+      if (!opts.guarded) {
+        if (lock.got) {
+          released = true;
+          await this.store.setAndUnlock(key, value, ttl, lockKey, token);
+        } else await this.store.set(key, value, ttl);
+      } else if (lock.got && stamp !== undefined && stampStillGuards(stampReadAt, opts.guarded.stampTtlMs))
         await this.store.fillIfUnchanged(key, stamp[0], value, ttl);
       return value;
     } finally {
-      if (got) await this.store.delIfEquals(lockKey, token);
+      if (lock.got && !released) await this.store.delIfEquals(lockKey, token);
     }
   }
 

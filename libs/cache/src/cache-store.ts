@@ -24,6 +24,35 @@ export abstract class CacheStore {
   /** Deletes `key` only while it still holds `value` (lock release). */
   abstract delIfEquals(key: string, value: string): Promise<boolean>;
   /**
+   * A rebuild's lock and a second look: SET NX PX of `lockKey`, and when it was taken, what `key`
+   * holds now (filled since the caller's miss, e.g. by another process). `got` is null when the
+   * store is unavailable. Redis answers both in one script where the two keys may meet.
+   */
+  async lockAndPeek(
+    lockKey: string,
+    token: string,
+    ttlMs: number,
+    key: string,
+  ): Promise<{ got: boolean | null; value: string | null }> {
+    const got = await this.setNx(lockKey, token, ttlMs);
+    return { got, value: got ? await this.get(key) : null };
+  }
+  /**
+   * A rebuild's fill and its lock's release: SET PX of `key`, then `lockKey` deleted while it still
+   * holds `token`. False when the fill failed (the release is tried all the same).
+   */
+  async setAndUnlock(
+    key: string,
+    value: string,
+    ttlMs: number,
+    lockKey: string,
+    token: string,
+  ): Promise<boolean> {
+    const done = await this.set(key, value, ttlMs);
+    await this.delIfEquals(lockKey, token);
+    return done;
+  }
+  /**
    * SET PX only while `key` still holds `expected` (compare-and-set: a fill that must not land
    * over an invalidation written since it read). False when it did not, or when unavailable.
    */

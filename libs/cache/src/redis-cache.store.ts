@@ -8,7 +8,29 @@ import { CircuitBreaker } from './circuit-breaker';
 import './id-index';
 import { RedisScript } from './redis-script';
 
-const DEL_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+const DEL_IF_EQUALS = new RedisScript(
+  'fsvDelIfEquals',
+  1,
+  `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`,
+);
+/**
+ * KEYS: a rebuild's lock, the key it rebuilds. ARGV: token, lock TTL. `{1, value or nil}` when the
+ * lock was taken, `{0}` when not. One server only: the two keys are in different cluster slots.
+ */
+const LOCK_AND_PEEK = new RedisScript(
+  'fsvLockAndPeek',
+  2,
+  `if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {1, redis.call('GET', KEYS[2])} end
+return {0}`,
+);
+/** KEYS: the key rebuilt, its lock. ARGV: value, TTL, the lock's token. One server only, as above. */
+const SET_AND_UNLOCK = new RedisScript(
+  'fsvSetAndUnlock',
+  2,
+  `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1`,
+);
 /** One key (any cluster slot): SET PX while it holds ARGV[1]. */
 const REPLACE_IF_EQUALS = new RedisScript(
   'fsvReplaceIfEquals',
@@ -200,7 +222,37 @@ export class RedisCacheStore extends CacheStore {
 
   delIfEquals(key: string, value: string): Promise<boolean> {
     return this.call(async () => {
-      await this.client.eval(DEL_IF_EQUALS, 1, this.k(key), value);
+      await DEL_IF_EQUALS.run(this.client, [this.k(key)], [value]);
+      return true;
+    }, false);
+  }
+
+  override async lockAndPeek(
+    lockKey: string,
+    token: string,
+    ttlMs: number,
+    key: string,
+  ): Promise<{ got: boolean | null; value: string | null }> {
+    if (this.isCluster) return super.lockAndPeek(lockKey, token, ttlMs, key);
+    const reply = await this.call<unknown>(
+      () => LOCK_AND_PEEK.run(this.client, [this.k(lockKey), this.k(key)], [token, ttlMs]),
+      undefined,
+    );
+    if (!Array.isArray(reply)) return { got: null, value: null };
+    const [got, value] = reply as [number, string | null | undefined];
+    return { got: got === 1, value: value ?? null };
+  }
+
+  override async setAndUnlock(
+    key: string,
+    value: string,
+    ttlMs: number,
+    lockKey: string,
+    token: string,
+  ): Promise<boolean> {
+    if (this.isCluster) return super.setAndUnlock(key, value, ttlMs, lockKey, token);
+    return this.call(async () => {
+      await SET_AND_UNLOCK.run(this.client, [this.k(key), this.k(lockKey)], [value, ttlMs, token]);
       return true;
     }, false);
   }

@@ -169,7 +169,7 @@ export class FeedService {
       async () => packPage(Date.now(), JSON.stringify(this.timePage(await this.latestRows(q), q))),
     );
     const { builtAt, json } = unpackPage(raw);
-    const page = { json, ids: (JSON.parse(json) as TimePage).video_list.map((v) => v.id) };
+    const page = { json, ids: pageIds(json) };
     this.latestPages.set(key, page, builtAt + FEED_CACHE_TTL_MS);
     return page;
   }
