@@ -1,0 +1,185 @@
+/**
+ * Two builds of the api measured side by side, at the same moment, on the same core: this
+ * checkout's `dist/` and another checkout's (`--against DIR`, built with `npm run build:server`),
+ * both pinned to core 0 and both on the configured profile and dataset (bench/seed.ts), each driven
+ * by half the connections from core 1 at once. Whatever the host does during a run (this one's
+ * speed drifted 2–3× within minutes) it does to both, so their ratio is the comparison; one build
+ * against itself measured 1.00–1.02.
+ *
+ *   npm run bench:pair -- --against /tmp/old [--scenario latest-deep] [--duration 8] [--rounds 3]
+ *
+ * Scenarios: `latest-deep` (listLatest at random cursors over the whole dataset), `latest-index`
+ * (random cursors in its newest tenth), `detail` (getDetail of the first 20,000 ids), `author`
+ * (listByAuthorID first pages), `following` (listByFollowing at random cursors as the user who
+ * follows 10 authors). A 5 s warm-up of both precedes the rounds; each round prints both rates,
+ * p99 and this build's rate over the other's.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, sleep } from './processes';
+
+interface AcRequest {
+  method: 'POST';
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+  setupRequest?: (req: AcRequest) => AcRequest;
+}
+interface AcResult {
+  requests: { average: number };
+  latency: { p99: number };
+  errors: number;
+  non2xx: number;
+}
+const autocannon = createRequire(__filename)('autocannon') as (
+  o: Record<string, unknown>,
+) => Promise<AcResult>;
+
+const argv = process.argv.slice(2);
+const opt = (name: string, def: string): string => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : def;
+};
+const AGAINST = opt('against', '');
+const SCENARIO = opt('scenario', 'latest-deep');
+const DURATION = Number(opt('duration', '8'));
+const ROUNDS = Number(opt('rounds', '3'));
+const CONNECTIONS = Number(opt('connections', '50'));
+const PORTS = [38090, 38091];
+const hasTaskset = spawnSync('taskset', ['-V']).status === 0 && cpus().length >= 2;
+const rand = (n: number): number => Math.floor(Math.random() * n);
+
+interface SeedInfo {
+  password: string;
+  following_users: { username: string; follows: number }[];
+  max_video_id: number;
+  time_range_ms: [number, number];
+  args: { accounts: number };
+}
+
+function startApi(root: string, port: number): ChildProcess {
+  const node = [process.execPath, join(root, 'dist/apps/api/src/main.js')];
+  const [cmd, ...rest] = hasTaskset ? ['taskset', '-c', '0', ...node] : node;
+  return spawn(cmd, rest, {
+    env: {
+      ...process.env,
+      RATE_LIMITS: 'off',
+      MAX_CONNECTIONS_PER_IP: '0',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      PORT: String(port),
+      JWT_SECRET: process.env.JWT_SECRET ?? 'bench-secret-bench-secret-bench-secret-0123',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+}
+
+async function healthy(port: number): Promise<void> {
+  for (let i = 0; i < 240; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(250);
+  }
+  throw new Error(`api on port ${port} did not become healthy`);
+}
+
+async function requestsOf(info: SeedInfo): Promise<() => [string, unknown]> {
+  const [tMin, tMax] = info.time_range_ms;
+  const cursor = (from: number): { limit: number; latest_time: number; id_before: number } => ({
+    limit: 10,
+    latest_time: from + rand(tMax - from),
+    id_before: 1 + rand(info.max_video_id),
+  });
+  switch (SCENARIO) {
+    case 'latest-deep':
+      return () => ['/feed/listLatest', cursor(tMin)];
+    case 'latest-index':
+      return () => ['/feed/listLatest', cursor(tMax - Math.floor((tMax - tMin) / 10))];
+    case 'detail':
+      return () => ['/video/getDetail', { id: 1 + rand(Math.min(20_000, info.max_video_id)) }];
+    case 'author':
+      return () => ['/video/listByAuthorID', { author_id: 1 + rand(info.args.accounts) }];
+    case 'following':
+      return () => ['/feed/listByFollowing', cursor(tMin)];
+    default:
+      throw new Error(`unknown scenario ${SCENARIO}`);
+  }
+}
+
+async function tokenFor(info: SeedInfo): Promise<string | undefined> {
+  if (SCENARIO !== 'following') return undefined;
+  const user = info.following_users.find((u) => u.follows === 10) ?? info.following_users[0];
+  const res = await fetch(`http://127.0.0.1:${PORTS[0]}/account/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: user.username, password: info.password }),
+  });
+  return ((await res.json()) as { token: string }).token;
+}
+
+async function main(): Promise<void> {
+  if (AGAINST === '') throw new Error('--against DIR: a checkout of the other build, with dist/ built');
+  if (hasTaskset && process.env.BENCH_PINNED !== '1') {
+    const child = spawn('taskset', ['-c', '1', process.execPath, __filename, ...argv], {
+      stdio: 'inherit',
+      env: { ...process.env, BENCH_PINNED: '1' },
+    });
+    child.on('exit', (code) => process.exit(code ?? 1));
+    return;
+  }
+  const info = JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'seed-info.json'), 'utf8')) as SeedInfo;
+  const apis = [startApi(AGAINST, PORTS[0]), startApi(ROOT, PORTS[1])];
+  try {
+    for (const port of PORTS) await healthy(port);
+    const next = await requestsOf(info);
+    const token = await tokenFor(info);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const both = (duration: number): Promise<AcResult[]> =>
+      Promise.all(
+        PORTS.map((port) =>
+          autocannon({
+            url: `http://127.0.0.1:${port}`,
+            connections: Math.floor(CONNECTIONS / 2),
+            duration,
+            requests: [
+              {
+                method: 'POST',
+                path: '/',
+                headers,
+                setupRequest: (req: AcRequest): AcRequest => {
+                  const [path, body] = next();
+                  return { ...req, path, body: JSON.stringify(body) };
+                },
+              },
+            ],
+          }),
+        ),
+      );
+    await both(5);
+    console.log(`${SCENARIO}: ${AGAINST} (other) against ${ROOT} (this), ${DURATION} s a round`);
+    for (let round = 1; round <= ROUNDS; round++) {
+      const [other, mine] = await both(DURATION);
+      const bad = other.errors + other.non2xx + mine.errors + mine.non2xx;
+      console.log(
+        `round ${round}: other ${Math.round(other.requests.average)} req/s (p99 ${other.latency.p99} ms), ` +
+          `this ${Math.round(mine.requests.average)} req/s (p99 ${mine.latency.p99} ms), ` +
+          `this/other ${(mine.requests.average / other.requests.average).toFixed(3)}` +
+          (bad > 0 ? `, errors or non-2xx ${bad}` : ''),
+      );
+    }
+  } finally {
+    for (const p of apis) p.kill('SIGTERM');
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
