@@ -15,7 +15,7 @@
  * p99 and this build's rate over the other's.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,24 @@ const SCENARIO = opt('scenario', 'latest-deep');
 const DURATION = Number(opt('duration', '8'));
 const ROUNDS = Number(opt('rounds', '3'));
 const CONNECTIONS = Number(opt('connections', '50'));
+const SCENARIOS = ['latest-deep', 'latest-index', 'detail', 'author', 'following'];
+const entry = (root: string): string => join(root, 'dist/apps/api/src/main.js');
+
+/** Every option checked before anything starts. */
+function optionsProblem(): string | undefined {
+  if (AGAINST === '' || AGAINST.startsWith('--')) return '--against DIR: a checkout of the other build';
+  if (!existsSync(entry(AGAINST))) return `${entry(AGAINST)} not found: run npm run build:server there`;
+  if (!existsSync(entry(ROOT))) return `${entry(ROOT)} not found: run npm run build:server`;
+  if (!SCENARIOS.includes(SCENARIO)) return `--scenario: one of ${SCENARIOS.join(', ')}`;
+  for (const [name, v, min] of [
+    ['duration', DURATION, 1],
+    ['rounds', ROUNDS, 1],
+    ['connections', CONNECTIONS, 2],
+  ] as const) {
+    if (!Number.isInteger(v) || v < min) return `--${name}: an integer of at least ${min}`;
+  }
+  return undefined;
+}
 const PORTS = [38090, 38091];
 const hasTaskset = spawnSync('taskset', ['-V']).status === 0 && cpus().length >= 2;
 const rand = (n: number): number => Math.floor(Math.random() * n);
@@ -60,8 +78,12 @@ interface SeedInfo {
   args: { accounts: number };
 }
 
+/** Set when an api exits before the end (e.g. its port was taken): the run stops with it. */
+let died: string | undefined;
+let stopping = false;
+
 function startApi(root: string, port: number): ChildProcess {
-  const node = [process.execPath, join(root, 'dist/apps/api/src/main.js')];
+  const node = [process.execPath, entry(root)];
   const [cmd, ...rest] = hasTaskset ? ['taskset', '-c', '0', ...node] : node;
   return spawn(cmd, rest, {
     env: {
@@ -74,11 +96,14 @@ function startApi(root: string, port: number): ChildProcess {
       JWT_SECRET: process.env.JWT_SECRET ?? 'bench-secret-bench-secret-bench-secret-0123',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
+  }).on('exit', (code, signal) => {
+    if (!stopping) died = `the api of ${root} on port ${port} exited (${code ?? signal})`;
   });
 }
 
 async function healthy(port: number): Promise<void> {
   for (let i = 0; i < 240; i++) {
+    if (died !== undefined) throw new Error(died);
     try {
       if ((await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200) return;
     } catch {
@@ -124,17 +149,35 @@ async function tokenFor(info: SeedInfo): Promise<string | undefined> {
 }
 
 async function main(): Promise<void> {
-  if (AGAINST === '') throw new Error('--against DIR: a checkout of the other build, with dist/ built');
+  const problem = optionsProblem();
+  if (problem !== undefined) throw new Error(problem);
   if (hasTaskset && process.env.BENCH_PINNED !== '1') {
     const child = spawn('taskset', ['-c', '1', process.execPath, __filename, ...argv], {
       stdio: 'inherit',
       env: { ...process.env, BENCH_PINNED: '1' },
     });
     child.on('exit', (code) => process.exit(code ?? 1));
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
     return;
   }
   const info = JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'seed-info.json'), 'utf8')) as SeedInfo;
   const apis = [startApi(AGAINST, PORTS[0]), startApi(ROOT, PORTS[1])];
+  const stopAll = async (): Promise<void> => {
+    stopping = true;
+    const running = apis.filter((p) => p.exitCode === null && p.signalCode === null);
+    await Promise.all(
+      running.map(
+        (p) =>
+          new Promise((r) => {
+            p.once('exit', r);
+            p.kill('SIGTERM');
+          }),
+      ),
+    );
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void stopAll().finally(() => process.exit(130)));
+  }
   try {
     for (const port of PORTS) await healthy(port);
     const next = await requestsOf(info);
@@ -166,6 +209,7 @@ async function main(): Promise<void> {
     console.log(`${SCENARIO}: ${AGAINST} (other) against ${ROOT} (this), ${DURATION} s a round`);
     for (let round = 1; round <= ROUNDS; round++) {
       const [other, mine] = await both(DURATION);
+      if (died !== undefined) throw new Error(died);
       const bad = other.errors + other.non2xx + mine.errors + mine.non2xx;
       console.log(
         `round ${round}: other ${Math.round(other.requests.average)} req/s (p99 ${other.latency.p99} ms), ` +
@@ -175,7 +219,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    for (const p of apis) p.kill('SIGTERM');
+    await stopAll();
   }
 }
 

@@ -64,5 +64,10 @@ describe('Redis scripts on an auto-pipelining client', () => {
     expect(await store.lockAndPeek(lock, 'tok-c', 2000, key)).toEqual({ got: true, value: 'page' });
     expect(await store.delIfEquals(lock, 'tok-c')).toBe(true);
     expect(await store.get(lock)).toBeNull();
+    // A fill Redis refuses (here an invalid expiry) answers false and still releases the lock.
+    expect(await store.lockAndPeek(lock, 'tok-d', 2000, 'rebuild:other')).toEqual({ got: true, value: null });
+    expect(await store.setAndUnlock('rebuild:other', 'page', 0, lock, 'tok-d')).toBe(false);
+    expect(await store.get(lock)).toBeNull();
+    expect(await store.get('rebuild:other')).toBeNull();
   });
 });

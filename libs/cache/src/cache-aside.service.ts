@@ -94,10 +94,8 @@ export class CacheAside {
       const value = await load();
       const ttl = opts.ttlFor?.(value) ?? opts.ttlMs;
       if (!opts.guarded) {
-        if (lock.got) {
-          released = true;
-          await this.store.setAndUnlock(key, value, ttl, lockKey, token);
-        } else await this.store.set(key, value, ttl);
+        if (lock.got) released = await this.store.setAndUnlock(key, value, ttl, lockKey, token);
+        else await this.store.set(key, value, ttl);
       } else if (lock.got && stamp !== undefined && stampStillGuards(stampReadAt, opts.guarded.stampTtlMs))
         await this.store.fillIfUnchanged(key, stamp[0], value, ttl);
       return value;

@@ -39,7 +39,8 @@ export abstract class CacheStore {
   }
   /**
    * A rebuild's fill and its lock's release: SET PX of `key`, then `lockKey` deleted while it still
-   * holds `token`. False when the fill failed (the release is tried all the same).
+   * holds `token`. False when the fill failed or the store did not answer (the caller then
+   * releases the lock again: a release that did happen is not undone by that).
    */
   async setAndUnlock(
     key: string,

@@ -23,12 +23,16 @@ const LOCK_AND_PEEK = new RedisScript(
   `if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {1, redis.call('GET', KEYS[2])} end
 return {0}`,
 );
-/** KEYS: the key rebuilt, its lock. ARGV: value, TTL, the lock's token. One server only, as above. */
+/**
+ * KEYS: the key rebuilt, its lock. ARGV: value, TTL, the lock's token. 1 when filled, 0 when the
+ * SET was refused (e.g. out of memory); the lock is released either way. One server only, as above.
+ */
 const SET_AND_UNLOCK = new RedisScript(
   'fsvSetAndUnlock',
   2,
-  `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  `local set = redis.pcall('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+if type(set) == 'table' and set.err then return 0 end
 return 1`,
 );
 /** One key (any cluster slot): SET PX while it holds ARGV[1]. */
@@ -251,10 +255,11 @@ export class RedisCacheStore extends CacheStore {
     token: string,
   ): Promise<boolean> {
     if (this.isCluster) return super.setAndUnlock(key, value, ttlMs, lockKey, token);
-    return this.call(async () => {
-      await SET_AND_UNLOCK.run(this.client, [this.k(key), this.k(lockKey)], [value, ttlMs, token]);
-      return true;
-    }, false);
+    return this.call(
+      async () =>
+        (await SET_AND_UNLOCK.run(this.client, [this.k(key), this.k(lockKey)], [value, ttlMs, token])) === 1,
+      false,
+    );
   }
 
   replaceIfEquals(key: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
