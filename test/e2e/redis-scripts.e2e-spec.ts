@@ -70,4 +70,27 @@ describe('Redis scripts on an auto-pipelining client', () => {
     expect(await store.get(lock)).toBeNull();
     expect(await store.get('rebuild:other')).toBeNull();
   });
+
+  it("a guarded rebuild's fill lands only under the stamp it read, and releases the lock either way", async () => {
+    const key = 'rebuild:detail';
+    const lock = `lock:${key}`;
+    const [before] = (await store.changeStamps([key])) ?? ['unread'];
+    expect((await store.lockAndPeek(lock, 'tok-e', 2000, key)).got).toBe(true);
+    // Changed after the stamp was read: the fill is refused, the lock released all the same.
+    expect(await store.markChanged(key, 30_000)).toBe(true);
+    expect(await store.fillIfUnchangedAndUnlock(key, before, 'old row', 5000, lock, 'tok-e')).toBe(true);
+    expect(await store.get(key)).toBeNull();
+    expect(await store.get(lock)).toBeNull();
+    // Unchanged since the read: filled and released; a foreign token leaves the lock alone.
+    const [now] = (await store.changeStamps([key])) ?? ['unread'];
+    expect((await store.lockAndPeek(lock, 'tok-f', 2000, key)).got).toBe(true);
+    expect(await store.fillIfUnchangedAndUnlock(key, now, 'new row', 5000, lock, 'tok-x')).toBe(true);
+    expect(await store.get(lock)).toBe('tok-f');
+    expect(await store.get(key)).toBe('new row');
+    expect(await store.withRedis((redis, p) => redis.pttl(`${p}${key}`))).toBeGreaterThan(4000);
+    // Already filled: not overwritten (NX), and the holder's release goes through.
+    expect(await store.fillIfUnchangedAndUnlock(key, now, 'other row', 5000, lock, 'tok-f')).toBe(true);
+    expect(await store.get(key)).toBe('new row');
+    expect(await store.get(lock)).toBeNull();
+  });
 });

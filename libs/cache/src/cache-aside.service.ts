@@ -97,7 +97,7 @@ export class CacheAside {
         if (lock.got) released = await this.store.setAndUnlock(key, value, ttl, lockKey, token);
         else await this.store.set(key, value, ttl);
       } else if (lock.got && stamp !== undefined && stampStillGuards(stampReadAt, opts.guarded.stampTtlMs))
-        await this.store.fillIfUnchanged(key, stamp[0], value, ttl);
+        released = await this.store.fillIfUnchangedAndUnlock(key, stamp[0], value, ttl, lockKey, token);
       return value;
     } finally {
       if (lock.got && !released) await this.store.delIfEquals(lockKey, token);

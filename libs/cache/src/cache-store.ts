@@ -54,6 +54,22 @@ export abstract class CacheStore {
     return done;
   }
   /**
+   * A guarded rebuild's fill ({@link fillIfUnchanged}) and its lock's release: true when the
+   * release was carried out (whether or not the stamp let the fill land), false when the store did
+   * not answer (the caller then releases again).
+   */
+  async fillIfUnchangedAndUnlock(
+    key: string,
+    stamp: string | null,
+    value: string,
+    ttlMs: number,
+    lockKey: string,
+    token: string,
+  ): Promise<boolean> {
+    await this.fillIfUnchanged(key, stamp, value, ttlMs);
+    return this.delIfEquals(lockKey, token);
+  }
+  /**
    * SET PX only while `key` still holds `expected` (compare-and-set: a fill that must not land
    * over an invalidation written since it read). False when it did not, or when unavailable.
    */

@@ -58,6 +58,22 @@ const FILL_IF_UNCHANGED = new RedisScript(
 if redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3], 'NX') then return 1 end
 return 0`,
 );
+/**
+ * KEYS: the entry, its change stamp (one slot), its rebuild's lock. ARGV: the stamp read before
+ * the load ('' = none), value, TTL, the lock's token. {@link FILL_IF_UNCHANGED}, then the lock
+ * released whatever the fill did; 1 when filled. One server only: the lock is in another slot.
+ */
+const FILL_IF_UNCHANGED_AND_UNLOCK = new RedisScript(
+  'fsvFillIfUnchangedAndUnlock',
+  3,
+  `local filled = 0
+if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
+  local set = redis.pcall('SET', KEYS[1], ARGV[2], 'PX', ARGV[3], 'NX')
+  if type(set) == 'table' and set.ok then filled = 1 end
+end
+if redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
+return filled`,
+);
 const HIT = `local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local t = redis.call('PTTL', KEYS[1])
@@ -309,6 +325,25 @@ export class RedisCacheStore extends CacheStore {
         )) === 1,
       false,
     );
+  }
+
+  override async fillIfUnchangedAndUnlock(
+    key: string,
+    stamp: string | null,
+    value: string,
+    ttlMs: number,
+    lockKey: string,
+    token: string,
+  ): Promise<boolean> {
+    if (this.isCluster) return super.fillIfUnchangedAndUnlock(key, stamp, value, ttlMs, lockKey, token);
+    return this.call(async () => {
+      await FILL_IF_UNCHANGED_AND_UNLOCK.run(
+        this.client,
+        [this.k(key), this.stampKey(key), this.k(lockKey)],
+        [stamp ?? '', value, ttlMs, token],
+      );
+      return true;
+    }, false);
   }
 
   hit(key: string, windowMs: number): Promise<{ count: number; ttlMs: number } | null> {
