@@ -149,4 +149,39 @@ describe.each(PROFILES)('feed and detail caches (%s)', (profile) => {
     expect((await detail()).status).toBe(404);
     expect(await converges((i) => i?.id !== v.id)).toBe(true);
   });
+
+  it("a delete leaves the cached latest pages (anonymous and logged in) and the follower's cached following page at once", async () => {
+    const author = await registerAndLogin(t, 'delauthor');
+    const fan = await registerAndLogin(t, 'delfan');
+    const as = (who: { token: string }) => ({ authorization: `Bearer ${who.token}` });
+    await t.http.post('/social/follow').set(as(fan)).send({ vlogger_id: author.id }).expect(200);
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await t.http
+        .post('/video/publish')
+        .set(as(author))
+        .send({
+          title: `del ${i}`,
+          play_url: 'https://cdn.example/v.mp4',
+          cover_url: 'https://cdn.example/c.jpg',
+        })
+        .expect(200);
+      ids.push(res.body.id as number);
+    }
+    // Past the page cache of any earlier read: these pages are built (and cached) now.
+    await new Promise((r) => setTimeout(r, 5200));
+    const pageIds = (res: { body: { video_list: { id: number }[] } }): number[] =>
+      res.body.video_list.map((v) => v.id);
+    const reads = {
+      anonymous: () => t.http.post('/feed/listLatest').send({ limit: 2 }).expect(200),
+      loggedIn: () => t.http.post('/feed/listLatest').set(as(fan)).send({ limit: 2 }).expect(200),
+      following: () => t.http.post('/feed/listByFollowing').set(as(fan)).send({ limit: 2 }).expect(200),
+    };
+    for (const read of Object.values(reads)) {
+      expect(pageIds(await read())).toEqual([ids[2], ids[1]]);
+      expect(pageIds(await read())).toEqual([ids[2], ids[1]]); // now from the cache
+    }
+    await t.http.post('/video/delete').set(as(author)).send({ id: ids[2] }).expect(200);
+    for (const read of Object.values(reads)) expect(pageIds(await read())).toEqual([ids[1], ids[0]]);
+  });
 });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { CacheAside, CacheKeys } from '@app/cache';
-import { fieldError, validationError } from '@app/core';
+import { ExpiringMap, fieldError, validationError } from '@app/core';
 import { LikedSets } from '@app/like';
 import { FollowHooks } from '@app/social';
 import {
@@ -71,6 +71,12 @@ function cachedPage(page: { video_list: FeedVideoItem[] }): CachedPage {
   return { json: JSON.stringify(page), ids: page.video_list.map((v) => v.id) };
 }
 
+/**
+ * Videos this process deleted are remembered this long (the page cache's TTL and a margin): a cached
+ * latest or following page that still lists one is dropped and rebuilt instead of served.
+ */
+const DELETED_MEMORY_MS = FEED_CACHE_TTL_MS + 2000;
+
 /** After a follow, the following pages are dropped again this much later (a rebuild racing the follow). */
 const FOLLOWING_SECOND_DROP_MS = 500;
 
@@ -86,6 +92,8 @@ const FOLLOWING_SECOND_DROP_MS = 500;
 export class FeedService {
   /** Pre-serialised anonymous latest pages, for the HTTP fast path. */
   readonly latestPages = new FeedPageCache();
+  /** Videos deleted through this process in the last {@link DELETED_MEMORY_MS}. */
+  private readonly deletedIds = new ExpiringMap<true>(10_000);
   /** The SQL pull's rows from the `getDetail` entries (the per-author plans select ids only). */
   private readonly detailRows: RowsOf;
 
@@ -111,7 +119,17 @@ export class FeedService {
       await Promise.all([latestIndex.push([{ id: v.id, time: v.createTime }]), tagIndex.push([v])]);
     });
     deleted.registerAfterCommit(async (v) => {
-      await Promise.all([latestIndex.remove([v.id]), tagIndex.remove(v.tags, [v.id])]);
+      // SPEC §3.2: a delete removes the video from every feed. The indexes lose it here; the
+      // cached first pages (this process's copies and Redis's) are dropped, and any cached page
+      // read later that still lists it (built before the delete, or deeper) is rebuilt.
+      this.deletedIds.set(String(v.id), true, Date.now() + DELETED_MEMORY_MS);
+      this.latestPages.clear();
+      const firstPages = Array.from({ length: FEED_MAX_LIMIT }, (_, i) => CacheKeys.latestFeed(i + 1, '0'));
+      await Promise.all([
+        latestIndex.remove([v.id]),
+        tagIndex.remove(v.tags, [v.id]),
+        this.cache.invalidate(...firstPages),
+      ]);
     });
   }
 
@@ -163,15 +181,26 @@ export class FeedService {
       const rows = await this.latestFromIndex(q);
       if (rows !== undefined) return cachedPage(this.timePage(rows, q));
     }
-    const raw = await this.cache.getOrLoadRaw(
-      key,
-      { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_latest' },
-      async () => packPage(Date.now(), JSON.stringify(this.timePage(await this.latestRows(q), q))),
+    const raw = await this.freshCached(key, () =>
+      this.cache.getOrLoadRaw(key, { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_latest' }, async () =>
+        packPage(Date.now(), JSON.stringify(this.timePage(await this.latestRows(q), q))),
+      ),
     );
     const { builtAt, json } = unpackPage(raw);
     const page = { json, ids: pageIds(json) };
     this.latestPages.set(key, page, builtAt + FEED_CACHE_TTL_MS);
     return page;
+  }
+
+  /**
+   * A cached page's text from `read`, read once more after dropping it when it lists a video this
+   * process deleted lately (the rebuild reads indexes and tables the delete already left).
+   */
+  private async freshCached(key: string, read: () => Promise<string>): Promise<string> {
+    const raw = await read();
+    if (this.deletedIds.size === 0 || !pageIds(raw).some((id) => this.deletedIds.get(String(id)))) return raw;
+    await this.cache.invalidate(key);
+    return read();
   }
 
   /** The page's rows (and one more) from the latest index when it can answer, else the SQL query. */
@@ -255,14 +284,16 @@ export class FeedService {
       viewerId,
       q.latestTime > 0 ? `${q.latestTime}:${q.idBefore}` : '0',
     );
-    return this.cache.getOrLoadRaw(key, { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_following' }, async () => {
-      const take = q.limit + 1;
-      const rows =
-        q.latestTime > 0
-          ? await this.repo.following(viewerId, take, q.latestTime, q.idBefore, false, this.detailRows)
-          : await this.followingRows(viewerId, q);
-      return JSON.stringify(this.timePage(rows, q));
-    });
+    return this.freshCached(key, () =>
+      this.cache.getOrLoadRaw(key, { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_following' }, async () => {
+        const take = q.limit + 1;
+        const rows =
+          q.latestTime > 0
+            ? await this.repo.following(viewerId, take, q.latestTime, q.idBefore, false, this.detailRows)
+            : await this.followingRows(viewerId, q);
+        return JSON.stringify(this.timePage(rows, q));
+      }),
+    );
   }
 
   /** The page's rows (and one more) from the viewer's timeline when it can answer, else the SQL pull. */
