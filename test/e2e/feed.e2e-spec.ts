@@ -499,6 +499,51 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
         r.disconnect();
       }
     });
+
+    it("listByPopularity's first page shows a like made after the current minute's snapshot was built, within the shared page's 5 s (not at the next minute)", async () => {
+      const liker = await registerAndLogin(t, 'hotfresh');
+      // Activity in the current minute, so its snapshot is not empty (an empty one reads the
+      // database, which lists every video), then the snapshot built now, before the like.
+      const r = redisClient();
+      try {
+        const prefix = t.testEnv.redisPrefix ?? '';
+        await r.zincrby(prefix + CacheKeys.hotBucket(minuteBucket(Date.now())), 1, String(videos[1].id));
+        await r.incr(prefix + CacheKeys.hotVersion); // as the popularity handler's script does
+      } finally {
+        r.disconnect();
+      }
+      // Past any snapshot an earlier test built in this minute (rebuilt at most every second).
+      await new Promise((res) => setTimeout(res, 1100));
+      const ids = async (): Promise<number[]> => {
+        const all: number[] = [];
+        let body: { video_list: { id: number }[]; as_of: number; next_offset: number; has_more: boolean };
+        // A page size no other test reads, so no page held by an earlier read answers.
+        let q: Record<string, number> = { limit: 47 };
+        do {
+          body = (await t.http.post('/feed/listByPopularity').send(q).expect(200)).body;
+          all.push(...body.video_list.map((v) => v.id));
+          q = { limit: 47, as_of: body.as_of, offset: body.next_offset };
+        } while (body.has_more);
+        return all;
+      };
+      const target = videos[videos.length - 1].id; // the oldest: never ranked by an earlier test
+      const before = await ids();
+      // The snapshot's list (the database's would list every video).
+      expect(before).toContain(videos[1].id);
+      expect(before).not.toContain(target);
+      await t.http
+        .post('/like/like')
+        .set('authorization', `Bearer ${liker.token}`)
+        .send({ video_id: target })
+        .expect(200);
+      const deadline = Date.now() + 7000; // the shared page's 5 s hold, the 1 s rebuild interval
+      let seen = (await ids()).includes(target);
+      while (!seen && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        seen = (await ids()).includes(target);
+      }
+      expect(seen).toBe(true);
+    });
   }
 });
 

@@ -13,6 +13,9 @@ export const CacheKeys = {
   /** Minute bucket `yyyyMMddHHmm` (UTC). The `{video}` tag keeps buckets and snapshots in one slot. */
   hotBucket: (minute: string): string => `hot:{video}:1m:${minute}`,
   hotSnapshot: (asOf: number): string => `hot:{video}:merge:1m:${asOf}`,
+  /** Bumped whenever a minute bucket moves; `<snapshot>:built` holds the version a snapshot was built at. */
+  hotVersion: 'hot:{video}:version',
+  hotSnapshotBuilt: (asOf: number): string => `hot:{video}:merge:1m:${asOf}:built`,
   lock: (key: string): string => `lock:${key}`,
   rateLimit: (name: string, subject: string): string => `rl:${name}:${subject}`,
   /** The ids of the videos an account likes (`is_liked` of pages), and the version guarding its loads. */

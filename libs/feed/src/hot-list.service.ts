@@ -18,10 +18,10 @@ const SENTINEL = '0';
  * slice of it, extending its life. KEYS[1] = snapshot, KEYS[2..] = the minute buckets (one slot,
  * hash tag `{video}`). ARGV: start, stop, ttl ms. Returns [entries incl. sentinel, members in order].
  */
-const SNAPSHOT_SLICE = `
-if redis.call('EXISTS', KEYS[1]) == 0 then
+/** Lua that (re)fills KEYS[1] from the buckets KEYS[first..]: entries encoded, the sentinel last. */
+const fillSnapshot = (first: number): string => `
   local tmp = {}
-  for i = 2, #KEYS do tmp[#tmp + 1] = KEYS[i] end
+  for i = ${first}, #KEYS do tmp[#tmp + 1] = KEYS[i] end
   redis.call('ZUNIONSTORE', KEYS[1], #tmp, unpack(tmp))
   local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
   redis.call('DEL', KEYS[1])
@@ -41,10 +41,48 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   args[#args + 1] = '0'
   args[#args + 1] = '${SENTINEL}'
   redis.call('ZADD', KEYS[1], unpack(args))
+`;
+
+/**
+ * Builds the snapshot once (atomically: the script is the lock, Redis runs it alone) and returns a
+ * slice of it, extending its life. KEYS[1] = snapshot, KEYS[2..] = the minute buckets (one slot,
+ * hash tag `{video}`). ARGV: start, stop, ttl ms. Returns [entries incl. sentinel, members in order].
+ */
+const SNAPSHOT_SLICE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+${fillSnapshot(2)}
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])}
 `;
+
+/**
+ * The current minute's first page: the snapshot is (re)built when it is missing, or when a bucket
+ * moved since it was built (the buckets' version differs from the one it was built at) and it is
+ * at least ARGV[5] ms old, so activity in the minute being read shows within that. KEYS[1] =
+ * snapshot, KEYS[2] = its built mark (`<version>:<ms>`), KEYS[3] = the buckets' version, KEYS[4..]
+ * = the buckets. ARGV: start, stop, ttl ms, now ms, minimum age ms.
+ */
+const SNAPSHOT_FRESH = `
+local version = redis.call('GET', KEYS[3]) or '0'
+local built = redis.call('GET', KEYS[2])
+local stale = true
+if built and redis.call('EXISTS', KEYS[1]) == 1 then
+  local v, t = string.match(built, '^(%d+):(%d+)$')
+  stale = v ~= version and tonumber(ARGV[4]) - tonumber(t) >= tonumber(ARGV[5])
+end
+if stale then
+${fillSnapshot(4)}
+  redis.call('SET', KEYS[2], version .. ':' .. ARGV[4], 'PX', ARGV[3])
+else
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {redis.call('ZCARD', KEYS[1]), redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])}
+`;
+
+/** A current snapshot is rebuilt for a first page at most this often (when its buckets moved). */
+export const HOT_REFRESH_MS = 1000;
 
 /** The common case, one key: extend the snapshot's life and slice it; nil when it does not exist. */
 const SNAPSHOT_READ = `
@@ -53,7 +91,7 @@ return {redis.call('ZCARD', KEYS[1]), redis.call('ZREVRANGE', KEYS[1], ARGV[1], 
 `;
 
 const sha1 = (script: string): string => createHash('sha1').update(script).digest('hex');
-const SHA = { read: sha1(SNAPSHOT_READ), build: sha1(SNAPSHOT_SLICE) };
+const SHA = { read: sha1(SNAPSHOT_READ), build: sha1(SNAPSHOT_SLICE), fresh: sha1(SNAPSHOT_FRESH) };
 
 /** EVALSHA (the script body is not resent per call), loading the script on NOSCRIPT. */
 async function evalCached(
@@ -104,7 +142,11 @@ export class HotListService {
 
   async list(q: PopularityQuery): Promise<PopularityPage> {
     const asOf = HotListService.resolveAsOf(q.asOf);
-    const fromSnapshot = await this.fromSnapshot(asOf, q);
+    const fromSnapshot = await this.fromSnapshot(
+      asOf,
+      q,
+      q.offset === 0 && asOf === HotListService.resolveAsOf(0),
+    );
     if (fromSnapshot) return fromSnapshot;
     const rows = await this.repo.popularity(q.limit + 1, q.offset);
     const items = rows.slice(0, q.limit).map(toFeedItem);
@@ -117,7 +159,11 @@ export class HotListService {
   }
 
   /** A page of the snapshot, or undefined when Redis is unavailable or the window is empty. */
-  private async fromSnapshot(asOf: number, q: PopularityQuery): Promise<PopularityPage | undefined> {
+  private async fromSnapshot(
+    asOf: number,
+    q: PopularityQuery,
+    fresh: boolean,
+  ): Promise<PopularityPage | undefined> {
     const key = CacheKeys.hotSnapshot(asOf);
     const items = [];
     let offset = q.offset;
@@ -130,6 +176,12 @@ export class HotListService {
       const chunk = Math.max(want, 16);
       const args = [offset, offset + chunk - 1, HOT_SNAPSHOT_TTL_MS];
       const reply = await this.store.withRedis(async (redis, prefix) => {
+        if (first && fresh) {
+          const keys = [key, CacheKeys.hotSnapshotBuilt(asOf), CacheKeys.hotVersion];
+          const all = [...keys, ...HotListService.bucketKeys(asOf)].map((k) => prefix + k);
+          const freshArgs = [...args, Date.now(), HOT_REFRESH_MS];
+          return (await evalCached(redis, SNAPSHOT_FRESH, SHA.fresh, all, freshArgs)) as [number, string[]];
+        }
         const read = await evalCached(redis, SNAPSHOT_READ, SHA.read, [prefix + key], args);
         if (read !== null) return read as [number, string[]];
         const all = [key, ...HotListService.bucketKeys(asOf)].map((k) => prefix + k);

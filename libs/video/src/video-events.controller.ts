@@ -11,17 +11,20 @@ export const HOT_BUCKET_TTL_SECONDS = 2 * 60 * 60;
 
 /**
  * For each event i (1-based pairs): KEYS[2i-1] its dedupe key, KEYS[2i] its minute bucket (all in
- * the `{video}` slot); ARGV[1] the ttl, ARGV[2i] its delta, ARGV[2i+1] its member. A bucket moves
- * only for an event never seen, so a redelivery counts once. One call for a whole batch.
+ * the `{video}` slot), the last key the buckets' version (bumped when any moved: the hot list's
+ * current snapshot is rebuilt after it); ARGV[1] the ttl, ARGV[2i] its delta, ARGV[2i+1] its
+ * member. A bucket moves only for an event never seen, so a redelivery counts once. One call for
+ * a whole batch.
  */
 const HOT_INCR = `local n = 0
-for i = 1, #KEYS, 2 do
+for i = 1, #KEYS - 1, 2 do
   if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
     redis.call('ZINCRBY', KEYS[i + 1], ARGV[i + 1], ARGV[i + 2])
     redis.call('EXPIRE', KEYS[i + 1], ARGV[1])
     n = n + 1
   end
 end
+if n > 0 then redis.call('INCR', KEYS[#KEYS]) end
 return n`;
 
 export const hotSeenKey = (eventId: string): string => `hot:{video}:seen:${eventId}`;
@@ -40,11 +43,12 @@ class HotBuckets implements AfterCommitEffect {
     const result = await this.store.withRedis((redis, prefix) =>
       redis.eval(
         HOT_INCR,
-        live.length * 2,
+        live.length * 2 + 1,
         ...live.flatMap((p) => [
           prefix + hotSeenKey(p.event_id),
           prefix + CacheKeys.hotBucket(minuteBucket(p.ts)),
         ]),
+        prefix + CacheKeys.hotVersion,
         String(HOT_BUCKET_TTL_SECONDS),
         ...live.flatMap((p) => [String(p.delta), String(p.video_id)]),
       ),
