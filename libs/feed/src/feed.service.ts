@@ -94,6 +94,8 @@ export class FeedService {
   readonly latestPages = new FeedPageCache();
   /** Videos deleted through this process in the last {@link DELETED_MEMORY_MS}. */
   private readonly deletedIds = new ExpiringMap<true>(10_000);
+  /** When the last of {@link deletedIds} expires (then the map is cleared: no page is checked). */
+  private deletedUntil = 0;
   /** The SQL pull's rows from the `getDetail` entries (the per-author plans select ids only). */
   private readonly detailRows: RowsOf;
 
@@ -122,7 +124,8 @@ export class FeedService {
       // SPEC §3.2: a delete removes the video from every feed. The indexes lose it here; the
       // cached first pages (this process's copies and Redis's) are dropped, and any cached page
       // read later that still lists it (built before the delete, or deeper) is rebuilt.
-      this.deletedIds.set(String(v.id), true, Date.now() + DELETED_MEMORY_MS);
+      this.deletedUntil = Date.now() + DELETED_MEMORY_MS;
+      this.deletedIds.set(String(v.id), true, this.deletedUntil);
       this.latestPages.clear();
       const firstPages = Array.from({ length: FEED_MAX_LIMIT }, (_, i) => CacheKeys.latestFeed(i + 1, '0'));
       await Promise.all([
@@ -198,7 +201,12 @@ export class FeedService {
    */
   private async freshCached(key: string, read: () => Promise<string>): Promise<string> {
     const raw = await read();
-    if (this.deletedIds.size === 0 || !pageIds(raw).some((id) => this.deletedIds.get(String(id)))) return raw;
+    if (this.deletedIds.size === 0) return raw;
+    if (Date.now() >= this.deletedUntil) {
+      this.deletedIds.clear();
+      return raw;
+    }
+    if (!pageIds(raw).some((id) => this.deletedIds.get(String(id)))) return raw;
     await this.cache.invalidate(key);
     return read();
   }
