@@ -126,13 +126,11 @@ export class FeedService {
       // read later that still lists it (built before the delete, or deeper) is rebuilt.
       this.deletedUntil = Date.now() + DELETED_MEMORY_MS;
       this.deletedIds.set(String(v.id), true, this.deletedUntil);
+      await Promise.all([latestIndex.remove([v.id]), tagIndex.remove(v.tags, [v.id])]);
+      // After the indexes lost it, so no rebuild from the old index lands after these drops.
       this.latestPages.clear();
       const firstPages = Array.from({ length: FEED_MAX_LIMIT }, (_, i) => CacheKeys.latestFeed(i + 1, '0'));
-      await Promise.all([
-        latestIndex.remove([v.id]),
-        tagIndex.remove(v.tags, [v.id]),
-        this.cache.invalidate(...firstPages),
-      ]);
+      await this.cache.invalidate(...firstPages);
     });
   }
 

@@ -13,11 +13,6 @@ const ID_SPACE = 4294967296;
 /** Last member of every snapshot (score 0, below every encoded entry): marks "built", even when empty. */
 const SENTINEL = '0';
 
-/**
- * Builds the snapshot once (atomically: the script is the lock, Redis runs it alone) and returns a
- * slice of it, extending its life. KEYS[1] = snapshot, KEYS[2..] = the minute buckets (one slot,
- * hash tag `{video}`). ARGV: start, stop, ttl ms. Returns [entries incl. sentinel, members in order].
- */
 /** Lua that (re)fills KEYS[1] from the buckets KEYS[first..]: entries encoded, the sentinel last. */
 const fillSnapshot = (first: number): string => `
   local tmp = {}
@@ -69,7 +64,7 @@ local built = redis.call('GET', KEYS[2])
 local stale = true
 if built and redis.call('EXISTS', KEYS[1]) == 1 then
   local v, t = string.match(built, '^(%d+):(%d+)$')
-  stale = v ~= version and tonumber(ARGV[4]) - tonumber(t) >= tonumber(ARGV[5])
+  stale = (not v) or (v ~= version and tonumber(ARGV[4]) - tonumber(t) >= tonumber(ARGV[5]))
 end
 if stale then
 ${fillSnapshot(4)}
@@ -110,11 +105,12 @@ async function evalCached(
 }
 
 /**
- * The hot list (SPEC §6): a frozen snapshot per `as_of` minute, the union of the 60 minute buckets
- * ending there; pages are slices by `offset`. An empty window, or Redis down, reads the database
+ * The hot list (SPEC §6): a snapshot per `as_of` minute, the union of the 60 minute buckets
+ * ending there; pages are slices by `offset`. A past minute's snapshot is frozen; the current
+ * minute's is rebuilt for a first page when a bucket moved (at most every {@link HOT_REFRESH_MS}). An empty window, or Redis down, reads the database
  * by (popularity desc, id desc) with the same `as_of` + `offset` paging. Offset paging over the
  * database is exact on a frozen dataset only: a popularity change between two pages can shift rows
- * across the offset (the snapshot, by contrast, never moves). A walk that starts on the snapshot and
+ * across the offset (a past minute's snapshot, by contrast, never moves). A walk that starts on the snapshot and
  * continues on the database (Redis lost mid-walk) switches order and may repeat items.
  */
 @Injectable()
