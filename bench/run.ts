@@ -89,8 +89,8 @@ const DIST = join(__dirname, '..');
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 const rand = (n: number): number => Math.floor(Math.random() * n);
-/** LATEST_INDEX_MAX_LENGTH's default (the api runs with it). */
-const LATEST_INDEX_DEFAULT = 20_000;
+/** The newest videos one deep listLatest scenario stays within (the latest index's former default length). */
+const NEWEST_RANGE = 20_000;
 const hasTaskset = spawnSync('taskset', ['-V']).status === 0 && cpus().length >= 2;
 
 /** Re-executes this script pinned to core 1, once. */
@@ -272,11 +272,11 @@ async function main(): Promise<void> {
       }
       recentFrom.set(u.follows, cursor.latest_time);
     }
-    // Where the newest 20,000 videos begin (what the latest index of the default length holds).
+    // Where the newest 20,000 videos begin (the latest index's default length until 2026-12-03; kept for comparison).
     let latestFrom = 0;
     {
       let cursor = { latest_time: 0, id_before: 0 };
-      for (let page = 0; page < LATEST_INDEX_DEFAULT / 50; page++) {
+      for (let page = 0; page < NEWEST_RANGE / 50; page++) {
         const res = await post('/feed/listLatest', { limit: 50, ...cursor });
         const body = JSON.parse(res.text) as { next_time: number; next_id_before: number; has_more: boolean };
         cursor = { latest_time: body.next_time, id_before: body.next_id_before };

@@ -1,4 +1,4 @@
-import { CacheKeys } from '@app/cache';
+import { CacheKeys, CacheStore, ScopedIdIndex } from '@app/cache';
 import { FeedRepository, FeedService, LatestIndex, timelineMember as member, type VideoRow } from '@app/feed';
 import { startApp, TestApp } from '../helpers/test-app';
 import { PROFILES, redisClient } from '../helpers/test-env';
@@ -199,5 +199,55 @@ if (PROFILES.includes('full')) {
       // That read started a build (off its path): the index is back shortly after.
       await waitForKey(redis, key(CacheKeys.latestIndexMeta()));
     });
+
+    it.each([20, 21, 'all', 'all+5'] as const)(
+      'a build in parts (of 7, ties split across parts) holds exactly the newest entries, its floor set only when some were left out (cap %s)',
+      async (capCase) => {
+        const everything = await repo.latestIds(100_000);
+        const cap =
+          capCase === 'all' ? everything.length : capCase === 'all+5' ? everything.length + 5 : capCase;
+        const scopeKeys = (): [string, string] => [`test:parts:${cap}:z`, `test:parts:${cap}:m`];
+        let loads = 0;
+        const parts = new ScopedIdIndex(t.app.get(CacheStore), {
+          name: 'parts',
+          keys: scopeKeys,
+          cap,
+          load: (_scope, take, before) => {
+            loads++;
+            return repo.latestIds(take, before);
+          },
+          paged: true,
+          partSize: 7,
+        });
+        try {
+          await parts.warm('');
+          const [z, m] = scopeKeys().map(key);
+          const held = await redis.zrevrange(z, 0, -1, 'WITHSCORES');
+          const entries: { id: number; time: number }[] = [];
+          for (let i = 0; i < held.length; i += 2)
+            entries.push({ id: Number(held[i]), time: Number(held[i + 1]) });
+          const newest = everything.slice(0, Math.min(cap, everything.length));
+          expect(entries).toEqual(newest);
+          expect(loads).toBe(Math.ceil(Math.min(cap, everything.length + 1) / 7));
+          const last = newest[newest.length - 1];
+          expect(await redis.hget(m, 'floor')).toBe(
+            cap < everything.length ? `${last.time}:${member(last.id)}` : '',
+          );
+          expect(await redis.hget(m, 'state')).toBe('ready');
+          // Past the oldest entry held: SQL's to answer when some were left out, else nothing more.
+          expect(await parts.ids('', 10, last.time, last.id)).toEqual(
+            cap < everything.length ? undefined : [],
+          );
+          // A page across the parts' seams is the SQL query's.
+          const mid = newest[5];
+          expect(await parts.ids('', 9, mid.time, mid.id)).toEqual(
+            (await repo.latest(9, mid.time, mid.id)).map((r) => Number(r.id)),
+          );
+        } finally {
+          parts.close();
+          await redis.del(...scopeKeys().map(key));
+        }
+      },
+    );
   });
 }

@@ -74,6 +74,20 @@ local first = 7
 ${FINISH_TAIL}`;
 
 /**
+ * Part of a large build's rows, ahead of its {@link FINISH}, if the build is still this one's:
+ * ARGV[1] token, ARGV[2] the marker's TTL (renewed, so a long build's marker does not lapse; the
+ * set gets the same TTL, so an abandoned build's rows go with its marker), then score/member pairs.
+ */
+const ADD = `
+if redis.call('HGET', KEYS[2], 'token') ~= ARGV[1] then return 0 end
+for i = 3, #ARGV, 500 do
+  redis.call('ZADD', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`;
+
+/**
  * Ends a guarded build (a following timeline): as {@link FINISH}, and first KEYS[3], the follow
  * set, is written from ARGV[7] (how many) and the account ids after it (with the member '0', so an
  * empty set still exists), and the pushes that came while the build ran (KEYS[4], member ->
@@ -215,6 +229,7 @@ const READ_GUARDED = READ_HEAD + READ_GUARD + READ_TAIL;
 const scripts = {
   begin: new RedisScript('fsvTimelineBegin', 2, BEGIN),
   finish: new RedisScript('fsvTimelineFinish', 2, FINISH),
+  add: new RedisScript('fsvIndexAdd', 2, ADD),
   push: new RedisScript('fsvTimelinePush', 2, PUSH),
   read: new RedisScript('fsvTimelineRead', 2, READ),
   readGuarded: new RedisScript('fsvGuardedRead', 3, READ_GUARDED),
@@ -325,14 +340,54 @@ const finishArgs = (b: IndexBuild): (string | number)[] => [
   b.version,
   b.extra,
 ];
-const entryArgs = (b: IndexBuild): (string | number)[] =>
-  b.entries.flatMap((e) => [e.time, indexMember(e.id)]);
+const entryArgs = (entries: IndexEntry[]): (string | number)[] =>
+  entries.flatMap((e) => [e.time, indexMember(e.id)]);
 
-/** Ends the build of `b.token` with its entries; stores nothing when the build is no longer this one. */
-export async function finishBuild(store: CacheStore, keys: IndexKeys, b: IndexBuild): Promise<void> {
-  await store.withRedis((redis, prefix) =>
-    scripts.finish.run(redis, keys(prefix), [...finishArgs(b), ...entryArgs(b)]),
+/**
+ * Entries a build sends per script call: a large index (the latest index may hold hundreds of
+ * thousands) is sent in parts, each a few milliseconds of Redis, so no call nears the store's
+ * command timeout and other clients' commands run between them.
+ */
+export const BUILD_CHUNK = 2000;
+
+/**
+ * Part of the build of `token`'s entries, ahead of its {@link finishBuild}, renewing its marker for
+ * `markerTtlMs`. False when Redis refused or the build is no longer this one.
+ */
+export async function addToBuild(
+  store: CacheStore,
+  keys: IndexKeys,
+  token: string,
+  markerTtlMs: number,
+  entries: IndexEntry[],
+): Promise<boolean> {
+  const added = await store.withRedis((redis, prefix) =>
+    scripts.add.run(redis, keys(prefix), [token, markerTtlMs, ...entryArgs(entries)]),
   );
+  return added === 1;
+}
+
+/**
+ * Ends the build of `b.token` with its entries (joining any {@link addToBuild} sent); stores
+ * nothing when the build is no longer this one. Entries beyond {@link BUILD_CHUNK} go first in
+ * parts, the last part with the finish. False when Redis refused or the build was replaced.
+ */
+export async function finishBuild(
+  store: CacheStore,
+  keys: IndexKeys,
+  b: IndexBuild,
+  markerTtlMs: number,
+): Promise<boolean> {
+  let from = 0;
+  for (; b.entries.length - from > BUILD_CHUNK; from += BUILD_CHUNK) {
+    if (!(await addToBuild(store, keys, b.token, markerTtlMs, b.entries.slice(from, from + BUILD_CHUNK)))) {
+      return false;
+    }
+  }
+  const done = await store.withRedis((redis, prefix) =>
+    scripts.finish.run(redis, keys(prefix), [...finishArgs(b), ...entryArgs(b.entries.slice(from))]),
+  );
+  return done === 1;
 }
 
 /**
@@ -349,7 +404,7 @@ export async function finishGuardedBuild(
       ...finishArgs(b),
       b.follows.length,
       ...b.follows,
-      ...entryArgs(b),
+      ...entryArgs(b.entries),
     ]),
   );
 }

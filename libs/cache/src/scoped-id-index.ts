@@ -2,7 +2,9 @@ import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { CacheStore } from './cache-store';
 import {
+  addToBuild,
   beginBuild,
+  BUILD_CHUNK,
   BUILD_TTL_MS,
   finishBuild,
   FLOOR_HINT_MS,
@@ -22,8 +24,20 @@ export interface ScopedIdIndexOptions {
   keys: (scope: string) => [string, string];
   /** How many entries an index keeps (the newest); 0 = no index. */
   cap: number;
-  /** The newest `take` entries of the scope, newest first, from the primary (pushes cover only what commits after this read). */
-  load: (scope: string, take: number) => Promise<IndexEntry[]>;
+  /**
+   * The newest `take` entries of the scope, newest first, from the primary (pushes cover only what
+   * commits after this read); with `before`, the `take` newest entries older than it. A family whose
+   * `load` honours `before` sets {@link paged}: its builds read and send {@link BUILD_CHUNK} at a time.
+   */
+  load: (scope: string, take: number, before?: IndexEntry) => Promise<IndexEntry[]>;
+  /**
+   * `load` takes a cursor: a large index (the latest one) is built in parts, so no build parses
+   * hundreds of thousands of rows in one turn of the event loop (~150 ms for 200,000) or holds them
+   * all at once.
+   */
+  paged?: boolean;
+  /** Entries per part of a paged build (default {@link BUILD_CHUNK}; tests take a few). */
+  partSize?: number;
 }
 
 /** Processes keep at most this many scopes' floors and owed drops (beyond it the floors are forgotten). */
@@ -137,16 +151,65 @@ export class ScopedIdIndex {
     const token = randomUUID();
     const keys = (prefix: string) => this.prefixed(prefix, scope);
     if (!(await beginBuild(this.store, keys, token, BUILD_TTL_MS, ''))) return;
+    if (this.opts.paged === true && this.opts.cap > this.partSize) return this.buildInParts(scope, token);
     const entries = await this.opts.load(scope, this.opts.cap + 1);
-    await finishBuild(this.store, keys, {
-      token,
-      ttlMs: INDEX_TTL_MS,
-      cap: this.opts.cap,
-      all: entries.length <= this.opts.cap,
-      version: '0',
-      extra: '',
-      entries: entries.slice(0, this.opts.cap),
-    });
+    await finishBuild(
+      this.store,
+      keys,
+      {
+        token,
+        ttlMs: INDEX_TTL_MS,
+        cap: this.opts.cap,
+        all: entries.length <= this.opts.cap,
+        version: '0',
+        extra: '',
+        entries: entries.slice(0, this.opts.cap),
+      },
+      BUILD_TTL_MS,
+    );
+  }
+
+  private get partSize(): number {
+    return this.opts.partSize ?? BUILD_CHUNK;
+  }
+
+  /**
+   * A paged build: {@link BUILD_CHUNK} entries read and sent at a time, the last part with the
+   * finish. Each part is its own read of the primary, so a video published meanwhile comes by its
+   * push (the index is building: pushes land in it), and one deleted after its part was read is
+   * removed by its delete's removal or, if that ran first, by the first page that finds it gone.
+   */
+  private async buildInParts(scope: string, token: string): Promise<void> {
+    const keys = (prefix: string) => this.prefixed(prefix, scope);
+    const cap = this.opts.cap;
+    let sent = 0;
+    let before: IndexEntry | undefined;
+    for (;;) {
+      const take = Math.min(this.partSize, cap - sent);
+      // One more than a part when it is the last allowed, to tell whether the scope holds more.
+      const part = await this.opts.load(scope, sent + take >= cap ? take + 1 : take, before);
+      const last = part.length < take || sent + take >= cap;
+      if (last) {
+        await finishBuild(
+          this.store,
+          keys,
+          {
+            token,
+            ttlMs: INDEX_TTL_MS,
+            cap,
+            all: part.length <= take,
+            version: '0',
+            extra: '',
+            entries: part.slice(0, take),
+          },
+          BUILD_TTL_MS,
+        );
+        return;
+      }
+      if (!(await addToBuild(this.store, keys, token, BUILD_TTL_MS, part))) return;
+      sent += part.length;
+      before = part[part.length - 1];
+    }
   }
 
   /** Entries into the scopes' indexes (those that exist). Never throws: a refusal drops them. */

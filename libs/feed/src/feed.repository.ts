@@ -74,14 +74,20 @@ export class FeedRepository {
   }
 
   /**
-   * The newest `take` (id, create_time) pairs, from the primary (the latest index's build: pushes
-   * cover only what commits after this read). A backward scan of ix_videos_create_time, which
-   * holds the id: no row is read.
+   * The newest `take` (id, create_time) pairs, or the next `take` older than `before` (the keyset
+   * predicate in OR form, which MariaDB range-scans), from the primary (the latest index's build, in
+   * parts: pushes cover only what commits after this read). A backward scan of
+   * ix_videos_create_time, which holds the id: no row is read.
    */
-  async latestIds(take: number): Promise<{ id: number; time: number }[]> {
+  async latestIds(
+    take: number,
+    before?: { id: number; time: number },
+  ): Promise<{ id: number; time: number }[]> {
     const rows = await this.db.query<{ id: number | string; create_time: number | string }>(
-      'SELECT v.id, v.create_time FROM videos v ORDER BY v.create_time DESC, v.id DESC LIMIT ?',
-      [take],
+      before === undefined
+        ? 'SELECT v.id, v.create_time FROM videos v ORDER BY v.create_time DESC, v.id DESC LIMIT ?'
+        : 'SELECT v.id, v.create_time FROM videos v WHERE v.create_time < ? OR (v.create_time = ? AND v.id < ?) ORDER BY v.create_time DESC, v.id DESC LIMIT ?',
+      before === undefined ? [take] : [before.time, before.time, before.id, take],
     );
     return rows.map((r) => ({ id: Number(r.id), time: Number(r.create_time) }));
   }

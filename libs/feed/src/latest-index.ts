@@ -20,7 +20,8 @@ export class LatestIndex implements OnModuleDestroy {
       name: 'latest',
       keys: () => [CacheKeys.latestIndex(), CacheKeys.latestIndexMeta()],
       cap: config.latestIndexMaxLength,
-      load: (_scope, take) => repo.latestIds(take),
+      load: (_scope, take, before) => repo.latestIds(take, before),
+      paged: true,
     });
   }
 
