@@ -48,7 +48,7 @@ const SCENARIO = opt('scenario', 'latest-deep');
 const DURATION = Number(opt('duration', '8'));
 const ROUNDS = Number(opt('rounds', '3'));
 const CONNECTIONS = Number(opt('connections', '50'));
-const SCENARIOS = ['latest-deep', 'latest-index', 'detail', 'author', 'following'];
+const SCENARIOS = ['latest-deep', 'latest-index', 'detail', 'author', 'following', 'latest-viewer'];
 const entry = (root: string): string => join(root, 'dist/apps/api/src/main.js');
 
 /** Every option checked before anything starts. */
@@ -132,13 +132,15 @@ async function requestsOf(info: SeedInfo): Promise<() => [string, unknown]> {
       return () => ['/video/listByAuthorID', { author_id: 1 + rand(info.args.accounts) }];
     case 'following':
       return () => ['/feed/listByFollowing', cursor(tMin)];
+    case 'latest-viewer':
+      return () => ['/feed/listLatest', { limit: 10 }];
     default:
       throw new Error(`unknown scenario ${SCENARIO}`);
   }
 }
 
 async function tokenFor(info: SeedInfo): Promise<string | undefined> {
-  if (SCENARIO !== 'following') return undefined;
+  if (SCENARIO !== 'following' && SCENARIO !== 'latest-viewer') return undefined;
   const user = info.following_users.find((u) => u.follows === 10) ?? info.following_users[0];
   const res = await fetch(`http://127.0.0.1:${PORTS[0]}/account/login`, {
     method: 'POST',

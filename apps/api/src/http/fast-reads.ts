@@ -65,7 +65,8 @@ function authorization(req: FastifyRequest): string | undefined {
 /**
  * The fast path for cacheable reads (issue 14): a `preParsing` hook recognises a registered route
  * with a small JSON body, reads the body itself, checks the caller with the guards' own
- * {@link AuthService} (`authenticateHeader`: signature, expiry, revocation via the token cache),
+ * {@link AuthService} (`verifyHeader`: header, signature, expiry; then `current`: revocation via the
+ * token cache, run alongside the service call, whose result is sent only once it has passed),
  * calls the service and sends the result. Every other case — a body the route's `query` does not
  * take as is, a missing or failing token, an error from the service — replays the bytes read to
  * Fastify's parser and Nest answers as if the hook were not there (middleware, guards, pipe,
@@ -133,9 +134,19 @@ export class FastReads implements OnModuleInit {
           this.send(route, q, undefined, request, reply, toNest);
           return;
         }
-        this.auth
-          .authenticateHeader(header)
-          .then((me) => this.send(route, q, me.id, request, reply, toNest), toNest);
+        let claimed: ReturnType<AuthService['verifyHeader']>;
+        try {
+          claimed = this.auth.verifyHeader(header);
+        } catch {
+          return toNest();
+        }
+        // The revocation check (Redis, or the database) and the read run together: their Redis
+        // commands leave in one write, and nothing is sent before the check has passed.
+        const current = this.auth.current(claimed.account, claimed.token).then(
+          () => true,
+          () => false,
+        );
+        this.send(route, q, claimed.account.id, request, reply, toNest, current);
       });
     });
   }
@@ -147,6 +158,7 @@ export class FastReads implements OnModuleInit {
     request: FastifyRequest,
     reply: FastifyReply,
     toNest: () => void,
+    current?: Promise<boolean>,
   ): void {
     const reply200 = (out: string | object | undefined): void => {
       if (out === undefined) return toNest();
@@ -166,9 +178,13 @@ export class FastReads implements OnModuleInit {
           )
         : route.answer(q, viewerId);
     } catch {
+      // `current` never rejects: left to settle alone.
       return toNest();
     }
-    if (out instanceof Promise) out.then(reply200, toNest);
+    if (current !== undefined) {
+      // Not the viewer's current token (or the check failed): Nest runs the guard and answers its 401.
+      Promise.all([Promise.resolve(out), current]).then(([o, ok]) => (ok ? reply200(o) : toNest()), toNest);
+    } else if (out instanceof Promise) out.then(reply200, toNest);
     else reply200(out);
   }
 }
