@@ -75,7 +75,29 @@ export class VideoDetailCache implements OnModuleDestroy {
   ) {}
 
   async get(id: number, load: () => Promise<VideoView | null>): Promise<VideoView | null> {
-    if (this.dirty.has(id)) return this.db.reads.onPrimary(load);
+    const entry = await this.getText(id, load);
+    return typeof entry === 'string' ? (JSON.parse(entry) as VideoView) : entry;
+  }
+
+  /**
+   * As {@link get}, but an entry that is a video's view with its tags (the usual hit) comes back as
+   * the text it was cached as, `JSON.stringify` of the view (`getDetail`'s answer, sent unparsed);
+   * anything else (gone, a refill, an entry cached before tags) as the view or null.
+   */
+  async getText(id: number, load: () => Promise<VideoView | null>): Promise<string | VideoView | null> {
+    const raw = await this.getRaw(id, load);
+    if (raw === undefined) return this.db.reads.onPrimary(load);
+    // Written by JSON.stringify(view): it starts with the id, and a string value cannot hold the
+    // unescaped `"tags":[`, so only the field itself matches.
+    if (raw.startsWith('{"id":') && raw.includes('"tags":[')) return raw;
+    const view = JSON.parse(raw) as VideoView | RefillMark | null;
+    if (isRefillMark(view)) return this.refill(id, raw, load);
+    return view === null || view.tags ? view : { ...view, tags: [] };
+  }
+
+  /** The entry's text, filled by `load` on a miss; undefined for an id read from the primary, uncached. */
+  private async getRaw(id: number, load: () => Promise<VideoView | null>): Promise<string | undefined> {
+    if (this.dirty.has(id)) return undefined;
     const key = CacheKeys.videoDetail(id);
     const raw = await this.aside.getOrLoadRaw(
       key,
@@ -87,8 +109,7 @@ export class VideoDetailCache implements OnModuleDestroy {
       },
       async () => JSON.stringify(await load()),
     );
-    const view = JSON.parse(raw) as VideoView | RefillMark | null;
-    return isRefillMark(view) ? this.refill(id, raw, load) : view;
+    return raw;
   }
 
   /**

@@ -125,14 +125,26 @@ export class VideoService {
 
   /** Cached (SPEC §5); 404 for an unknown id. */
   async getDetail(id: number): Promise<VideoView> {
+    const entry = await this.detailEntry(id);
+    return typeof entry === 'string' ? (JSON.parse(entry) as VideoView) : entry;
+  }
+
+  /** {@link getDetail}'s answer as JSON text (the fast read sends a cache hit's text unparsed). */
+  async getDetailJson(id: number): Promise<string> {
+    const entry = await this.detailEntry(id);
+    return typeof entry === 'string' ? entry : JSON.stringify(entry);
+  }
+
+  /** The cached entry's text, or the view; 404 when there is no such video. */
+  private async detailEntry(id: number): Promise<string | VideoView> {
     // A fill may come from a replica; right after a change the cache has it read the primary.
-    const view = await this.cache.get(id, async () => {
+    const entry = await this.cache.getText(id, async () => {
       const v = await this.db.reader.run(() => this.videos.findById(id));
       return v ? toVideoView(v) : null;
     });
-    if (!view) throw VideoErrors.notFound();
-    // An entry cached by a build from before tags existed lacks the field (for its TTL at most).
-    return view.tags ? view : { ...view, tags: [] };
+    if (!entry) throw VideoErrors.notFound();
+    // An entry cached by a build from before tags existed lacks the field (for its TTL at most): getText adds it.
+    return entry;
   }
 
   /** 404, 403 not the author; removes the video with its likes, comments and tags in one transaction. */

@@ -19,7 +19,7 @@ export class VideoHttpModule {
       url: '/video/getDetail',
       auth: 'public',
       query: (b) => idField(b.id),
-      answer: (id) => videos.getDetail(id),
+      answer: (id) => videos.getDetailJson(id),
     });
     fastReads.add<{ author: number; idBefore: number; limit: number }>({
       url: '/video/listByAuthorID',
