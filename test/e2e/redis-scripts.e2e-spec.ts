@@ -93,4 +93,19 @@ describe('Redis scripts on an auto-pipelining client', () => {
     expect(await store.get(key)).toBe('new row');
     expect(await store.get(lock)).toBeNull();
   });
+
+  it("a page's missing items are filled together, each only under the stamp it read and only where absent", async () => {
+    const keys = ['many:1', 'many:2', 'many:3', 'many:4'];
+    await store.set('many:4', 'cached meanwhile', 5000);
+    const stamps = (await store.changeStamps(keys)) ?? [];
+    expect(stamps).toHaveLength(4);
+    // many:2 changed after its stamp was read: its fill is refused, the others land (many:4 kept).
+    expect(await store.markChanged('many:2', 30_000)).toBe(true);
+    await store.fillManyIfUnchanged(
+      keys.map((key, i) => ({ key, stamp: stamps[i], value: `row ${i + 1}` })),
+      5000,
+    );
+    expect(await store.mget(keys)).toEqual(['row 1', null, 'row 3', 'cached meanwhile']);
+    expect(await store.withRedis((redis, p) => redis.pttl(`${p}many:3`))).toBeGreaterThan(4000);
+  });
 });

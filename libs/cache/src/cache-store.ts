@@ -92,6 +92,13 @@ export abstract class CacheStore {
    * change since then refuses the fill. False when refused or unavailable.
    */
   abstract fillIfUnchanged(key: string, stamp: string | null, value: string, ttlMs: number): Promise<boolean>;
+  /** {@link fillIfUnchanged} of several keys (a feed page's missing items), each on its own terms. */
+  async fillManyIfUnchanged(
+    fills: readonly { key: string; stamp: string | null; value: string }[],
+    ttlMs: number,
+  ): Promise<void> {
+    await Promise.all(fills.map((f) => this.fillIfUnchanged(f.key, f.stamp, f.value, ttlMs)));
+  }
   /** INCR + PEXPIRE on first hit; returns the count and the ms left in the window, or null when unavailable. */
   abstract hit(key: string, windowMs: number): Promise<{ count: number; ttlMs: number } | null>;
   /**

@@ -59,6 +59,21 @@ if redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3], 'NX') then return 1 end
 return 0`,
 );
 /**
+ * {@link FILL_IF_UNCHANGED} of several entries in one call: KEYS entry, stamp, entry, stamp, …;
+ * ARGV[1] the TTL, then per entry the stamp read before the load ('' = none) and the value. One
+ * server only (the entries are in many slots).
+ */
+const FILL_MANY_IF_UNCHANGED = new RedisScript(
+  'fsvFillManyIfUnchanged',
+  'any',
+  `for i = 1, #KEYS, 2 do
+  if (redis.call('GET', KEYS[i + 1]) or '') == ARGV[i + 1] then
+    redis.call('SET', KEYS[i], ARGV[i + 2], 'PX', ARGV[1], 'NX')
+  end
+end
+return 1`,
+);
+/**
  * KEYS: the entry, its change stamp (one slot), its rebuild's lock. ARGV: the stamp read before
  * the load ('' = none), value, TTL, the lock's token. {@link FILL_IF_UNCHANGED}, then the lock
  * released whatever the fill did; 1 when filled. One server only: the lock is in another slot.
@@ -325,6 +340,21 @@ export class RedisCacheStore extends CacheStore {
         )) === 1,
       false,
     );
+  }
+
+  override async fillManyIfUnchanged(
+    fills: readonly { key: string; stamp: string | null; value: string }[],
+    ttlMs: number,
+  ): Promise<void> {
+    if (this.isCluster || fills.length < 2) return super.fillManyIfUnchanged(fills, ttlMs);
+    await this.call(async () => {
+      await FILL_MANY_IF_UNCHANGED.run(
+        this.client,
+        fills.flatMap((f) => [this.k(f.key), this.stampKey(f.key)]),
+        [ttlMs, ...fills.flatMap((f) => [f.stamp ?? '', f.value])],
+      );
+      return true;
+    }, false);
   }
 
   override async fillIfUnchangedAndUnlock(

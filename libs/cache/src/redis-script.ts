@@ -16,9 +16,13 @@ type ScriptCommand = (...args: (string | number)[]) => Promise<unknown>;
 export class RedisScript {
   private static readonly all: RedisScript[] = [];
 
+  /**
+   * `numberOfKeys` 'any': the caller gives as many keys as it has (ioredis then takes the count as
+   * the command's first argument). Only for one server: on a cluster the keys may be in many slots.
+   */
   constructor(
     private readonly name: string,
-    private readonly numberOfKeys: number,
+    private readonly numberOfKeys: number | 'any',
     private readonly lua: string,
   ) {
     RedisScript.all.push(this);
@@ -27,16 +31,21 @@ export class RedisScript {
   /** Defines every script created so far on a new client, before it sends anything. */
   static defineAll(redis: RedisClient): void {
     for (const s of RedisScript.all) {
-      redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+      redis.defineCommand(
+        s.name,
+        s.numberOfKeys === 'any' ? { lua: s.lua } : { numberOfKeys: s.numberOfKeys, lua: s.lua },
+      );
     }
   }
 
   run(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    if (keys.length !== this.numberOfKeys) {
+    if (this.numberOfKeys !== 'any' && keys.length !== this.numberOfKeys) {
       throw new Error(`${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
     }
     const command = (redis as unknown as Record<string, ScriptCommand | undefined>)[this.name];
-    if (typeof command !== 'function') return redis.eval(this.lua, this.numberOfKeys, ...keys, ...args);
-    return command.call(redis, ...keys, ...args);
+    if (typeof command !== 'function') return redis.eval(this.lua, keys.length, ...keys, ...args);
+    return this.numberOfKeys === 'any'
+      ? command.call(redis, keys.length, ...keys, ...args)
+      : command.call(redis, ...keys, ...args);
   }
 }

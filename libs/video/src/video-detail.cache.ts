@@ -155,9 +155,16 @@ export class VideoDetailCache implements OnModuleDestroy {
     await Promise.all([
       ...(stamps === undefined || !stampStillGuards(stampReadAt, STAMP_TTL_MS)
         ? []
-        : loaded[0].map((v) =>
-            this.store.fillIfUnchanged(key(v), stampOf.get(v.id) ?? null, JSON.stringify(v), DETAIL_TTL_MS),
-          )),
+        : [
+            this.store.fillManyIfUnchanged(
+              loaded[0].map((v) => ({
+                key: key(v),
+                stamp: stampOf.get(v.id) ?? null,
+                value: JSON.stringify(v),
+              })),
+              DETAIL_TTL_MS,
+            ),
+          ]),
       ...loaded[1].map((v) =>
         this.store.replaceIfEquals(key(v), seen.get(v.id) ?? '', JSON.stringify(v), DETAIL_TTL_MS),
       ),
