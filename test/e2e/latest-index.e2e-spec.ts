@@ -1,4 +1,12 @@
-import { CacheKeys, CacheStore, ScopedIdIndex } from '@app/cache';
+import {
+  addToBuild,
+  beginBuild,
+  CacheKeys,
+  CacheStore,
+  finishBuild,
+  pushEntry,
+  ScopedIdIndex,
+} from '@app/cache';
 import { FeedRepository, FeedService, LatestIndex, timelineMember as member, type VideoRow } from '@app/feed';
 import { startApp, TestApp } from '../helpers/test-app';
 import { PROFILES, redisClient } from '../helpers/test-env';
@@ -249,5 +257,44 @@ if (PROFILES.includes('full')) {
         }
       },
     );
+
+    it('a publish pushed while a build in parts is at its bound cuts nothing before the finish: with a delete, no gap above the floor', async () => {
+      const store = t.app.get(CacheStore);
+      const keys = (prefix: string): [string, string] => [`${prefix}test:gap:z`, `${prefix}test:gap:m`];
+      const t0 = 1_000_000;
+      const entry = (i: number) => ({ id: 1000 - i, time: t0 - i * 10 });
+      try {
+        expect(await beginBuild(store, keys, 'tok', 10_000, '')).toBe(true);
+        // The newest 4 sent ahead (the bound is 4), then a publish arrives, then the older rest.
+        expect(await addToBuild(store, keys, 'tok', 10_000, [0, 1, 2, 3].map(entry))).toBe(true);
+        const fresh = { id: 2000, time: t0 + 10 };
+        await store.withRedis((r, p) => pushEntry(r, keys(p), fresh, 4));
+        // And a delete (entry 1): the finish now keeps one older entry than before it.
+        await redis.zrem(key('test:gap:z'), member(999));
+        expect(
+          await finishBuild(
+            store,
+            keys,
+            {
+              token: 'tok',
+              ttlMs: 60_000,
+              cap: 4,
+              all: false,
+              version: '0',
+              extra: '',
+              entries: [4, 5].map(entry),
+            },
+            10_000,
+          ),
+        ).toBe(true);
+        const held = await redis.zrevrange(key('test:gap:z'), 0, -1);
+        // The newest 4 of what is left, entry 3 among them (a cut at the push would have lost it,
+        // leaving 996 as the floor below a gap).
+        expect(held.map(Number)).toEqual([2000, 1000, 998, 997]);
+        expect(await redis.hget(key('test:gap:m'), 'floor')).toBe(`${t0 - 30}:${member(997)}`);
+      } finally {
+        await redis.del(key('test:gap:z'), key('test:gap:m'));
+      }
+    });
   });
 }

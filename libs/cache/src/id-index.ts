@@ -133,12 +133,12 @@ end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 local cap = tonumber(ARGV[3])
 local n = redis.call('ZCARD', KEYS[1])
-if n > cap then
+-- Cut to the bound only once ready: a build in parts may still add entries older than the ones a
+-- cut would drop (its finish cuts and sets the floor), which would leave a gap above the floor.
+if n > cap and redis.call('HGET', KEYS[2], 'state') == 'ready' then
   redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1)
-  if redis.call('HGET', KEYS[2], 'state') == 'ready' then
-    local low = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-    redis.call('HSET', KEYS[2], 'floor', low[2] .. ':' .. low[1])
-  end
+  local low = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  redis.call('HSET', KEYS[2], 'floor', low[2] .. ':' .. low[1])
 end
 if redis.call('PTTL', KEYS[1]) < 0 then
   local ttl = redis.call('PTTL', KEYS[2])
