@@ -214,7 +214,7 @@ if (PROFILES.includes('full')) {
         const everything = await repo.latestIds(100_000);
         const cap =
           capCase === 'all' ? everything.length : capCase === 'all+5' ? everything.length + 5 : capCase;
-        const scopeKeys = (): [string, string] => [`test:parts:${cap}:z`, `test:parts:${cap}:m`];
+        const scopeKeys = (): [string, string] => [`test:{parts:${cap}}:z`, `test:{parts:${cap}}:m`];
         let loads = 0;
         const parts = new ScopedIdIndex(t.app.get(CacheStore), {
           name: 'parts',
@@ -260,7 +260,7 @@ if (PROFILES.includes('full')) {
 
     it('a publish pushed while a build in parts is at its bound cuts nothing before the finish: with a delete, no gap above the floor', async () => {
       const store = t.app.get(CacheStore);
-      const keys = (prefix: string): [string, string] => [`${prefix}test:gap:z`, `${prefix}test:gap:m`];
+      const keys = (prefix: string): [string, string] => [`${prefix}test:{gap}:z`, `${prefix}test:{gap}:m`];
       const t0 = 1_000_000;
       const entry = (i: number) => ({ id: 1000 - i, time: t0 - i * 10 });
       try {
@@ -270,7 +270,7 @@ if (PROFILES.includes('full')) {
         const fresh = { id: 2000, time: t0 + 10 };
         await store.withRedis((r, p) => pushEntry(r, keys(p), fresh, 4));
         // And a delete (entry 1): the finish now keeps one older entry than before it.
-        await redis.zrem(key('test:gap:z'), member(999));
+        await redis.zrem(key('test:{gap}:z'), member(999));
         expect(
           await finishBuild(
             store,
@@ -287,13 +287,13 @@ if (PROFILES.includes('full')) {
             10_000,
           ),
         ).toBe(true);
-        const held = await redis.zrevrange(key('test:gap:z'), 0, -1);
+        const held = await redis.zrevrange(key('test:{gap}:z'), 0, -1);
         // The newest 4 of what is left, entry 3 among them (a cut at the push would have lost it,
         // leaving 996 as the floor below a gap).
         expect(held.map(Number)).toEqual([2000, 1000, 998, 997]);
-        expect(await redis.hget(key('test:gap:m'), 'floor')).toBe(`${t0 - 30}:${member(997)}`);
+        expect(await redis.hget(key('test:{gap}:m'), 'floor')).toBe(`${t0 - 30}:${member(997)}`);
       } finally {
-        await redis.del(key('test:gap:z'), key('test:gap:m'));
+        await redis.del(key('test:{gap}:z'), key('test:{gap}:m'));
       }
     });
   });

@@ -170,7 +170,7 @@ export class ScopedIdIndex {
   }
 
   private get partSize(): number {
-    return this.opts.partSize ?? BUILD_CHUNK;
+    return Math.max(1, this.opts.partSize ?? BUILD_CHUNK);
   }
 
   /**
