@@ -6,12 +6,12 @@
  * speed drifted 2–3× within minutes) it does to both, so their ratio is the comparison; one build
  * against itself measured 1.00–1.02.
  *
- *   npm run bench:pair -- --against /tmp/old [--scenario latest-deep] [--duration 8] [--rounds 3]
+ *   npm run bench:pair -- --against /tmp/old [--scenario latest-deep] [--duration 8] [--rounds 3] [--follows 10]
  *
  * Scenarios: `latest-deep` (listLatest at random cursors over the whole dataset), `latest-index`
  * (random cursors in its newest tenth), `detail` (getDetail of the first 20,000 ids), `author`
  * (listByAuthorID first pages), `following` (listByFollowing at random cursors as the user who
- * follows 10 authors). A 5 s warm-up of both precedes the rounds; each round prints both rates,
+ * follows 10 authors, or `--follows N` of bench/seed.ts's 10, 200, 2000). A 5 s warm-up of both precedes the rounds; each round prints both rates,
  * p99 and this build's rate over the other's.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -48,6 +48,7 @@ const SCENARIO = opt('scenario', 'latest-deep');
 const DURATION = Number(opt('duration', '8'));
 const ROUNDS = Number(opt('rounds', '3'));
 const CONNECTIONS = Number(opt('connections', '50'));
+const FOLLOWS = Number(opt('follows', '10'));
 const SCENARIOS = ['latest-deep', 'latest-index', 'detail', 'author', 'following', 'latest-viewer'];
 const entry = (root: string): string => join(root, 'dist/apps/api/src/main.js');
 
@@ -141,7 +142,9 @@ async function requestsOf(info: SeedInfo): Promise<() => [string, unknown]> {
 
 async function tokenFor(info: SeedInfo): Promise<string | undefined> {
   if (SCENARIO !== 'following' && SCENARIO !== 'latest-viewer') return undefined;
-  const user = info.following_users.find((u) => u.follows === 10) ?? info.following_users[0];
+  const user = info.following_users.find((u) => u.follows === FOLLOWS);
+  if (user === undefined)
+    throw new Error(`--follows: one of ${info.following_users.map((u) => u.follows).join(', ')}`);
   const res = await fetch(`http://127.0.0.1:${PORTS[0]}/account/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

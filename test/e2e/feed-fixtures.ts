@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { LatestIndex, TagIndex, type VideoRow } from '@app/feed';
+import { FeedRepository, FeedService, LatestIndex, TagIndex, Timelines, type VideoRow } from '@app/feed';
 import { AuthorIndex, encodeTags, LikesCountIndex } from '@app/video';
 import type { TestApp } from '../helpers/test-app';
 
@@ -194,4 +194,38 @@ export async function walk(
     body = { ...first, ...next(res.body) };
   }
   throw new Error('walk did not end');
+}
+
+/**
+ * Walks the viewer's following feed from the first page with `limit`: every page `Timelines.page`
+ * answers (its timeline, the merge past it, or its deep parts) and every page of the feed service
+ * equals the SQL pull item for item. Returns the pages, how many `Timelines.page` answered, and the
+ * ids walked.
+ */
+export async function walkFollowingAgainstSql(
+  t: TestApp,
+  viewerId: number,
+  limit: number,
+): Promise<{ pages: number; answered: number; walked: number[] }> {
+  const [repo, timelines, feed] = [t.app.get(FeedRepository), t.app.get(Timelines), t.app.get(FeedService)];
+  const ids = (rows: VideoRow[]): number[] => rows.map((r) => Number(r.id));
+  const walked: number[] = [];
+  let latestTime = 0;
+  let idBefore = 0;
+  let pages = 0;
+  let answered = 0;
+  for (;;) {
+    const sql = await repo.following(viewerId, limit + 1, latestTime, idBefore);
+    const tl = await timelines.page(viewerId, limit + 1, latestTime, idBefore);
+    if (tl !== undefined) {
+      expect(ids(tl)).toEqual(ids(sql));
+      answered++;
+    }
+    expect(ids(await feed.followingRows(viewerId, { limit, latestTime, idBefore }))).toEqual(ids(sql));
+    walked.push(...ids(sql).slice(0, limit));
+    pages++;
+    if (sql.length <= limit) return { pages, answered, walked };
+    latestTime = Number(sql[limit - 1].create_time);
+    idBefore = Number(sql[limit - 1].id);
+  }
 }

@@ -3,7 +3,8 @@ import { CacheKeys, CacheStore, minuteBucket } from '@app/cache';
 import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster';
 import { startApp, type TestApp } from '../helpers/test-app';
 import { PROFILES } from '../helpers/test-env';
-import { registerAndLogin } from './feed-fixtures';
+import { FeedRepository, Timelines } from '@app/feed';
+import { follow, insertAccounts, insertVideos, registerAndLogin } from './feed-fixtures';
 
 /**
  * The cache on a 3-master Redis Cluster started for this suite (REDIS_CLUSTER_NODES): every key
@@ -154,6 +155,36 @@ describeFull('Redis Cluster (3 masters, full)', () => {
       ),
     );
     expect(owners.size).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a following page past the timeline is kept in the timeline's deep parts on the cluster (one slot)", async () => {
+    // Accounts inserted, not registered: the suite's register budget is the next test's.
+    const [readerId, ...authors] = await insertAccounts(t, 4, 'rcdeep');
+    const reader = { id: readerId };
+    const base = Date.now() - 10 * 60_000;
+    await insertVideos(
+      t,
+      Array.from({ length: 900 }, (_, i) => ({
+        author_id: authors[i % 3],
+        create_time: base - i * 1000,
+        likes_count: 0,
+        popularity: 0,
+      })),
+    );
+    await follow(t, reader.id, authors);
+    const [timelines, repo] = [t.app.get(Timelines), t.app.get(FeedRepository)];
+    expect(await timelines.page(reader.id, 2, 0, 0)).toBeDefined(); // the timeline (800), built
+    const cursor = base - 850 * 1000;
+    const ids = (rows: { id: number | string }[] | undefined): number[] | undefined =>
+      rows?.map((v) => Number(v.id));
+    const page = await timelines.page(reader.id, 11, cursor, 0);
+    expect(ids(page)).toEqual(ids(await repo.following(reader.id, 11, cursor, 0)));
+    expect(await r.zcard(prefix + CacheKeys.timelinePartsDir(reader.id))).toBe(1);
+    const next = await timelines.page(reader.id, 11, cursor - 5000, 0);
+    expect(ids(next)).toEqual(ids(await repo.following(reader.id, 11, cursor - 5000, 0)));
+    expect(await r.zcard(prefix + CacheKeys.timelinePartsDir(reader.id))).toBe(1); // the same part answered
+    // The follows were inserted without their counts: out again, for the next test's exact counts.
+    await t.sql('DELETE FROM socials WHERE follower_id = ?', [reader.id]);
   });
 
   it('a master killed mid-run (SIGKILL): every request still answers; once it is back the cache works again and the counts are exact', async () => {

@@ -18,6 +18,7 @@ import {
   insertAccounts,
   insertVideos,
   registerAndLogin,
+  walkFollowingAgainstSql,
 } from './feed-fixtures';
 
 const LIMITS = [1, 7, 10, 50];
@@ -51,38 +52,6 @@ const tiedVideos = (t: TestApp, authors: number[], n: number, levels: number, ba
   );
 
 /**
- * Walks the viewer's following feed from the first page with `limit`: every page `Timelines.page`
- * answers (its timeline, or the merge past it) and every page of the feed service equals the SQL
- * pull item for item. Returns the pages, how many `Timelines.page` answered, and the ids walked.
- */
-async function walkAgainstSql(
-  t: TestApp,
-  viewerId: number,
-  limit: number,
-): Promise<{ pages: number; answered: number; walked: number[] }> {
-  const [repo, timelines, feed] = [t.app.get(FeedRepository), t.app.get(Timelines), t.app.get(FeedService)];
-  const walked: number[] = [];
-  let latestTime = 0;
-  let idBefore = 0;
-  let pages = 0;
-  let answered = 0;
-  for (;;) {
-    const sql = await repo.following(viewerId, limit + 1, latestTime, idBefore);
-    const tl = await timelines.page(viewerId, limit + 1, latestTime, idBefore);
-    if (tl !== undefined) {
-      expect(ids(tl)).toEqual(ids(sql));
-      answered++;
-    }
-    expect(ids(await feed.followingRows(viewerId, { limit, latestTime, idBefore }))).toEqual(ids(sql));
-    walked.push(...ids(sql).slice(0, limit));
-    pages++;
-    if (sql.length <= limit) return { pages, answered, walked };
-    latestTime = Number(sql[limit - 1].create_time);
-    idBefore = Number(sql[limit - 1].id);
-  }
-}
-
-/**
  * Following timelines in Redis (libs/feed/src/timelines.ts): every page they answer equals the SQL
  * pull item for item (ties, the length bound, big authors merged at read), and publish, delete,
  * follow and unfollow reach them. Redis only: without it the feed is the SQL pull, which the feed
@@ -107,6 +76,7 @@ if (PROFILES.includes('full')) {
           TIMELINE_MAX_LENGTH: String(CAP),
           FANOUT_MAX_FOLLOWERS: String(MAX_FOLLOWERS),
           TIMELINE_MERGE_MAX_FOLLOWS: '0',
+          TIMELINE_DEEP_MAX_LENGTH: '0', // the deep parts are timeline-parts.e2e-spec.ts's
         },
       });
       feed = t.app.get(FeedService);
@@ -124,7 +94,7 @@ if (PROFILES.includes('full')) {
       await t?.close();
     });
 
-    const walkBoth = (viewerId: number, limit: number) => walkAgainstSql(t, viewerId, limit);
+    const walkBoth = (viewerId: number, limit: number) => walkFollowingAgainstSql(t, viewerId, limit);
 
     it.each(LIMITS)(
       'every page equals the SQL pull item for item, ties and the length bound included (limit %i)',
@@ -388,6 +358,7 @@ if (PROFILES.includes('full')) {
           AUTHOR_INDEX_MAX_LENGTH: String(AUTHOR_CAP),
           TIMELINE_MERGE_MAX_FOLLOWS: String(MERGE_MAX),
           FANOUT_MAX_FOLLOWERS: '2',
+          TIMELINE_DEEP_MAX_LENGTH: '0',
         },
       });
       feed = t.app.get(FeedService);
@@ -409,7 +380,7 @@ if (PROFILES.includes('full')) {
       await t?.close();
     });
 
-    const walkBoth = (viewerId: number, limit: number) => walkAgainstSql(t, viewerId, limit);
+    const walkBoth = (viewerId: number, limit: number) => walkFollowingAgainstSql(t, viewerId, limit);
     const expectedOf = (rows: FixtureVideo[], followed: number[]): number[] =>
       rows
         .filter((v) => followed.includes(v.author_id))

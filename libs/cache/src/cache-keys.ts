@@ -33,6 +33,12 @@ export const CacheKeys = {
   timelineFollows: (accountId: number): string => `timeline:{uid=${accountId}}:f`,
   /** Pushes that came while the timeline was built, checked against its follow set when the build ends. */
   timelinePending: (accountId: number): string => `timeline:{uid=${accountId}}:p`,
+  /**
+   * Deep parts of a follower's timeline: runs of its following feed past the timeline, each exact
+   * between its two cursors (fields named `<top>|<low>`, packed keys), and their directory by top.
+   */
+  timelineParts: (accountId: number): string => `timeline:{uid=${accountId}}:d`,
+  timelinePartsDir: (accountId: number): string => `timeline:{uid=${accountId}}:dd`,
   /** Changes when every timeline must be rebuilt (an author turned big; a fan-out Redis refused). */
   timelineVersion: (): string => 'timeline:ver',
   /** Authors with more than FANOUT_MAX_FOLLOWERS followers: never pushed, merged at read. */

@@ -153,6 +153,49 @@ export class FeedRepository {
     primary = false,
     rowsOf: RowsOf = (ids, p) => this.inOrder(ids, p),
   ): Promise<VideoRow[]> {
+    return this.pull<VideoRow>(accountId, take, latestTime, idBefore, primary, COLS, (keys) =>
+      rowsOf(
+        keys.map((k) => Number(k.id)),
+        primary,
+      ),
+    );
+  }
+
+  /**
+   * {@link following}'s keys only (id, `create_time` ms), newest first, from the primary by the same
+   * plans, index only: a deep part of a following timeline ({@link TimelineParts}).
+   */
+  async followingKeys(
+    accountId: number,
+    take: number,
+    latestTime: number,
+    idBefore: number,
+  ): Promise<{ id: number; time: number }[]> {
+    const rows = await this.pull<TimeKeyRow>(
+      accountId,
+      take,
+      latestTime,
+      idBefore,
+      true,
+      'v.id, v.create_time',
+      async (keys) => keys,
+    );
+    return rows.map((r) => ({ id: Number(r.id), time: Number(r.create_time) }));
+  }
+
+  /**
+   * {@link following}'s plans; `cols` the window scan's columns (rows of type R), `fromKeys` what the
+   * per-author plan's keys become.
+   */
+  private async pull<R>(
+    accountId: number,
+    take: number,
+    latestTime: number,
+    idBefore: number,
+    primary: boolean,
+    cols: string,
+    fromKeys: (keys: TimeKeyRow[]) => Promise<R[]>,
+  ): Promise<R[]> {
     const db = primary ? this.db : this.db.reader;
     const few = await db.query<{ vlogger_id: number | string }>(
       'SELECT vlogger_id FROM socials WHERE follower_id = ? LIMIT ?',
@@ -160,32 +203,17 @@ export class FeedRepository {
     );
     if (few.length === 0) return [];
     if (few.length < FOLLOWING_TIME_SCAN_MIN) {
-      return this.byAuthors(
-        few.map((r) => Number(r.vlogger_id)),
-        take,
-        latestTime,
-        idBefore,
-        primary,
-        rowsOf,
+      return fromKeys(
+        await this.byAuthorsKeys(
+          few.map((r) => Number(r.vlogger_id)),
+          take,
+          latestTime,
+          idBefore,
+          primary,
+        ),
       );
     }
     const inFollowed = 'v.author_id IN (SELECT s.vlogger_id FROM socials s WHERE s.follower_id = ?)';
-    // Before the window: ids from the covering (author_id, create_time, id) index, sorted; rows by id.
-    const perAuthor = async (lt: number, n: number): Promise<VideoRow[]> => {
-      const hint =
-        this.db.dialect === 'mysql'
-          ? 'FORCE INDEX (ix_videos_author_time)'
-          : 'INDEXED BY ix_videos_author_time';
-      const ids = await db.query<{ id: number | string }>(
-        `SELECT v.id FROM videos v ${hint} WHERE ${inFollowed} AND v.create_time < ? ORDER BY v.create_time DESC, v.id DESC LIMIT ?`,
-        [accountId, lt, n],
-      );
-      return rowsOf(
-        ids.map((r) => Number(r.id)),
-        primary,
-      );
-    };
-
     const upper = latestTime > 0 ? latestTime : Date.now() + 60_000;
     const lower = upper - FOLLOWING_TIME_WINDOW_MS;
     const [kw, kp] = timeKeyset('v', latestTime, idBefore);
@@ -193,14 +221,22 @@ export class FeedRepository {
       this.db.dialect === 'mysql'
         ? 'FORCE INDEX (ix_videos_create_time)'
         : 'INDEXED BY ix_videos_create_time';
-    const recent = await db.query<VideoRow>(
-      `SELECT ${COLS} FROM videos v ${hint} WHERE v.create_time >= ?${kw ? ' AND (' + kw + ')' : ''} AND ${inFollowed} ORDER BY v.create_time DESC, v.id DESC LIMIT ?`,
+    const recent = await db.query<R>(
+      `SELECT ${cols} FROM videos v ${hint} WHERE v.create_time >= ?${kw ? ' AND (' + kw + ')' : ''} AND ${inFollowed} ORDER BY v.create_time DESC, v.id DESC LIMIT ?`,
       [lower, ...kp, accountId, take],
     );
     if (recent.length >= take) return recent;
-    // Everything strictly before the window (`create_time < lower`) comes next, in order.
-    const older = await perAuthor(lower, take - recent.length);
-    return [...recent, ...older];
+    // Everything strictly before the window (`create_time < lower`) comes next, in order: keys from
+    // the covering (author_id, create_time, id) index, sorted.
+    const authorHint =
+      this.db.dialect === 'mysql'
+        ? 'FORCE INDEX (ix_videos_author_time)'
+        : 'INDEXED BY ix_videos_author_time';
+    const older = await db.query<TimeKeyRow>(
+      `SELECT v.id, v.create_time FROM videos v ${authorHint} WHERE ${inFollowed} AND v.create_time < ? ORDER BY v.create_time DESC, v.id DESC LIMIT ?`,
+      [accountId, lower, take - recent.length],
+    );
+    return [...recent, ...(await fromKeys(older))];
   }
 
   /**
@@ -216,18 +252,28 @@ export class FeedRepository {
     primary = false,
     rowsOf: RowsOf = (ids, p) => this.inOrder(ids, p),
   ): Promise<VideoRow[]> {
+    const keys = await this.byAuthorsKeys(authors, take, latestTime, idBefore, primary);
+    return rowsOf(
+      keys.map((k) => Number(k.id)),
+      primary,
+    );
+  }
+
+  private byAuthorsKeys(
+    authors: number[],
+    take: number,
+    latestTime: number,
+    idBefore: number,
+    primary: boolean,
+  ): Promise<TimeKeyRow[]> {
     const [kw, kp] = timeKeyset('v', latestTime, idBefore);
     const parts = authors.map(
       (_, i) =>
         `SELECT * FROM (SELECT v.id, v.create_time FROM videos v WHERE v.author_id = ?${kw ? ' AND ' + kw : ''} ORDER BY v.create_time DESC, v.id DESC LIMIT ?) a${i}`,
     );
-    const ids = await (primary ? this.db : this.db.reader).query<{ id: number | string }>(
-      `SELECT m.id FROM (${parts.join(' UNION ALL ')}) m ORDER BY m.create_time DESC, m.id DESC LIMIT ?`,
+    return (primary ? this.db : this.db.reader).query<TimeKeyRow>(
+      `SELECT m.id, m.create_time FROM (${parts.join(' UNION ALL ')}) m ORDER BY m.create_time DESC, m.id DESC LIMIT ?`,
       [...authors.flatMap((a) => [a, ...kp, take]), take],
-    );
-    return rowsOf(
-      ids.map((r) => Number(r.id)),
-      primary,
     );
   }
 
@@ -247,6 +293,12 @@ export class FeedRepository {
  * or, from the feed service, from the videos' cached `getDetail` entries.
  */
 export type RowsOf = (ids: number[], primary: boolean) => Promise<VideoRow[]>;
+
+/** A video's id and `create_time` as a query returns them. */
+interface TimeKeyRow {
+  id: number | string;
+  create_time: number | string;
+}
 
 /**
  * `latestTime` 0 = no bound (first page). With `idBefore` the cursor is the exact pair

@@ -20,6 +20,7 @@ import { APP_CONFIG, DependencyUnavailableError, ExpiringMap, type AppConfig } f
 import { AuthorIndex, VideoDetailCache, VideoRepository } from '@app/video';
 import { FeedRepository, RowsOf } from './feed.repository';
 import { mergeFollowed } from './following-merge';
+import { dropParts, readParts, writePart } from './timeline-parts';
 import { VideoRow, viewRow } from './feed.types';
 
 /**
@@ -43,6 +44,13 @@ export function rowsFromDetails(
 }
 
 export const TIMELINE_TTL_MS = INDEX_TTL_MS;
+/** Following feed entries loaded into a deep part of a timeline at once. */
+export const TIMELINE_PART = 200;
+/**
+ * A deep part is kept only below a cursor this much older than now: a video committed late (its
+ * `create_time` taken before a slow commit) lands above it, never inside a part already loaded.
+ */
+export const TIMELINE_PART_SETTLE_MS = 60_000;
 /** Followers pushed per Redis round (each a script call; all of a round are sent at once). */
 const FANOUT_CHUNK = 500;
 
@@ -77,7 +85,9 @@ export const timelineMember = indexMember;
  * A page the timeline does not answer (past or across its floor, a gone item, an owed version
  * bump) is merged in Redis from the followed authors' time indexes ({@link AuthorIndex}) when the
  * timeline's follow set holds at most `TIMELINE_MERGE_MAX_FOLLOWS` accounts ({@link merged}); else,
- * or when an author's index cannot prove its part complete, it is the SQL pull.
+ * or when an author's index cannot prove its part complete, it comes from the timeline's deep
+ * parts ({@link deep}): runs of the feed past the timeline loaded from the database `TIMELINE_PART`
+ * at a time (`TIMELINE_DEEP_MAX_LENGTH` entries per viewer at most); else it is the SQL pull.
  */
 @Injectable()
 export class Timelines implements OnModuleDestroy {
@@ -85,6 +95,7 @@ export class Timelines implements OnModuleDestroy {
   private readonly cap: number;
   private readonly maxFollowers: number;
   private readonly mergeMax: number;
+  private readonly deepMax: number;
   /** Viewers whose follow set was too big to merge at their last deep page: SQL without asking, for 5 s. */
   private readonly noMerge = new ExpiringMap<true>(10_000);
   private readonly building = new Map<number, Promise<void>>();
@@ -113,6 +124,7 @@ export class Timelines implements OnModuleDestroy {
     this.cap = config.timelineMaxLength;
     this.maxFollowers = config.fanoutMaxFollowers;
     this.mergeMax = config.timelineMergeMaxFollows;
+    this.deepMax = config.timelineDeepMaxLength;
   }
 
   /** Only with Redis and a length bound (the in-process store has nothing to share between processes). */
@@ -134,8 +146,61 @@ export class Timelines implements OnModuleDestroy {
     if (!this.enabled || this.dirty.has(viewerId)) return undefined;
     return (
       (await this.fromTimeline(viewerId, take, latestTime, idBefore)) ??
-      (await this.merged(viewerId, take, latestTime, idBefore))
+      (await this.merged(viewerId, take, latestTime, idBefore)) ??
+      (await this.deep(viewerId, take, latestTime, idBefore))
     );
+  }
+
+  /**
+   * A page below a settled cursor ({@link TIMELINE_PART_SETTLE_MS}) from the timeline's deep parts
+   * (libs/feed/src/timeline-parts.ts): on a miss the next `TIMELINE_PART` entries below the cursor
+   * are loaded from the primary (index only), kept as a part for the timeline build whose token
+   * the miss read (a follow or unfollow since then refuses it), and the page is their first
+   * `take`. The items come from their `getDetail` entries; a gone one drops the parts read and
+   * sends the page to SQL. A missing timeline is built first; undefined while one builds elsewhere
+   * (the SQL pull answers).
+   */
+  private async deep(
+    viewerId: number,
+    take: number,
+    latestTime: number,
+    idBefore: number,
+  ): Promise<VideoRow[] | undefined> {
+    if (this.deepMax === 0 || latestTime <= 0 || latestTime > Date.now() - TIMELINE_PART_SETTLE_MS) {
+      return undefined;
+    }
+    let read = await readParts(this.store, viewerId, take, latestTime, idBefore);
+    if (read?.kind === 'none') {
+      // No timeline (a follow or unfollow dropped it; this page skipped it by its floor): built
+      // here, as a page within it would, so that its parts can be kept.
+      await this.build(viewerId, '');
+      read = await readParts(this.store, viewerId, take, latestTime, idBefore);
+    }
+    if (read === undefined || read.kind === 'no' || read.kind === 'none') return undefined;
+    let entries = read.kind === 'ok' ? read.entries : undefined;
+    const parts = read.kind === 'ok' ? read.parts : [];
+    if (entries === undefined) {
+      const want = Math.max(TIMELINE_PART, take);
+      const loaded = await this.repo.followingKeys(viewerId, want, latestTime, idBefore);
+      await writePart(
+        this.store,
+        viewerId,
+        read.token,
+        latestTime,
+        idBefore,
+        loaded,
+        loaded.length < want,
+        this.deepMax,
+      );
+      entries = loaded.slice(0, take);
+    }
+    const views = await this.items.pageOf(
+      entries.map((e) => e.id),
+      (missing, primary) => this.videos.viewsByIds(missing, primary),
+      () => dropParts(this.store, viewerId, parts),
+    );
+    // A deleted video: its parts dropped (pageOf asked the primary first), this page from SQL.
+    return views?.map(viewRow);
   }
 
   private async fromTimeline(
@@ -369,7 +434,7 @@ export class Timelines implements OnModuleDestroy {
   /** A follow or unfollow committed: the follower's timeline is dropped (rebuilt on its next read). */
   async drop(followerId: number): Promise<void> {
     if (!this.enabled) return;
-    if (!(await this.store.del(...timelineKeys(followerId)('')))) {
+    if (!(await this.store.del(...droppedKeys(followerId)))) {
       this.dirty.add(followerId);
       this.scheduleRepair();
     }
@@ -387,7 +452,7 @@ export class Timelines implements OnModuleDestroy {
    */
   async dropApplied(followerIds: number[]): Promise<void> {
     if (!this.enabled || followerIds.length === 0) return;
-    if (!(await this.store.del(...followerIds.flatMap((id) => timelineKeys(id)(''))))) {
+    if (!(await this.store.del(...followerIds.flatMap(droppedKeys)))) {
       throw new DependencyUnavailableError('redis', `${followerIds.length} timeline(s) not dropped`);
     }
   }
@@ -413,7 +478,7 @@ export class Timelines implements OnModuleDestroy {
       this.versionBumpOwed = false;
     }
     for (const id of [...this.dirty]) {
-      if (!(await this.store.del(...timelineKeys(id)('')))) return;
+      if (!(await this.store.del(...droppedKeys(id)))) return;
       this.dirty.delete(id);
     }
     if (this.repairTimer) clearInterval(this.repairTimer);
@@ -432,5 +497,14 @@ function timelineKeys(viewerId: number): GuardedIndexKeys {
     prefix + CacheKeys.timelineMeta(viewerId),
     prefix + CacheKeys.timelineFollows(viewerId),
     prefix + CacheKeys.timelinePending(viewerId),
+  ];
+}
+
+/** What a follow or unfollow drops (unprefixed): the timeline's four keys and its deep parts. */
+function droppedKeys(viewerId: number): string[] {
+  return [
+    ...timelineKeys(viewerId)(''),
+    CacheKeys.timelineParts(viewerId),
+    CacheKeys.timelinePartsDir(viewerId),
   ];
 }

@@ -106,6 +106,12 @@ export interface AppConfig {
    */
   timelineMergeMaxFollows: number;
   /**
+   * `TIMELINE_DEEP_MAX_LENGTH`: following feed entries kept per viewer in the deep parts of its
+   * timeline (pages past the timeline, loaded from the database 200 at a time, 30 bytes each);
+   * 0 = none (such pages are the SQL pull).
+   */
+  timelineDeepMaxLength: number;
+  /**
    * `LATEST_INDEX_MAX_LENGTH`: newest videos kept in the latest index in Redis (listLatest pages,
    * issue 14; ~120 bytes of Redis each); 0 = no index (listLatest is always the SQL query).
    */
@@ -399,6 +405,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     maxDeliveries: int(env, 'MAX_DELIVERIES', 5, 1, 100),
     timelineMaxLength: int(env, 'TIMELINE_MAX_LENGTH', 800, 0, 100_000),
     timelineMergeMaxFollows: int(env, 'TIMELINE_MERGE_MAX_FOLLOWS', 50, 0, 10_000),
+    timelineDeepMaxLength: int(env, 'TIMELINE_DEEP_MAX_LENGTH', 100_000, 0, 10_000_000),
     latestIndexMaxLength: int(env, 'LATEST_INDEX_MAX_LENGTH', 250_000, 0, 1_000_000),
     likesIndexMaxLength: int(env, 'LIKES_INDEX_MAX_LENGTH', 10_000, 0, 1_000_000),
     authorIndexMaxLength: int(env, 'AUTHOR_INDEX_MAX_LENGTH', 1000, 0, 1_000_000),
