@@ -282,6 +282,11 @@ if (PROFILES.includes('full')) {
       expect((await http('/video/delete', author.token, { id: old.id })).status).toBe(200);
       const first = await page();
       if (first !== undefined) expect(first).not.toContain(old.id);
+      // The parts that page read were dropped, their entries off the count.
+      const hash = await redis.hgetall(key(CacheKeys.timelineParts(reader.id)));
+      const held = Object.entries(hash).filter(([name]) => name.includes('|'));
+      expect(Number(hash.n)).toBe(held.reduce((sum, [, part]) => sum + part.length / 30, 0));
+      expect(held.some(([, part]) => part.includes(String(old.id).padStart(15, '0')))).toBe(false);
       const afterDelete = await page();
       expect(afterDelete).toBeDefined();
       expect(afterDelete).not.toContain(old.id);

@@ -115,9 +115,22 @@ if ttl > 0 then
 end
 return 1`;
 
+/** ARGV the parts' names: each out of the hash (its entries off `n`) and the directory. */
+const DROP = `
+for _, name in ipairs(ARGV) do
+  local part = redis.call('HGET', KEYS[2], name)
+  if part then
+    redis.call('HINCRBY', KEYS[2], 'n', -(#part / ${WIDTH}))
+    redis.call('HDEL', KEYS[2], name)
+  end
+  redis.call('ZREM', KEYS[3], name)
+end
+return 1`;
+
 const scripts = {
   read: new RedisScript('fsvTimelinePartsRead', 3, READ),
   write: new RedisScript('fsvTimelinePartsWrite', 3, WRITE),
+  drop: new RedisScript('fsvTimelinePartsDrop', 3, DROP),
 };
 
 /** An entry's key (or a cursor's: id 0 = before every video of that millisecond). */
@@ -200,12 +213,5 @@ export async function writePart(
 /** Parts a page found a gone video in: dropped (loaded again on the next page that needs them). */
 export async function dropParts(store: CacheStore, viewerId: number, parts: string[]): Promise<void> {
   if (parts.length === 0) return;
-  await store.withRedis((redis, prefix) => {
-    const [, hash, dir] = keysOf(viewerId, prefix);
-    return redis
-      .multi()
-      .hdel(hash, ...parts)
-      .zrem(dir, ...parts)
-      .exec();
-  });
+  await store.withRedis((redis, prefix) => scripts.drop.run(redis, keysOf(viewerId, prefix), parts));
 }
