@@ -49,6 +49,9 @@ if (PROFILES.includes('full')) {
     let expected: number[];
     const redis = redisClient();
     const key = (k: string): string => (t.testEnv.redisPrefix ?? '') + k;
+    /** The viewer's parts token (a read at a cursor no part holds makes the hash when there is none). */
+    const tokenOf = async (viewerId: number): Promise<string> =>
+      (await readParts(store, viewerId, 1, base + 1, 0))?.token ?? '';
     const partNames = async (viewerId: number): Promise<string[]> =>
       redis.zrange(key(CacheKeys.timelinePartsDir(viewerId)), 0, -1);
     /** Settled: well over a minute old. */
@@ -129,7 +132,7 @@ if (PROFILES.includes('full')) {
       await follow(t, reader.id, authors.slice(0, 5));
       expect(await timelines.page(reader.id, 2, 0, 0)).toBeDefined(); // its timeline, built
       const all = await repo.followingKeys(reader.id, 1000, base + 1, 0);
-      const token = (await redis.hget(key(CacheKeys.timelineMeta(reader.id)), 'token')) ?? '';
+      const token = await tokenOf(reader.id);
       // Lower part: entries 100..139 below the cursor at entry 99; upper part from entry 79, 40 entries (overlapping 20).
       const lowCursor = all[99];
       expect(
@@ -195,34 +198,45 @@ if (PROFILES.includes('full')) {
       expect(tail && ids(tail)).toEqual([all[all.length - 1].id]);
     });
 
-    it('a part loaded for a timeline build is refused once the timeline is rebuilt; the hash evicted alone loses every part', async () => {
+    it('a part whose load began before a follow is refused; parts outlive a timeline rebuild; the hash evicted alone loses every part', async () => {
       const reader = await registerAndLogin(t, 'dpt');
+      const [other] = await insertAccounts(t, 1, 'dpto');
       await follow(t, reader.id, authors.slice(0, 2));
-      expect(await timelines.page(reader.id, 2, 0, 0)).toBeDefined();
       const all = await repo.followingKeys(reader.id, 1000, base + 1, 0);
-      const old = (await redis.hget(key(CacheKeys.timelineMeta(reader.id)), 'token')) ?? '';
-      // A follow dropped the timeline meanwhile, and a read rebuilt it: a new token.
-      await redis.del(key(CacheKeys.timelineMeta(reader.id)), key(CacheKeys.timeline(reader.id)));
-      expect(await timelines.page(reader.id, 2, 0, 0)).toBeDefined();
+      const old = await tokenOf(reader.id);
+      // A follow answered meanwhile: it dropped the parts, so the load read before it is refused.
+      const follows = await t.http
+        .post('/social/follow')
+        .set('authorization', `Bearer ${reader.token}`)
+        .send({ vlogger_id: other });
+      expect(follows.status).toBe(200);
       expect(
         await writePart(store, reader.id, old, all[20].time, all[20].id, all.slice(21, 40), false, 1e6),
       ).toBe(false);
       expect(await partNames(reader.id)).toEqual([]);
-      // A part of the current build, then its hash gone (evicted) with the directory left: a miss.
-      const token = (await redis.hget(key(CacheKeys.timelineMeta(reader.id)), 'token')) ?? '';
+      const token = await tokenOf(reader.id);
+      expect(token).not.toBe(old);
       expect(
         await writePart(store, reader.id, token, all[20].time, all[20].id, all.slice(21, 40), false, 1e6),
       ).toBe(true);
-      expect((await readParts(store, reader.id, 5, all[25].time, all[25].id))?.kind).toBe('ok');
+      // The timeline dropped and rebuilt (its TTL, a version bump): the parts still answer.
+      await redis.del(key(CacheKeys.timelineMeta(reader.id)), key(CacheKeys.timeline(reader.id)));
+      expect(await timelines.page(reader.id, 2, 0, 0)).toBeDefined();
+      const kept = await readParts(store, reader.id, 5, all[25].time, all[25].id);
+      expect(kept?.kind === 'ok' && kept.entries).toEqual(all.slice(26, 31));
+      // The hash gone (evicted) with the directory left: a miss, and the directory goes too.
       await redis.del(key(CacheKeys.timelineParts(reader.id)));
       expect((await readParts(store, reader.id, 5, all[25].time, all[25].id))?.kind).toBe('miss');
+      expect(await partNames(reader.id)).toEqual([]);
       // Over the bound: refused.
+      const fresh = await tokenOf(reader.id);
       expect(
-        await writePart(store, reader.id, token, all[20].time, all[20].id, all.slice(21, 40), false, 10),
+        await writePart(store, reader.id, fresh, all[20].time, all[20].id, all.slice(21, 40), false, 10),
       ).toBe(false);
       // The next page past the timeline loads a part again and equals the SQL pull.
       const page = await timelines.page(reader.id, 8, all[25].time, all[25].id);
       expect(page && ids(page)).toEqual(ids(await repo.following(reader.id, 8, all[25].time, all[25].id)));
+      expect((await partNames(reader.id)).length).toBe(1);
     });
 
     it('a cursor less than a minute old is not answered from parts (a late commit may still land below it)', async () => {

@@ -1,4 +1,8 @@
-import { CacheKeys, CacheStore, IndexEntry, indexMember, RedisScript } from '@app/cache';
+import { randomUUID } from 'node:crypto';
+import { CacheKeys, CacheStore, IndexEntry, INDEX_TTL_MS, indexMember, RedisScript } from '@app/cache';
+
+/** How long a viewer's parts live, from the first read that found none. */
+export const TIMELINE_PARTS_TTL_MS = INDEX_TTL_MS;
 
 /**
  * Deep parts of a following timeline: runs of the viewer's following feed past its timeline,
@@ -10,14 +14,16 @@ import { CacheKeys, CacheStore, IndexEntry, indexMember, RedisScript } from '@ap
  * key of (latest_time, id_before); with no id_before, of (latest_time, 0): every video of that
  * millisecond sorts above it, as SPEC's "strictly before latest_time" wants.
  *
- * KEYS[1] the timeline's meta, KEYS[2] a hash of parts (field `tok`: the timeline build they
- * belong to; `n`: the entries held; field `<top>|<low>`: the keys of every followed video with
- * `low <= key < top`, newest first, packed; `low` empty = down to the first video), KEYS[3] the
- * parts' names in a sorted set of equal scores (by top, as text). A part is written only for the
- * timeline build whose token was read before its load: a follow or unfollow drops the timeline, its
- * parts and the directory before it answers, so a load that began before it is refused. A name in
- * the directory whose part is gone (evicted) is no part; the hash evicted alone loses `tok`, and
- * every part with it.
+ * KEYS[1] a hash of parts (field `tok`: a random token given when the hash is made; `n`: the
+ * entries held; field `<top>|<low>`: the keys of every followed video with `low <= key < top`,
+ * newest first, packed; `low` empty = down to the first video), KEYS[2] the parts' names in a
+ * sorted set of equal scores (by top, as text). Both live 30 min from the hash's making. A part is
+ * written only under the token the read before its load saw (a read that finds no hash makes one):
+ * a follow or unfollow deletes both keys before it answers, so a load that began before it is
+ * refused. The parts do not depend on the timeline: each is the SQL pull's answer between its two
+ * cursors, which only a follow, an unfollow (both drop them) or a delete (a page that finds a gone
+ * video drops the parts it read) change below a settled cursor. A name in the directory whose part
+ * is gone (evicted) is no part; the hash evicted alone loses `tok`, and every part with it.
  */
 const WIDTH = 30;
 
@@ -34,65 +40,64 @@ local function firstBelow(part, key)
 end`;
 
 /**
- * ARGV[1] the cursor, ARGV[2] how many. Returns {'none'} (no timeline), {'no'} (one building),
- * {'miss', token}, or
- * {'ok', token, parts used, name…, key…} newest first: `take` keys, or fewer when they reach the
- * first video. Parts are followed down while each ends where the next begins (at most 8).
+ * ARGV[1] the cursor, ARGV[2] how many, ARGV[3] a token for a hash made here, ARGV[4] its TTL (ms).
+ * Returns {'miss', token} or {'ok', token, parts used, name…, key…} newest first: `take` keys, or
+ * fewer when they reach the first video. Parts are followed down while each ends where the next
+ * begins (at most 8).
  */
 const READ = `${FIRST_BELOW}
-local meta = redis.call('HMGET', KEYS[1], 'state', 'token')
-if not meta[1] then return {'none'} end
-if meta[1] ~= 'ready' then return {'no'} end
-if redis.call('HGET', KEYS[2], 'tok') ~= meta[2] then return {'miss', meta[2]} end
+local tok = redis.call('HGET', KEYS[1], 'tok')
+if not tok then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('HSET', KEYS[1], 'tok', ARGV[3], 'n', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  return {'miss', ARGV[3]}
+end
 local take = tonumber(ARGV[2])
 local cur = ARGV[1]
 local used = {}
 local keys = {}
 for hop = 1, 8 do
   local part, low = nil, nil
-  for _, name in ipairs(redis.call('ZRANGEBYLEX', KEYS[3], '[' .. cur, '+', 'LIMIT', 0, 4)) do
+  for _, name in ipairs(redis.call('ZRANGEBYLEX', KEYS[2], '[' .. cur, '+', 'LIMIT', 0, 4)) do
     local l = string.sub(name, W + 2)
     if l == '' or l < cur then
-      part = redis.call('HGET', KEYS[2], name)
+      part = redis.call('HGET', KEYS[1], name)
       if part then
         low = l
         used[#used + 1] = name
         break
       end
-      redis.call('ZREM', KEYS[3], name)
+      redis.call('ZREM', KEYS[2], name)
     end
   end
-  if not part then return {'miss', meta[2]} end
+  if not part then return {'miss', tok} end
   local n = #part / W
   for i = firstBelow(part, cur), n - 1 do
     if #keys >= take then break end
     keys[#keys + 1] = string.sub(part, i * W + 1, i * W + W)
   end
   if #keys >= take or low == '' then
-    local out = {'ok', meta[2], #used}
+    local out = {'ok', tok, #used}
     for _, u in ipairs(used) do out[#out + 1] = u end
     for _, k in ipairs(keys) do out[#out + 1] = k end
     return out
   end
   cur = low
 end
-return {'miss', meta[2]}`;
+return {'miss', tok}`;
 
 /**
  * ARGV[1] the token read before the load, ARGV[2] the part's top, ARGV[3] its low ('' = down to
  * the first video), ARGV[4] its keys packed, ARGV[5] the most entries kept. The part is cut at the
  * top of the nearest part below when they overlap (what lies under it is known). Returns 1 when
- * written, 0 when refused (another build, over the bound, nothing between its cursors).
+ * written, 0 when refused (the parts dropped since the read, over the bound, nothing between its
+ * cursors).
  */
 const WRITE = `${FIRST_BELOW}
-local meta = redis.call('HMGET', KEYS[1], 'state', 'token')
-if meta[1] ~= 'ready' or meta[2] ~= ARGV[1] then return 0 end
-if redis.call('HGET', KEYS[2], 'tok') ~= ARGV[1] then
-  redis.call('DEL', KEYS[2], KEYS[3])
-  redis.call('HSET', KEYS[2], 'tok', ARGV[1], 'n', 0)
-end
+if redis.call('HGET', KEYS[1], 'tok') ~= ARGV[1] then return 0 end
 local top, low, part = ARGV[2], ARGV[3], ARGV[4]
-local below = redis.call('ZREVRANGEBYLEX', KEYS[3], '(' .. top, '-', 'LIMIT', 0, 1)[1]
+local below = redis.call('ZREVRANGEBYLEX', KEYS[2], '(' .. top, '-', 'LIMIT', 0, 1)[1]
 if below then
   local btop = string.sub(below, 1, W)
   if low == '' or btop > low then
@@ -102,35 +107,32 @@ if below then
 end
 if low ~= '' and low >= top then return 0 end
 local name = top .. '|' .. low
-if redis.call('HEXISTS', KEYS[2], name) == 1 then return 1 end
+if redis.call('HEXISTS', KEYS[1], name) == 1 then return 1 end
 local count = #part / W
-if tonumber(redis.call('HGET', KEYS[2], 'n') or '0') + count > tonumber(ARGV[5]) then return 0 end
-redis.call('HSET', KEYS[2], name, part)
-redis.call('HINCRBY', KEYS[2], 'n', count)
-redis.call('ZADD', KEYS[3], 0, name)
+if tonumber(redis.call('HGET', KEYS[1], 'n') or '0') + count > tonumber(ARGV[5]) then return 0 end
+redis.call('HSET', KEYS[1], name, part)
+redis.call('HINCRBY', KEYS[1], 'n', count)
+redis.call('ZADD', KEYS[2], 0, name)
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then
-  redis.call('PEXPIRE', KEYS[2], ttl)
-  redis.call('PEXPIRE', KEYS[3], ttl)
-end
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 return 1`;
 
 /** ARGV the parts' names: each out of the hash (its entries off `n`) and the directory. */
 const DROP = `
 for _, name in ipairs(ARGV) do
-  local part = redis.call('HGET', KEYS[2], name)
+  local part = redis.call('HGET', KEYS[1], name)
   if part then
-    redis.call('HINCRBY', KEYS[2], 'n', -(#part / ${WIDTH}))
-    redis.call('HDEL', KEYS[2], name)
+    redis.call('HINCRBY', KEYS[1], 'n', -(#part / ${WIDTH}))
+    redis.call('HDEL', KEYS[1], name)
   end
-  redis.call('ZREM', KEYS[3], name)
+  redis.call('ZREM', KEYS[2], name)
 end
 return 1`;
 
 const scripts = {
-  read: new RedisScript('fsvTimelinePartsRead', 3, READ),
-  write: new RedisScript('fsvTimelinePartsWrite', 3, WRITE),
-  drop: new RedisScript('fsvTimelinePartsDrop', 3, DROP),
+  read: new RedisScript('fsvTimelinePartsRead', 2, READ),
+  write: new RedisScript('fsvTimelinePartsWrite', 2, WRITE),
+  drop: new RedisScript('fsvTimelinePartsDrop', 2, DROP),
 };
 
 /** An entry's key (or a cursor's: id 0 = before every video of that millisecond). */
@@ -143,17 +145,10 @@ const fromKey = (key: string): IndexEntry => ({
 });
 
 export type PartsRead =
-  | { kind: 'ok'; token: string; parts: string[]; entries: IndexEntry[] }
-  | { kind: 'miss'; token: string }
-  | { kind: 'none' }
-  | { kind: 'no' };
+  { kind: 'ok'; token: string; parts: string[]; entries: IndexEntry[] } | { kind: 'miss'; token: string };
 
 function keysOf(viewerId: number, prefix: string): string[] {
-  return [
-    prefix + CacheKeys.timelineMeta(viewerId),
-    prefix + CacheKeys.timelineParts(viewerId),
-    prefix + CacheKeys.timelinePartsDir(viewerId),
-  ];
+  return [prefix + CacheKeys.timelineParts(viewerId), prefix + CacheKeys.timelinePartsDir(viewerId)];
 }
 
 /** The page's entries (`take`, or all down to the first video) from the parts; undefined when Redis cannot say. */
@@ -165,13 +160,16 @@ export async function readParts(
   idBefore: number,
 ): Promise<PartsRead | undefined> {
   const raw = await store.withRedis((redis, prefix) =>
-    scripts.read.run(redis, keysOf(viewerId, prefix), [partKey(latestTime, idBefore), take]),
+    scripts.read.run(redis, keysOf(viewerId, prefix), [
+      partKey(latestTime, idBefore),
+      take,
+      randomUUID(),
+      TIMELINE_PARTS_TTL_MS,
+    ]),
   );
   if (!Array.isArray(raw)) return undefined;
   const reply = raw as string[];
-  if (reply[0] === 'miss') return { kind: 'miss', token: reply[1] ?? '' };
-  if (reply[0] === 'none') return { kind: 'none' };
-  if (reply[0] !== 'ok') return { kind: 'no' };
+  if (reply[0] !== 'ok') return { kind: 'miss', token: reply[1] ?? '' };
   const used = Number(reply[2]);
   return {
     kind: 'ok',
