@@ -6,6 +6,7 @@ import {
   finishBuild,
   pushEntry,
   ScopedIdIndex,
+  SET_GRACE_MS,
 } from '@app/cache';
 import { FeedRepository, FeedService, LatestIndex, timelineMember as member, type VideoRow } from '@app/feed';
 import { startApp, TestApp } from '../helpers/test-app';
@@ -206,6 +207,26 @@ if (PROFILES.includes('full')) {
       expect(ids(await feed.latestRows(q))).toEqual(ids(await repo.latest(11, q.latestTime, q.idBefore)));
       // That read started a build (off its path): the index is back shortly after.
       await waitForKey(redis, key(CacheKeys.latestIndexMeta()));
+    });
+
+    it("the index's set outlives its meta by SET_GRACE_MS; the rebuild after the meta's expiry drops the old set", async () => {
+      await index.warm();
+      const [z, m] = [key(CacheKeys.latestIndex()), key(CacheKeys.latestIndexMeta())];
+      const [zTtl, mTtl] = [await redis.pttl(z), await redis.pttl(m)];
+      expect(zTtl - mTtl).toBeGreaterThan(SET_GRACE_MS - 5000);
+      expect(zTtl - mTtl).toBeLessThanOrEqual(SET_GRACE_MS + 1000);
+      // The meta expired (the set left for its grace), and an entry no query has sits in the set.
+      await redis.del(m);
+      await redis.zadd(z, Date.now() + 3_600_000, member(999_999_999));
+      const q = { limit: 10, latestTime: 0, idBefore: 0 };
+      await index.ids(11, 0, 0); // no meta: the set is not read, a build starts
+      await waitForKey(redis, m);
+      const deadline = Date.now() + 3000;
+      while ((await redis.hget(m, 'state')) !== 'ready' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(await redis.zscore(z, member(999_999_999))).toBeNull();
+      expect(ids(await feed.latestRows(q))).toEqual(ids(await repo.latest(11, 0, 0)));
     });
 
     it.each([20, 21, 'all', 'all+5'] as const)(

@@ -48,7 +48,7 @@ const keyList = (k: CountIndexKeys): string[] => [k.z, k.meta, k.dirty, k.ticket
  */
 const COMMON = `
 local function drop()
-  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+  redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 end
 local function intact()
   local n = redis.call('HMGET', KEYS[2], 'zn', 'dn', 'tn')
@@ -96,7 +96,7 @@ return 1`;
  */
 const BEGIN = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+redis.call('UNLINK', KEYS[1], KEYS[3], KEYS[4])
 local bt = redis.call('INCR', KEYS[5])
 redis.call('HSET', KEYS[2], 'state', 'building', 'token', ARGV[1], 'bt', bt, 'floor', '-1',
   'zn', 0, 'dn', 0, 'tn', 0)

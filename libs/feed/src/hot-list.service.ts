@@ -17,9 +17,11 @@ const SENTINEL = '0';
 const fillSnapshot = (first: number): string => `
   local tmp = {}
   for i = ${first}, #KEYS do tmp[#tmp + 1] = KEYS[i] end
+  -- The old snapshot (tens of thousands of entries) freed off the main thread, not by the overwrite.
+  redis.call('UNLINK', KEYS[1])
   redis.call('ZUNIONSTORE', KEYS[1], #tmp, unpack(tmp))
   local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-  redis.call('DEL', KEYS[1])
+  redis.call('UNLINK', KEYS[1])
   local args = {}
   for i = 1, #all, 2 do
     local score = tonumber(all[i + 1])
