@@ -6,6 +6,7 @@ import {
   finishBuild,
   pushEntry,
   ScopedIdIndex,
+  BIG_SET,
   SET_GRACE_MS,
 } from '@app/cache';
 import { FeedRepository, FeedService, LatestIndex, timelineMember as member, type VideoRow } from '@app/feed';
@@ -209,25 +210,34 @@ if (PROFILES.includes('full')) {
       await waitForKey(redis, key(CacheKeys.latestIndexMeta()));
     });
 
-    it("the index's set outlives its meta by SET_GRACE_MS; the rebuild after the meta's expiry drops the old set", async () => {
-      await index.warm();
-      const [z, m] = [key(CacheKeys.latestIndex()), key(CacheKeys.latestIndexMeta())];
-      const [zTtl, mTtl] = [await redis.pttl(z), await redis.pttl(m)];
-      expect(zTtl - mTtl).toBeGreaterThan(SET_GRACE_MS - 5000);
-      expect(zTtl - mTtl).toBeLessThanOrEqual(SET_GRACE_MS + 1000);
-      // The meta expired (the set left for its grace), and an entry no query has sits in the set.
-      await redis.del(m);
-      await redis.zadd(z, Date.now() + 3_600_000, member(999_999_999));
-      const q = { limit: 10, latestTime: 0, idBefore: 0 };
-      await index.ids(11, 0, 0); // no meta: the set is not read, a build starts
-      await waitForKey(redis, m);
-      const deadline = Date.now() + 3000;
-      while ((await redis.hget(m, 'state')) !== 'ready' && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(await redis.zscore(z, member(999_999_999))).toBeNull();
-      expect(ids(await feed.latestRows(q))).toEqual(ids(await repo.latest(11, 0, 0)));
-    });
+    it.each([BIG_SET + 1, 50])(
+      "an index's set of more than BIG_SET entries outlives its meta by SET_GRACE_MS, and the next build drops it (%i entries)",
+      async (n) => {
+        const store = t.app.get(CacheStore);
+        const keys = (prefix: string): [string, string] => [
+          `${prefix}test:{grace}:z`,
+          `${prefix}test:{grace}:m`,
+        ];
+        const [z, m] = keys(t.testEnv.redisPrefix ?? '');
+        const entries = Array.from({ length: n }, (_, i) => ({ id: n - i, time: 1_000_000 + n - i }));
+        try {
+          expect(await beginBuild(store, keys, 'tok', 10_000, '')).toBe(true);
+          const b = { token: 'tok', ttlMs: 60_000, cap: n, all: true, version: '0', extra: '', entries };
+          expect(await finishBuild(store, keys, b, 10_000)).toBe(true);
+          const [zTtl, mTtl] = [await redis.pttl(z), await redis.pttl(m)];
+          const grace = n > BIG_SET ? SET_GRACE_MS : 0;
+          expect(zTtl - mTtl).toBeGreaterThan(grace - 5000);
+          expect(zTtl - mTtl).toBeLessThanOrEqual(grace + 1000);
+          // The meta expired, the set left: the next build starts from nothing.
+          await redis.del(m);
+          expect(await redis.zcard(z)).toBe(n);
+          expect(await beginBuild(store, keys, 'tok2', 10_000, '')).toBe(true);
+          expect(await redis.exists(z)).toBe(0);
+        } finally {
+          await redis.del(z, m);
+        }
+      },
+    );
 
     it.each([20, 21, 'all', 'all+5'] as const)(
       'a build in parts (of 7, ties split across parts) holds exactly the newest entries, its floor set only when some were left out (cap %s)',

@@ -1,6 +1,7 @@
 import { CacheKeys, CacheStore } from '@app/cache';
 import {
   FeedRepository,
+  dropParts,
   FeedService,
   partKey,
   readParts,
@@ -237,6 +238,30 @@ if (PROFILES.includes('full')) {
       const page = await timelines.page(reader.id, 8, all[25].time, all[25].id);
       expect(page && ids(page)).toEqual(ids(await repo.following(reader.id, 8, all[25].time, all[25].id)));
       expect((await partNames(reader.id)).length).toBe(1);
+    });
+
+    it('an empty part (the end of the feed) is dropped with the others, its count right; a cursor id past 15 digits is not kept', async () => {
+      const reader = await registerAndLogin(t, 'dpe');
+      await follow(t, reader.id, [authors[1]]);
+      const all = await repo.followingKeys(reader.id, 1000, base + 1, 0);
+      const token = await tokenOf(reader.id);
+      const oldest = all[all.length - 1];
+      // Nothing below the oldest video: an empty part down to the first video; and a part above it.
+      expect(await writePart(store, reader.id, token, oldest.time, oldest.id, [], true, 1e6)).toBe(true);
+      expect(
+        await writePart(store, reader.id, token, all[5].time, all[5].id, all.slice(6, 20), false, 1e6),
+      ).toBe(true);
+      const names = await partNames(reader.id);
+      expect(names).toHaveLength(2);
+      await dropParts(store, reader.id, names.sort()); // the empty part first
+      expect(await partNames(reader.id)).toEqual([]);
+      expect(await redis.hget(key(CacheKeys.timelineParts(reader.id)), 'n')).toBe('0');
+      // A cursor id no video can have (16 digits): the SQL pull, nothing kept.
+      expect(await timelines.page(reader.id, 5, all[50].time, 1e15)).toBeUndefined();
+      expect(await partNames(reader.id)).toEqual([]);
+      expect(
+        ids(await feed.followingRows(reader.id, { limit: 4, latestTime: all[50].time, idBefore: 1e15 })),
+      ).toEqual(ids(await repo.following(reader.id, 5, all[50].time, 1e15)));
     });
 
     it('a cursor less than a minute old is not answered from parts (a late commit may still land below it)', async () => {

@@ -12,13 +12,23 @@ import { RedisScript } from './redis-script';
 /** How long an index lives after its build (pushes do not extend it): a lost push heals within it. */
 export const INDEX_TTL_MS = 30 * 60 * 1000;
 /**
- * An index's sorted set outlives its meta by this much: the meta's expiry makes the next read
- * rebuild, whose `BEGIN` drops the old set with `UNLINK` (freed off Redis's main thread). A set
- * left to its own expiry is freed on the main thread (unless `lazyfree-lazy-expire`): 51 ms for the
- * latest index's 200,000 entries here, against 2.7 ms for `UNLINK` (bench/README). A set without
- * its meta is read by nothing (every script asks the meta first).
+ * An index's sorted set of more than {@link BIG_SET} entries outlives its meta by this much: the
+ * meta's expiry makes the next read rebuild, whose `BEGIN` drops the old set with `UNLINK` (freed
+ * off Redis's main thread). A set left to its own expiry is freed on the main thread (unless
+ * `lazyfree-lazy-expire`): 51 ms for the latest index's 200,000 entries here, against 2.7 ms for
+ * `UNLINK` (bench/README). A set without its meta is read by nothing (every script asks the meta
+ * first).
  */
 export const SET_GRACE_MS = 10 * 60 * 1000;
+/** Entries above which a set gets {@link SET_GRACE_MS} (smaller ones free in a few ms: no memory spent on them). */
+export const BIG_SET = 10_000;
+
+/** Lua: KEYS[1]'s TTL set to `ms`, and {@link SET_GRACE_MS} more when it is big. */
+const SET_TTL = `
+local function setTtl(ms)
+  if redis.call('ZCARD', KEYS[1]) > ${BIG_SET} then ms = ms + ${SET_GRACE_MS} end
+  redis.call('PEXPIRE', KEYS[1], ms)
+end`;
 /** A build that has not finished within this is abandoned (its marker expires; the next read rebuilds). */
 export const BUILD_TTL_MS = 10_000;
 /** How long a process remembers an index's floor (a page past it goes to SQL without a Redis round). */
@@ -55,7 +65,7 @@ return 1`;
  * is the oldest entry kept when some were cut or the rows were not all there are: the timeline
  * holds every pushed video at or above it. '' = complete.
  */
-const FINISH_TAIL = `
+const FINISH_TAIL = `${SET_TTL}
 for i = first, #ARGV, 500 do
   redis.call('ZADD', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
 end
@@ -73,7 +83,7 @@ if n > cap or ARGV[4] ~= '1' then
 end
 redis.call('HSET', KEYS[2], 'state', 'ready', 'floor', floor, 'ver', ARGV[5], 'big', ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-if n > 0 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + ${SET_GRACE_MS}) end
+if n > 0 then setTtl(tonumber(ARGV[2])) end
 return 1`;
 
 const FINISH = `
@@ -86,13 +96,13 @@ ${FINISH_TAIL}`;
  * ARGV[1] token, ARGV[2] the marker's TTL (renewed, so a long build's marker does not lapse; the
  * set gets the same TTL, so an abandoned build's rows go with its marker), then score/member pairs.
  */
-const ADD = `
+const ADD = `${SET_TTL}
 if redis.call('HGET', KEYS[2], 'token') ~= ARGV[1] then return 0 end
 for i = 3, #ARGV, 500 do
   redis.call('ZADD', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + ${SET_GRACE_MS})
+setTtl(tonumber(ARGV[2]))
 return 1`;
 
 /**
@@ -130,7 +140,7 @@ ${FINISH_TAIL}`;
  * and none below it, so a full page read from it is exact (an old video pushed again, into an
  * index that deletes had shrunk below its bound, would otherwise sit below a gap).
  */
-const PUSH_TAIL = `
+const PUSH_TAIL = `${SET_TTL}
 local floor = redis.call('HGET', KEYS[2], 'floor')
 if floor and floor ~= '' then
   local sep = string.find(floor, ':', 1, true)
@@ -150,7 +160,7 @@ if n > cap and redis.call('HGET', KEYS[2], 'state') == 'ready' then
 end
 if redis.call('PTTL', KEYS[1]) < 0 then
   local ttl = redis.call('PTTL', KEYS[2])
-  if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl + ${SET_GRACE_MS}) end
+  if ttl > 0 then setTtl(ttl) end
 end
 return 1`;
 

@@ -11,6 +11,6 @@ export {
   TIMELINE_TTL_MS,
   timelineMember,
 } from './timelines';
-export { partKey, readParts, writePart } from './timeline-parts';
+export { dropParts, partKey, readParts, writePart } from './timeline-parts';
 export { LatestIndex } from './latest-index';
 export { TagIndex } from './tag-index';

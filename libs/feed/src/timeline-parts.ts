@@ -122,7 +122,8 @@ const DROP = `
 for _, name in ipairs(ARGV) do
   local part = redis.call('HGET', KEYS[1], name)
   if part then
-    redis.call('HINCRBY', KEYS[1], 'n', -(#part / ${WIDTH}))
+    -- Not for an empty part: -(0) is -0, which Redis before 7.2 sends as "-0" and HINCRBY refuses.
+    if #part > 0 then redis.call('HINCRBY', KEYS[1], 'n', 0 - #part / ${WIDTH}) end
     redis.call('HDEL', KEYS[1], name)
   end
   redis.call('ZREM', KEYS[2], name)
@@ -134,6 +135,9 @@ const scripts = {
   write: new RedisScript('fsvTimelinePartsWrite', 2, WRITE),
   drop: new RedisScript('fsvTimelinePartsDrop', 2, DROP),
 };
+
+/** Ids and ms below this fit a key's 15 digits (a bigger cursor is not answered from parts). */
+export const PART_KEY_LIMIT = 1e15;
 
 /** An entry's key (or a cursor's: id 0 = before every video of that millisecond). */
 export const partKey = (time: number, id: number): string =>

@@ -20,7 +20,7 @@ import { APP_CONFIG, DependencyUnavailableError, ExpiringMap, type AppConfig } f
 import { AuthorIndex, VideoDetailCache, VideoRepository } from '@app/video';
 import { FeedRepository, RowsOf } from './feed.repository';
 import { mergeFollowed } from './following-merge';
-import { dropParts, readParts, writePart } from './timeline-parts';
+import { dropParts, PART_KEY_LIMIT, readParts, writePart } from './timeline-parts';
 import { VideoRow, viewRow } from './feed.types';
 
 /**
@@ -171,6 +171,8 @@ export class Timelines implements OnModuleDestroy {
     if (this.deepMax === 0 || latestTime <= 0 || latestTime > Date.now() - TIMELINE_PART_SETTLE_MS) {
       return undefined;
     }
+    // A cursor id past a key's 15 digits (a client's invention: no video has one) is SQL's.
+    if (idBefore >= PART_KEY_LIMIT) return undefined;
     const read = await readParts(this.store, viewerId, take, latestTime, idBefore);
     if (read === undefined) return undefined;
     let entries = read.kind === 'ok' ? read.entries : undefined;
