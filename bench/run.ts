@@ -447,6 +447,27 @@ async function main(): Promise<void> {
           },
         ],
       },
+      {
+        // Likes move the hot buckets, so the current minute's snapshot is rebuilt while it is read.
+        name: 'listByPopularity first page under likes (90% / 10%)',
+        target: 'api',
+        requests: [
+          {
+            method: 'POST',
+            path: '/feed/listByPopularity',
+            headers: JSON_HEADERS,
+            setupRequest: (req) =>
+              Math.random() < 0.1
+                ? {
+                    ...req,
+                    path: '/like/like',
+                    headers: auth(likers[rand(likers.length)]),
+                    body: JSON.stringify({ video_id: 1 + rand(info.max_video_id) }),
+                  }
+                : { ...req, path: '/feed/listByPopularity', headers: JSON_HEADERS, body: latestBody },
+          },
+        ],
+      },
       ...info.following_users.map((u): Scenario => ({
         name: `listByFollowing, follows ${u.follows} (first page, cached)`,
         target: 'api',

@@ -352,6 +352,9 @@ async function main(): Promise<void> {
       for (const [v, s] of scores) pipe.zincrby(key, s, String(v));
       pipe.expire(key, 7200);
     }
+    // A running window from an earlier seed is rebuilt from these buckets by the next first page.
+    pipe.unlink(config.redisKeyPrefix + CacheKeys.hotWindow, config.redisKeyPrefix + CacheKeys.hotWindowLow);
+    pipe.incr(config.redisKeyPrefix + CacheKeys.hotVersion);
     await pipe.exec();
     r.disconnect();
     log(`hot buckets: ${hot.size} minutes`);

@@ -1,7 +1,7 @@
 import { FeedRepository, FeedService } from '@app/feed';
 import { LikedSets } from '@app/like';
-import { LikesCountIndex } from '@app/video';
-import { CacheKeys, minuteBucket } from '@app/cache';
+import { HotBuckets, LikesCountIndex } from '@app/video';
+import { CacheKeys, CacheStore, minuteBucket } from '@app/cache';
 import { expectError, startApp, TestApp } from '../helpers/test-app';
 import { PROFILES, redisClient } from '../helpers/test-env';
 import { TcpProxy } from '../helpers/tcp-proxy';
@@ -508,14 +508,16 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
       const minute = Math.floor(Date.now() / 60_000);
       // Activity in the current minute, so its snapshot is not empty (an empty one reads the
       // database, which lists every video), then the snapshot built now, before the like.
-      const r = redisClient();
-      try {
-        const prefix = t.testEnv.redisPrefix ?? '';
-        await r.zincrby(prefix + CacheKeys.hotBucket(minuteBucket(Date.now())), 1, String(videos[1].id));
-        await r.incr(prefix + CacheKeys.hotVersion); // as the popularity handler's script does
-      } finally {
-        r.disconnect();
-      }
+      // As the popularity handler adds an event after its commit (bucket, running window, version).
+      const buckets = new HotBuckets(t.app.get(CacheStore));
+      buckets.events.push({
+        event_id: `hotfresh-${process.pid}-${Date.now()}`,
+        video_id: videos[1].id,
+        delta: 1,
+        reason: 'like',
+        ts: Date.now(),
+      });
+      await buckets.run();
       // Past any snapshot an earlier test built in this minute (rebuilt at most every second).
       await new Promise((res) => setTimeout(res, 1100));
       const ids = async (): Promise<number[]> => {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
 import Redis, { Cluster } from 'ioredis';
-import { CacheKeys, minuteBucket } from '@app/cache';
+import { CacheKeys, HOT_ID_SPACE, minuteBucket } from '@app/cache';
 import { buildDataSourceOptions, Database, loadConfig } from '@app/core';
 import { SCHEMA } from '@app/schema';
 import { recountAll } from '../../apps/worker/src/recount-all';
@@ -353,6 +353,29 @@ export async function check(model: Model, db: Database, env: TestEnv): Promise<C
     for (const [video, p] of popularity) {
       if ((total.get(video) ?? 0) !== p)
         bad('mismatched', `hot window of ${video}: ${total.get(video) ?? 0} != ${p}`);
+    }
+    // The running window, when one was built: each video's sum of the buckets from its low minute on.
+    const low = await redis.get(`${env.redisPrefix}${CacheKeys.hotWindowLow}`);
+    const window = await redis.zrange(`${env.redisPrefix}${CacheKeys.hotWindow}`, 0, -1, 'WITHSCORES');
+    if (low !== null && window.length > 0) {
+      const from = minuteBucket(Number(low) * 1000);
+      const want = new Map<number, number>();
+      for (const [key, a] of actual) {
+        const [minute, video] = key.split('|');
+        if (minute >= from) want.set(Number(video), (want.get(Number(video)) ?? 0) + a);
+      }
+      const got = new Map<number, number>();
+      for (let i = 0; i < window.length; i += 2) {
+        const video = Number(window[i]);
+        if (video !== 0) got.set(video, (Number(window[i + 1]) - video) / HOT_ID_SPACE);
+      }
+      for (const video of new Set([...want.keys(), ...got.keys()])) {
+        if ((want.get(video) ?? 0) !== (got.get(video) ?? 0))
+          bad(
+            'mismatched',
+            `running hot window of ${video}: ${got.get(video) ?? 0} != ${want.get(video) ?? 0}`,
+          );
+      }
     }
   } finally {
     redis.disconnect();

@@ -68,7 +68,7 @@ describe('CacheKeys', () => {
     expect(CacheKeys.lock('video:detail:id=7')).toBe('lock:video:detail:id=7');
   });
 
-  it('hot buckets and snapshots share the {video} hash tag, so ZUNIONSTORE runs in one slot', () => {
+  it('hot buckets, snapshots and the running window share the {video} hash tag, so their scripts run in one slot', () => {
     const buckets = [
       CacheKeys.hotBucket(minuteBucket(Date.UTC(2024, 11, 31, 23, 59))),
       CacheKeys.hotBucket(minuteBucket(Date.UTC(2025, 0, 1, 0, 0))),
@@ -76,7 +76,8 @@ describe('CacheKeys', () => {
     const snapshot = CacheKeys.hotSnapshot(1735689600);
     expect(buckets).toEqual(['hot:{video}:1m:202412312359', 'hot:{video}:1m:202501010000']);
     expect(snapshot).toBe('hot:{video}:merge:1m:1735689600');
-    for (const k of [...buckets, snapshot]) expect(hashTag(k)).toBe('video');
+    const window = [CacheKeys.hotWindow, CacheKeys.hotWindowLow, CacheKeys.hotVersion];
+    for (const k of [...buckets, snapshot, ...window]) expect(hashTag(k)).toBe('video');
   });
 
   it('different inputs give different keys', () => {

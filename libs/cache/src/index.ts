@@ -12,3 +12,4 @@ export { RedisScript } from './redis-script';
 export * from './id-index';
 export * from './scoped-id-index';
 export * from './count-index';
+export * from './hot-window';

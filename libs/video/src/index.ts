@@ -16,3 +16,4 @@ export * from './row-lock';
 export * from './video.module';
 export * from './author-index';
 export * from './likes-count-index';
+export { HotBuckets } from './video-events.controller';

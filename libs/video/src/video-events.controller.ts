@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { CacheKeys, CacheStore, minuteBucket } from '@app/cache';
+import { CacheKeys, CacheStore, HOT_WINDOW_ADD_LUA, minuteBucket } from '@app/cache';
 import { DependencyUnavailableError, nowMs } from '@app/core';
 import type { AfterCommitEffect, EventContext, PopularityEventPayload } from '@app/events';
 import { VideoDetailCache } from './video-detail.cache';
@@ -11,26 +11,40 @@ export const HOT_BUCKET_TTL_SECONDS = 2 * 60 * 60;
 
 /**
  * For each event i (1-based pairs): KEYS[2i-1] its dedupe key, KEYS[2i] its minute bucket (all in
- * the `{video}` slot), the last key the buckets' version (bumped when any moved: the hot list's
- * current snapshot is rebuilt after it); ARGV[1] the ttl, ARGV[2i] its delta, ARGV[2i+1] its
- * member. A bucket moves only for an event never seen, so a redelivery counts once. One call for
- * a whole batch.
+ * the `{video}` slot); then the buckets' version (bumped when any moved: the hot list's current
+ * snapshot is rebuilt after it), the running window and its low minute. ARGV[1] the ttl, then per
+ * event its delta, member and minute (unix s). A bucket moves only for an event never seen, so a
+ * redelivery counts once; the window moves with it when it exists and the minute is in it (a
+ * minute below its low has already left it). One call for a whole batch.
  */
-const HOT_INCR = `local n = 0
-for i = 1, #KEYS - 1, 2 do
+const HOT_INCR = `${HOT_WINDOW_ADD_LUA}
+local n = 0
+local events = #KEYS - 3
+local win = KEYS[events + 2]
+local low = tonumber(redis.call('GET', KEYS[events + 3]) or '')
+if low and redis.call('EXISTS', win) == 0 then low = nil end
+for i = 1, events, 2 do
+  local a = (i - 1) / 2 * 3 + 2
   if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
-    redis.call('ZINCRBY', KEYS[i + 1], ARGV[i + 1], ARGV[i + 2])
+    redis.call('ZINCRBY', KEYS[i + 1], ARGV[a], ARGV[a + 1])
     redis.call('EXPIRE', KEYS[i + 1], ARGV[1])
+    if low and tonumber(ARGV[a + 2]) >= low then hotWindowAdd(win, tonumber(ARGV[a]), ARGV[a + 1]) end
     n = n + 1
   end
 end
-if n > 0 then redis.call('INCR', KEYS[#KEYS]) end
+if n > 0 then
+  redis.call('INCR', KEYS[events + 1])
+  if low then
+    redis.call('EXPIRE', win, ARGV[1])
+    redis.call('EXPIRE', KEYS[events + 3], ARGV[1])
+  end
+end
 return n`;
 
 export const hotSeenKey = (eventId: string): string => `hot:{video}:seen:${eventId}`;
 
 /** The batch's popularity events, added to their minute buckets by one script call after commit. */
-class HotBuckets implements AfterCommitEffect {
+export class HotBuckets implements AfterCommitEffect {
   readonly events: PopularityEventPayload[] = [];
   constructor(private readonly store: CacheStore) {}
 
@@ -43,14 +57,16 @@ class HotBuckets implements AfterCommitEffect {
     const result = await this.store.withRedis((redis, prefix) =>
       redis.eval(
         HOT_INCR,
-        live.length * 2 + 1,
+        live.length * 2 + 3,
         ...live.flatMap((p) => [
           prefix + hotSeenKey(p.event_id),
           prefix + CacheKeys.hotBucket(minuteBucket(p.ts)),
         ]),
         prefix + CacheKeys.hotVersion,
+        prefix + CacheKeys.hotWindow,
+        prefix + CacheKeys.hotWindowLow,
         String(HOT_BUCKET_TTL_SECONDS),
-        ...live.flatMap((p) => [String(p.delta), String(p.video_id)]),
+        ...live.flatMap((p) => [String(p.delta), String(p.video_id), String(Math.floor(p.ts / 60_000) * 60)]),
       ),
     );
     // The database is already right; the caller retries the events later (uncounted).
