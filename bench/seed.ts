@@ -353,7 +353,10 @@ async function main(): Promise<void> {
       pipe.expire(key, 7200);
     }
     // A running window from an earlier seed is rebuilt from these buckets by the next first page.
-    pipe.unlink(config.redisKeyPrefix + CacheKeys.hotWindow, config.redisKeyPrefix + CacheKeys.hotWindowLow);
+    pipe.unlink(
+      config.redisKeyPrefix + CacheKeys.hotWindow,
+      config.redisKeyPrefix + CacheKeys.hotWindowState,
+    );
     pipe.incr(config.redisKeyPrefix + CacheKeys.hotVersion);
     await pipe.exec();
     r.disconnect();

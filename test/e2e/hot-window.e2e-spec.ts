@@ -1,4 +1,4 @@
-import { CacheKeys, CacheStore, HOT_ID_SPACE } from '@app/cache';
+import { CacheKeys, CacheStore, HOT_ID_SPACE, minuteBucket } from '@app/cache';
 import type { PopularityEventPayload } from '@app/events';
 import { HotListService } from '@app/feed';
 import { HotBuckets } from '@app/video';
@@ -113,7 +113,9 @@ if (PROFILES.includes('full')) {
     };
     const marked = async (): Promise<boolean> =>
       (await redis.zscore(key(CacheKeys.hotWindow), String(probe))) !== null;
-    const low = async (): Promise<number> => Number(await redis.get(key(CacheKeys.hotWindowLow)));
+    /** The window's low minute (its state is `<low>:<version seen>`). */
+    const low = async (): Promise<number> =>
+      Number((await redis.get(key(CacheKeys.hotWindowState)))?.split(':')[0] ?? NaN);
 
     it('every current-minute list equals the union of its 60 buckets: rolled by one minute or many, rebuilt, or behind', async () => {
       const real = Math.floor(Date.now() / MINUTE) * 60; // unix s of the real current minute
@@ -121,6 +123,7 @@ if (PROFILES.includes('full')) {
       const oldest = real - 115 * 60; // events older than 2 h are dropped before the buckets
       const checks = new Set([0, 1, 2, 3, 4, 5, 7, 8, 12, 20, 27, 85, 86, 90, 93, 100]);
       let lastCheck = -1;
+      let bypassed = false;
       for (let k = 0; k <= 100; k++) {
         const n = start + k * 60;
         // This minute's events, and late ones for earlier minutes, some already out of the window.
@@ -129,7 +132,8 @@ if (PROFILES.includes('full')) {
         );
         await add(minutes);
         if (!checks.has(k)) continue;
-        const rolled = lastCheck >= 0 && k - lastCheck <= 50 && (await marked());
+        const rolled = lastCheck >= 0 && k - lastCheck <= 50 && !bypassed && (await marked());
+        bypassed = false;
         expect(await list(n * 1000 + 30_000)).toEqual(expected(n));
         expect(await low()).toBe(n - 59 * 60);
         if (lastCheck >= 0) expect(await marked()).toBe(rolled); // kept through a roll, gone after a rebuild
@@ -144,6 +148,14 @@ if (PROFILES.includes('full')) {
           expect(await marked()).toBe(true);
         }
         if (k === 20) await redis.unlink(key(CacheKeys.hotWindow)); // lost (evicted): the next build rebuilds it
+        if (k === 90) {
+          // A writer that does not know the window (an older build in a rolling deploy): bucket and
+          // version only. The window missed it, so the next build makes it again from the buckets.
+          await redis.zincrby(key(CacheKeys.hotBucket(minuteBucket(n * 1000))), 5, String(videos[1].id));
+          await redis.incr(key(CacheKeys.hotVersion));
+          sums.get(n)?.set(videos[1].id, (sums.get(n)?.get(videos[1].id) ?? 0) + 5);
+          bypassed = true;
+        }
         lastCheck = k;
       }
       /** What the window should hold: every sum but 0 from its low minute on, and the sentinel. */

@@ -355,7 +355,7 @@ export async function check(model: Model, db: Database, env: TestEnv): Promise<C
         bad('mismatched', `hot window of ${video}: ${total.get(video) ?? 0} != ${p}`);
     }
     // The running window, when one was built: each video's sum of the buckets from its low minute on.
-    const low = await redis.get(`${env.redisPrefix}${CacheKeys.hotWindowLow}`);
+    const low = (await redis.get(`${env.redisPrefix}${CacheKeys.hotWindowState}`))?.split(':')[0] ?? null;
     const window = await redis.zrange(`${env.redisPrefix}${CacheKeys.hotWindow}`, 0, -1, 'WITHSCORES');
     if (low !== null && window.length > 0) {
       const from = minuteBucket(Number(low) * 1000);

@@ -76,7 +76,7 @@ describe('CacheKeys', () => {
     const snapshot = CacheKeys.hotSnapshot(1735689600);
     expect(buckets).toEqual(['hot:{video}:1m:202412312359', 'hot:{video}:1m:202501010000']);
     expect(snapshot).toBe('hot:{video}:merge:1m:1735689600');
-    const window = [CacheKeys.hotWindow, CacheKeys.hotWindowLow, CacheKeys.hotVersion];
+    const window = [CacheKeys.hotWindow, CacheKeys.hotWindowState, CacheKeys.hotVersion];
     for (const k of [...buckets, snapshot, ...window]) expect(hashTag(k)).toBe('video');
   });
 

@@ -16,9 +16,12 @@ export const CacheKeys = {
   /** Bumped whenever a minute bucket moves; `<snapshot>:built` holds the version a snapshot was built at. */
   hotVersion: 'hot:{video}:version',
   hotSnapshotBuilt: (asOf: number): string => `hot:{video}:merge:1m:${asOf}:built`,
-  /** The running window (sums of the buckets from its low minute on, encoded) and that low minute (unix s). */
+  /**
+   * The running window (sums of the buckets from its low minute on, encoded) and its state:
+   * `<low minute, unix s>:<the buckets' version it has seen>`.
+   */
   hotWindow: 'hot:{video}:window',
-  hotWindowLow: 'hot:{video}:window:low',
+  hotWindowState: 'hot:{video}:window:state',
   lock: (key: string): string => `lock:${key}`,
   rateLimit: (name: string, subject: string): string => `rl:${name}:${subject}`,
   /** The ids of the videos an account likes (`is_liked` of pages), and the version guarding its loads. */

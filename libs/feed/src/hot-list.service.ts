@@ -85,13 +85,14 @@ return {redis.call('ZCARD', KEYS[1]), redis.call('ZREVRANGE', KEYS[1], ARGV[1], 
  * at least ARGV[5] ms old, so activity in the minute being read shows within that.
  *
  * A build rolls the running window to the minute (subtracting the buckets that left it since its
- * last roll; rebuilding it from the 60 buckets when it is missing or older than the buckets given)
+ * last roll; rebuilding it from the 60 buckets when it is missing, older than the buckets given, or
+ * did not see the last version bump: a bucket moved without it)
  * and copies it, cutting the sums below 1: a copy of one set instead of a union of 60 (41,000
  * videos: 130-280 ms of Redis before, on this machine). A window already rolled past the minute (a
  * caller whose clock is behind another's) is left alone: the snapshot then unions the buckets.
  *
  * KEYS[1] = snapshot, KEYS[2] = its built mark (`<version>:<ms>`), KEYS[3] = the buckets' version,
- * KEYS[4] = the window, KEYS[5] = its low minute, KEYS[6..] = the buckets of the minute and of the
+ * KEYS[4] = the window, KEYS[5] = its state (`<low minute>:<version>`), KEYS[6..] = the buckets of the minute and of the
  * {@link HOT_ROLL_MINUTES} - 1 before it, newest first. ARGV: start, stop, ttl ms, now ms, minimum
  * age ms, the minute (unix s), the window's ttl s.
  */
@@ -108,8 +109,9 @@ if stale then
   local first = minute - ${(HOT_WINDOW_MINUTES - 1) * 60}
   local buckets = {}
   for i = 6, 6 + ${HOT_WINDOW_MINUTES - 1} do buckets[#buckets + 1] = KEYS[i] end
-  local low = tonumber(redis.call('GET', KEYS[5]) or '')
-  if low and (low % 60 ~= 0 or redis.call('EXISTS', KEYS[4]) == 0) then low = nil end
+  local low, seen = string.match(redis.call('GET', KEYS[5]) or '', '^(%d+):(%d+)$')
+  low = tonumber(low)
+  if low and (low % 60 ~= 0 or seen ~= version or redis.call('EXISTS', KEYS[4]) == 0) then low = nil end
   if low and low > first then
     fill(KEYS[1], buckets, false)
   else
@@ -121,7 +123,7 @@ if stale then
         for j = 1, #gone, 2 do hotWindowAdd(KEYS[4], -tonumber(gone[j + 1]), gone[j]) end
       end
     end
-    redis.call('SET', KEYS[5], first, 'EX', ARGV[7])
+    redis.call('SET', KEYS[5], first .. ':' .. version, 'EX', ARGV[7])
     redis.call('EXPIRE', KEYS[4], ARGV[7])
     redis.call('UNLINK', KEYS[1])
     -- COPY is Redis 6.2+; a union of the one set does the same job, three times slower.
@@ -243,7 +245,7 @@ export class HotListService {
             CacheKeys.hotSnapshotBuilt(asOf),
             CacheKeys.hotVersion,
             CacheKeys.hotWindow,
-            CacheKeys.hotWindowLow,
+            CacheKeys.hotWindowState,
           ];
           const all = [...keys, ...HotListService.bucketKeys(asOf, HOT_ROLL_MINUTES)].map((k) => prefix + k);
           const freshArgs = [...args, now, HOT_REFRESH_MS, asOf, HOT_WINDOW_TTL_SECONDS];

@@ -12,17 +12,21 @@ export const HOT_BUCKET_TTL_SECONDS = 2 * 60 * 60;
 /**
  * For each event i (1-based pairs): KEYS[2i-1] its dedupe key, KEYS[2i] its minute bucket (all in
  * the `{video}` slot); then the buckets' version (bumped when any moved: the hot list's current
- * snapshot is rebuilt after it), the running window and its low minute. ARGV[1] the ttl, then per
- * event its delta, member and minute (unix s). A bucket moves only for an event never seen, so a
- * redelivery counts once; the window moves with it when it exists and the minute is in it (a
- * minute below its low has already left it). One call for a whole batch.
+ * snapshot is rebuilt after it), the running window and its state (`<low minute>:<version>`).
+ * ARGV[1] the ttl, then per event its delta, member and minute (unix s). A bucket moves only for an
+ * event never seen, so a redelivery counts once; the window moves with it when it exists and the
+ * minute is in it (a minute below its low has already left it). The window holds the version its
+ * last writer bumped to: when the version moved without it (a writer that does not know the window,
+ * such as an older build during a rolling deploy), the window is dropped, and the next build makes
+ * it again from the buckets. One call for a whole batch.
  */
 const HOT_INCR = `${HOT_WINDOW_ADD_LUA}
 local n = 0
 local events = #KEYS - 3
-local win = KEYS[events + 2]
-local low = tonumber(redis.call('GET', KEYS[events + 3]) or '')
+local win, state = KEYS[events + 2], KEYS[events + 3]
+local low, seen = string.match(redis.call('GET', state) or '', '^(%d+):(%d+)$')
 if low and redis.call('EXISTS', win) == 0 then low = nil end
+low = tonumber(low)
 for i = 1, events, 2 do
   local a = (i - 1) / 2 * 3 + 2
   if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
@@ -33,10 +37,12 @@ for i = 1, events, 2 do
   end
 end
 if n > 0 then
-  redis.call('INCR', KEYS[events + 1])
-  if low then
+  local version = redis.call('INCR', KEYS[events + 1])
+  if low and tonumber(seen) == version - 1 then
+    redis.call('SET', state, low .. ':' .. version, 'EX', ARGV[1])
     redis.call('EXPIRE', win, ARGV[1])
-    redis.call('EXPIRE', KEYS[events + 3], ARGV[1])
+  elseif low then
+    redis.call('UNLINK', win, state)
   end
 end
 return n`;
@@ -64,7 +70,7 @@ export class HotBuckets implements AfterCommitEffect {
         ]),
         prefix + CacheKeys.hotVersion,
         prefix + CacheKeys.hotWindow,
-        prefix + CacheKeys.hotWindowLow,
+        prefix + CacheKeys.hotWindowState,
         String(HOT_BUCKET_TTL_SECONDS),
         ...live.flatMap((p) => [String(p.delta), String(p.video_id), String(Math.floor(p.ts / 60_000) * 60)]),
       ),
