@@ -150,7 +150,7 @@ describe.each(QUEUE_TYPES)('faults (api + worker on MariaDB, Redis, RabbitMQ; %s
       expect(o.recoverMs).toBeLessThan(15_000);
     }
     process.stdout.write(
-      `faults ${name}${queueType === 'quorum' ? ' (quorum)' : ''}: ${acked} writes acknowledged, ${r.lost + r.phantom} lost, ${r.mismatched} counters off, ${dead} dead-lettered${outage}\n`,
+      `faults ${name}${queueType === 'quorum' ? ' (quorum)' : ''}: ${acked} writes acknowledged, ${r.lost + r.phantom} lost, ${r.mismatched} counters off (hot window: ${r.hotWindow} entries), ${dead} dead-lettered${outage}\n`,
     );
     expect(acked).toBeGreaterThan(50);
     expect({ lost: r.lost, phantom: r.phantom, mismatched: r.mismatched, details: r.details }).toEqual({
