@@ -199,7 +199,7 @@ if (PROFILES.includes('full')) {
       expect(tail && ids(tail)).toEqual([all[all.length - 1].id]);
     });
 
-    it('a part whose load began before a follow is refused; parts outlive a timeline rebuild; the hash evicted alone loses every part', async () => {
+    it('a part whose load began before a follow is refused; parts outlive a timeline rebuild; the directory evicted alone is relisted by the next load; the hash evicted alone loses every part', async () => {
       const reader = await registerAndLogin(t, 'dpt');
       const [other] = await insertAccounts(t, 1, 'dpto');
       await follow(t, reader.id, authors.slice(0, 2));
@@ -225,6 +225,17 @@ if (PROFILES.includes('full')) {
       expect(await timelines.page(reader.id, 2, 0, 0)).toBeDefined();
       const kept = await readParts(store, reader.id, 5, all[25].time, all[25].id);
       expect(kept?.kind === 'ok' && kept.entries).toEqual(all.slice(26, 31));
+      // The directory evicted alone: the part is unreachable (a miss) until a load writes it again,
+      // which lists it again (not refused as held), its entries counted once.
+      const counted = await redis.hget(key(CacheKeys.timelineParts(reader.id)), 'n');
+      await redis.del(key(CacheKeys.timelinePartsDir(reader.id)));
+      expect((await readParts(store, reader.id, 5, all[25].time, all[25].id))?.kind).toBe('miss');
+      expect(
+        await writePart(store, reader.id, token, all[20].time, all[20].id, all.slice(21, 40), false, 1e6),
+      ).toBe(true);
+      const relisted = await readParts(store, reader.id, 5, all[25].time, all[25].id);
+      expect(relisted?.kind === 'ok' && relisted.entries).toEqual(all.slice(26, 31));
+      expect(await redis.hget(key(CacheKeys.timelineParts(reader.id)), 'n')).toBe(counted);
       // The hash gone (evicted) with the directory left: a miss, and the directory goes too.
       await redis.del(key(CacheKeys.timelineParts(reader.id)));
       expect((await readParts(store, reader.id, 5, all[25].time, all[25].id))?.kind).toBe('miss');

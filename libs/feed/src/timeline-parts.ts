@@ -107,11 +107,14 @@ if below then
 end
 if low ~= '' and low >= top then return 0 end
 local name = top .. '|' .. low
-if redis.call('HEXISTS', KEYS[1], name) == 1 then return 1 end
-local count = #part / W
-if tonumber(redis.call('HGET', KEYS[1], 'n') or '0') + count > tonumber(ARGV[5]) then return 0 end
-redis.call('HSET', KEYS[1], name, part)
-redis.call('HINCRBY', KEYS[1], 'n', count)
+-- Held already (loaded by a concurrent page): listed again all the same, in case the directory
+-- was evicted without the hash, which left the part unreachable.
+if redis.call('HEXISTS', KEYS[1], name) == 0 then
+  local count = #part / W
+  if tonumber(redis.call('HGET', KEYS[1], 'n') or '0') + count > tonumber(ARGV[5]) then return 0 end
+  redis.call('HSET', KEYS[1], name, part)
+  redis.call('HINCRBY', KEYS[1], 'n', count)
+end
 redis.call('ZADD', KEYS[2], 0, name)
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
