@@ -23,7 +23,8 @@ export const TIMELINE_PARTS_TTL_MS = INDEX_TTL_MS;
  * refused. The parts do not depend on the timeline: each is the SQL pull's answer between its two
  * cursors, which only a follow, an unfollow (both drop them) or a delete (a page that finds a gone
  * video drops the parts it read) change below a settled cursor. A name in the directory whose part
- * is gone (evicted) is no part; the hash evicted alone loses `tok`, and every part with it.
+ * is gone (evicted) is no part; the hash evicted alone loses `tok`, and every part with it; the
+ * directory evicted alone leaves each part unread until a load writes it again, which relists it.
  */
 const WIDTH = 30;
 
