@@ -727,15 +727,19 @@ async function soak(mix: Scenario, procs: ChildProcess[]): Promise<void> {
     const row = minutes[minutes.length - 1];
     console.log(
       `soak minute ${String(m).padStart(2)}: ${row.reqs} req/s  p99 ${row.p99} ms  errors ${row.errors}  non2xx ${row.non2xx}  ` +
-        `RSS (mean of 5 s samples; range) api ${row.apiMiB} MiB (${range(0)})  worker ${row.workerMiB} MiB (${range(1)})`,
+        `RSS (mean of 5 s samples; range) api ${row.apiMiB} MiB (${range(0)})  ` +
+        (worker ? `worker ${row.workerMiB} MiB (${range(1)})` : 'worker - (none runs without a broker)'),
     );
   }
   const first = minutes[0];
   const last = minutes[minutes.length - 1];
   const growth = (a: number, b: number): string => `${(((b - a) / a) * 100).toFixed(1)} %`;
   console.log(
-    `soak: RSS growth after minute 1 (means): api ${growth(first.apiMiB, last.apiMiB)}, worker ${growth(first.workerMiB, last.workerMiB)}; ` +
-      `(floors, after collections): api ${growth(first.apiFloor, last.apiFloor)}, worker ${growth(first.workerFloor, last.workerFloor)} (target < 10 %); ` +
+    `soak: RSS growth after minute 1 (means): api ${growth(first.apiMiB, last.apiMiB)}` +
+      (worker ? `, worker ${growth(first.workerMiB, last.workerMiB)}` : '') +
+      `; (floors, after collections): api ${growth(first.apiFloor, last.apiFloor)}` +
+      (worker ? `, worker ${growth(first.workerFloor, last.workerFloor)}` : '') +
+      ' (target < 10 %); ' +
       `last minute's p99 ${last.p99} ms vs the first's ${first.p99} ms: ${growth(first.p99, last.p99)} (target within 20 %)`,
   );
 }
