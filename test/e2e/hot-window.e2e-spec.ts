@@ -185,5 +185,39 @@ if (PROFILES.includes('full')) {
       expect(new Map([...got].sort((a, b) => a[0] - b[0]))).toEqual(wanted);
       expect(wanted.get(victim)).toBeLessThan(0);
     });
+
+    it('a script that fails part way on the window drops it (Redis keeps what ran before the failure), and the next build makes it from the buckets', async () => {
+      const real = Math.floor(Date.now() / MINUTE) * 60;
+      await add([real, real]);
+      expect(await list(real * 1000 + 55_000)).toEqual(expected(real));
+      const state = await redis.get(key(CacheKeys.hotWindowState));
+      expect(state).not.toBeNull();
+      // The window is not a sorted set any more: an increment fails on it after its bucket moved.
+      await redis.set(key(CacheKeys.hotWindow), 'not a sorted set');
+      const event: PopularityEventPayload = {
+        event_id: `hotwin-${process.pid}-${nextEvent++}`,
+        video_id: videos[2].id,
+        delta: 1,
+        reason: 'like',
+        ts: real * 1000 + 1000,
+      };
+      await expect(apply([event])).rejects.toThrow(/hot buckets not updated/);
+      expect(await redis.exists(key(CacheKeys.hotWindow), key(CacheKeys.hotWindowState))).toBe(0);
+      // Retried (as the handler's retry queue does): counted once, by the bucket that already has it.
+      await apply([event]);
+      sums.get(real)?.set(videos[2].id, (sums.get(real)?.get(videos[2].id) ?? 0) + 1);
+      expect(await list(real * 1000 + 57_000)).toEqual(expected(real));
+      expect(await redis.exists(key(CacheKeys.hotWindow))).toBe(1);
+
+      // The same in a build: the roll fails on the window, which goes with its snapshot; the build
+      // after makes it again, and the list is the union again.
+      await add([real]); // the version moves: the next first page builds
+      await redis.set(key(CacheKeys.hotWindow), 'not a sorted set');
+      const version = await redis.get(key(CacheKeys.hotVersion));
+      await redis.set(key(CacheKeys.hotWindowState), `${real - 59 * 60}:${version}`);
+      await list(real * 1000 + 58_100); // answered from the database: the build failed
+      expect(await redis.exists(key(CacheKeys.hotWindow), key(CacheKeys.hotWindowState))).toBe(0);
+      expect(await list(real * 1000 + 59_200)).toEqual(expected(real));
+    });
   });
 }

@@ -105,33 +105,40 @@ if built and redis.call('EXISTS', KEYS[1]) == 1 then
   stale = (not v) or (v ~= version and tonumber(ARGV[4]) - tonumber(t) >= tonumber(ARGV[5]))
 end
 if stale then
-  local minute = tonumber(ARGV[6])
-  local first = minute - ${(HOT_WINDOW_MINUTES - 1) * 60}
-  local buckets = {}
-  for i = 6, 6 + ${HOT_WINDOW_MINUTES - 1} do buckets[#buckets + 1] = KEYS[i] end
-  local low, seen = string.match(redis.call('GET', KEYS[5]) or '', '^(%d+):(%d+)$')
-  low = tonumber(low)
-  if low and (low % 60 ~= 0 or seen ~= version or redis.call('EXISTS', KEYS[4]) == 0) then low = nil end
-  if low and low > first then
-    fill(KEYS[1], buckets, false)
-  else
-    if (not low) or low < minute - (#KEYS - 6) * 60 then
-      fill(KEYS[4], buckets, true)
+  local ok, err = pcall(function()
+    local minute = tonumber(ARGV[6])
+    local first = minute - ${(HOT_WINDOW_MINUTES - 1) * 60}
+    local buckets = {}
+    for i = 6, 6 + ${HOT_WINDOW_MINUTES - 1} do buckets[#buckets + 1] = KEYS[i] end
+    local low, seen = string.match(redis.call('GET', KEYS[5]) or '', '^(%d+):(%d+)$')
+    low = tonumber(low)
+    if low and (low % 60 ~= 0 or seen ~= version or redis.call('EXISTS', KEYS[4]) == 0) then low = nil end
+    if low and low > first then
+      fill(KEYS[1], buckets, false)
     else
-      for m = low, first - 60, 60 do
-        local gone = redis.call('ZRANGE', KEYS[6 + (minute - m) / 60], 0, -1, 'WITHSCORES')
-        for j = 1, #gone, 2 do hotWindowAdd(KEYS[4], -tonumber(gone[j + 1]), gone[j]) end
+      if (not low) or low < minute - (#KEYS - 6) * 60 then
+        fill(KEYS[4], buckets, true)
+      else
+        for m = low, first - 60, 60 do
+          local gone = redis.call('ZRANGE', KEYS[6 + (minute - m) / 60], 0, -1, 'WITHSCORES')
+          for j = 1, #gone, 2 do hotWindowAdd(KEYS[4], -tonumber(gone[j + 1]), gone[j]) end
+        end
       end
+      redis.call('SET', KEYS[5], first .. ':' .. version, 'EX', ARGV[7])
+      redis.call('EXPIRE', KEYS[4], ARGV[7])
+      redis.call('UNLINK', KEYS[1])
+      -- COPY is Redis 6.2+; a union of the one set does the same job, three times slower.
+      if not pcall(redis.call, 'COPY', KEYS[4], KEYS[1]) then
+        redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[4])
+      end
+      redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(0')
+      redis.call('ZREMRANGEBYSCORE', KEYS[1], '(0', '(${ID_SPACE}')
     end
-    redis.call('SET', KEYS[5], first .. ':' .. version, 'EX', ARGV[7])
-    redis.call('EXPIRE', KEYS[4], ARGV[7])
-    redis.call('UNLINK', KEYS[1])
-    -- COPY is Redis 6.2+; a union of the one set does the same job, three times slower.
-    if not pcall(redis.call, 'COPY', KEYS[4], KEYS[1]) then
-      redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[4])
-    end
-    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(0')
-    redis.call('ZREMRANGEBYSCORE', KEYS[1], '(0', '(${ID_SPACE}')
+  end)
+  if not ok then
+    -- A command failed part way (Redis keeps what ran before it): the window may be half rolled.
+    redis.call('UNLINK', KEYS[4], KEYS[5], KEYS[1])
+    return redis.error_reply(type(err) == 'table' and err.err or tostring(err))
   end
   redis.call('SET', KEYS[2], version .. ':' .. ARGV[4], 'PX', ARGV[3])
 else

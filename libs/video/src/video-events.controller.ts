@@ -21,31 +21,41 @@ export const HOT_BUCKET_TTL_SECONDS = 2 * 60 * 60;
  * it again from the buckets. One call for a whole batch.
  */
 const HOT_INCR = `${HOT_WINDOW_ADD_LUA}
-local n = 0
 local events = #KEYS - 3
 local win, state = KEYS[events + 2], KEYS[events + 3]
-local low, seen = string.match(redis.call('GET', state) or '', '^(%d+):(%d+)$')
-if low and redis.call('EXISTS', win) == 0 then low = nil end
-low = tonumber(low)
-for i = 1, events, 2 do
-  local a = (i - 1) / 2 * 3 + 2
-  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
-    redis.call('ZINCRBY', KEYS[i + 1], ARGV[a], ARGV[a + 1])
-    redis.call('EXPIRE', KEYS[i + 1], ARGV[1])
-    if low and tonumber(ARGV[a + 2]) >= low then hotWindowAdd(win, tonumber(ARGV[a]), ARGV[a + 1]) end
-    n = n + 1
+local ok, res = pcall(function()
+  local n = 0
+  local low, seen = string.match(redis.call('GET', state) or '', '^(%d+):(%d+)$')
+  if low and redis.call('EXISTS', win) == 0 then low = nil end
+  low = tonumber(low)
+  for i = 1, events, 2 do
+    local a = (i - 1) / 2 * 3 + 2
+    if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
+      redis.call('ZINCRBY', KEYS[i + 1], ARGV[a], ARGV[a + 1])
+      redis.call('EXPIRE', KEYS[i + 1], ARGV[1])
+      if low and tonumber(ARGV[a + 2]) >= low then hotWindowAdd(win, tonumber(ARGV[a]), ARGV[a + 1]) end
+      n = n + 1
+    end
   end
-end
-if n > 0 then
-  local version = redis.call('INCR', KEYS[events + 1])
-  if low and tonumber(seen) == version - 1 then
-    redis.call('SET', state, low .. ':' .. version, 'EX', ARGV[1])
-    redis.call('EXPIRE', win, ARGV[1])
-  elseif low then
-    redis.call('UNLINK', win, state)
+  if n > 0 then
+    local version = redis.call('INCR', KEYS[events + 1])
+    if low and tonumber(seen) == version - 1 then
+      redis.call('SET', state, low .. ':' .. version, 'EX', ARGV[1])
+      redis.call('EXPIRE', win, ARGV[1])
+    elseif low then
+      redis.call('UNLINK', win, state)
+    end
   end
-end
-return n`;
+  return n
+end)
+if ok then return res end
+-- A command failed part way, and Redis keeps what ran before it: a bucket may hold an increment the
+-- window missed, so the window goes (the next build makes it from the buckets), and the version
+-- moves (the current snapshot is rebuilt). The events are retried; their dedupe keys keep the ones
+-- already counted from counting twice.
+redis.call('UNLINK', win, state)
+redis.call('INCR', KEYS[events + 1])
+return redis.error_reply(type(res) == 'table' and res.err or tostring(res))`;
 
 export const hotSeenKey = (eventId: string): string => `hot:{video}:seen:${eventId}`;
 
