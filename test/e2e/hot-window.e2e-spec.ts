@@ -221,3 +221,81 @@ if (PROFILES.includes('full')) {
     });
   });
 }
+
+/**
+ * `HOT_LIST_MAX_LENGTH`: a snapshot keeps the highest scores only, whether copied from the running
+ * window (the current minute) or made from the buckets (a past minute).
+ */
+if (PROFILES.includes('full')) {
+  describe('the hot list bounded by HOT_LIST_MAX_LENGTH (full)', () => {
+    let t: TestApp;
+    let hot: HotListService;
+    let store: CacheStore;
+    const MAX = 5;
+
+    beforeAll(async () => {
+      t = await startApp('full', { env: { HOT_LIST_MAX_LENGTH: String(MAX) } });
+      hot = t.app.get(HotListService);
+      store = t.app.get(CacheStore);
+    });
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    it('a snapshot holds the highest HOT_LIST_MAX_LENGTH videos, from the window and from the buckets', async () => {
+      const [author] = await insertAccounts(t, 1, 'hotmax');
+      const videos = await insertVideos(
+        t,
+        Array.from({ length: 12 }, (_, i) => ({
+          author_id: author,
+          create_time: Date.now() - i,
+          likes_count: 0,
+          popularity: 0,
+        })),
+      );
+      const real = Math.floor(Date.now() / MINUTE) * 60;
+      const past = real - 10 * 60;
+      // Video i gets 1 + i % 4 likes (ties broken by id) in the past minute and as many now.
+      const events: PopularityEventPayload[] = [];
+      videos.forEach((v, i) => {
+        for (let k = 0; k < 1 + (i % 4); k++)
+          for (const m of [past, real])
+            events.push({
+              event_id: `hotmax-${process.pid}-${v.id}-${k}-${m}`,
+              video_id: v.id,
+              delta: 1,
+              reason: 'like',
+              ts: m * 1000 + 500,
+            });
+      });
+      const buckets = new HotBuckets(store);
+      buckets.events.push(...events);
+      await buckets.run();
+      const ranked = videos
+        .map((v, i) => ({ id: v.id, score: 1 + (i % 4) }))
+        .sort((a, b) => b.score - a.score || b.id - a.id)
+        .map((v) => v.id);
+      const walk = async (asOf: number, now: number): Promise<number[]> => {
+        const ids: number[] = [];
+        let page = await hot.list({ limit: 2, asOf, offset: 0 }, now);
+        ids.push(...page.video_list.map((v) => v.id));
+        while (page.has_more) {
+          page = await hot.list({ limit: 2, asOf: page.as_of, offset: page.next_offset }, now);
+          ids.push(...page.video_list.map((v) => v.id));
+        }
+        return ids;
+      };
+      // The current minute (a build from the window) and the past one (from its buckets): the
+      // window holds all 12, each snapshot the highest 5.
+      expect(await walk(0, real * 1000 + 59_000)).toEqual(ranked.slice(0, MAX));
+      const r = redisClient();
+      try {
+        const prefix = t.testEnv.redisPrefix ?? '';
+        expect(await r.zcard(prefix + CacheKeys.hotWindow)).toBe(videos.length + 1);
+      } finally {
+        r.disconnect();
+      }
+      expect(await walk(past, real * 1000 + 59_000)).toEqual(ranked.slice(0, MAX));
+    });
+  });
+}

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@app/core';
 import { createHash } from 'node:crypto';
 import {
   CacheKeys,
@@ -31,12 +32,12 @@ const SENTINEL = HOT_SENTINEL;
 export const HOT_ROLL_MINUTES = 110;
 
 /**
- * Lua `fill(target, buckets, signed)`: (re)fills `target` with the union of the bucket keys,
- * encoded, the sentinel last. Unsigned (a snapshot): sums of at least 1 only. Signed (the running
+ * Lua `fill(target, buckets, signed, max)`: (re)fills `target` with the union of the bucket keys,
+ * encoded, the sentinel last, the highest `max` kept (0: all). Unsigned (a snapshot): sums of at least 1 only. Signed (the running
  * window): every sum but 0, so subtracting a bucket later lands on the right sum.
  */
 const FILL_LUA = `
-local function fill(target, buckets, signed)
+local function fill(target, buckets, signed, max)
   -- The old value (tens of thousands of entries) freed off the main thread, not by the overwrite.
   redis.call('UNLINK', target)
   redis.call('ZUNIONSTORE', target, #buckets, unpack(buckets))
@@ -61,19 +62,22 @@ local function fill(target, buckets, signed)
   args[#args + 1] = '0'
   args[#args + 1] = '${SENTINEL}'
   redis.call('ZADD', target, unpack(args))
+  -- The highest max (0: all) and the sentinel (rank 0) kept.
+  if max > 0 then redis.call('ZREMRANGEBYRANK', target, 1, -(max + 1)) end
 end
 `;
 
 /**
  * Builds the snapshot once (atomically: the script is the lock, Redis runs it alone) and returns a
  * slice of it, extending its life. KEYS[1] = snapshot, KEYS[2..] = the minute buckets (one slot,
- * hash tag `{video}`). ARGV: start, stop, ttl ms. Returns [entries incl. sentinel, members in order].
+ * hash tag `{video}`). ARGV: start, stop, ttl ms, most videos kept (0: all). Returns [entries incl.
+ * sentinel, members in order].
  */
 const SNAPSHOT_SLICE = `${FILL_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local buckets = {}
   for i = 2, #KEYS do buckets[#buckets + 1] = KEYS[i] end
-  fill(KEYS[1], buckets, false)
+  fill(KEYS[1], buckets, false, tonumber(ARGV[4]))
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])}
@@ -86,15 +90,17 @@ return {redis.call('ZCARD', KEYS[1]), redis.call('ZREVRANGE', KEYS[1], ARGV[1], 
  *
  * A build rolls the running window to the minute (subtracting the buckets that left it since its
  * last roll; rebuilding it from the 60 buckets when it is missing, older than the buckets given, or
- * did not see the last version bump: a bucket moved without it) and copies it, cutting the sums
- * below 1: a copy of one set instead of a union of 60 (41,000 videos: 135-187 ms of Redis before,
- * 15-25 ms now, on this machine). A window already rolled past the minute (a caller whose clock is
+ * did not see the last version bump: a bucket moved without it) and copies its highest sums of at
+ * least 1 (`HOT_LIST_MAX_LENGTH`; all at 0): a copy from one set instead of a union of 60 (41,000
+ * videos: 135-187 ms of Redis before, 15-25 ms for a copy of all, on this machine). A window already rolled past the minute (a caller whose clock is
  * behind another's) is left alone: the snapshot then unions the buckets.
  *
  * KEYS[1] = snapshot, KEYS[2] = its built mark (`<version>:<ms>`), KEYS[3] = the buckets' version,
  * KEYS[4] = the window, KEYS[5] = its state (`<low minute>:<version seen>`), KEYS[6..] = the
  * buckets of the minute and of the {@link HOT_ROLL_MINUTES} - 1 before it, newest first. ARGV:
- * start, stop, ttl ms, now ms, minimum age ms, the minute (unix s), the window's ttl s.
+ * start, stop, ttl ms, now ms, minimum age ms, the minute (unix s), the window's ttl s, most videos
+ * a snapshot keeps (`HOT_LIST_MAX_LENGTH`, 0: all; the highest, copied from the window by
+ * ZRANGESTORE).
  */
 const SNAPSHOT_FRESH = `${HOT_WINDOW_ADD_LUA}${FILL_LUA}
 local version = redis.call('GET', KEYS[3]) or '0'
@@ -114,10 +120,10 @@ if stale then
     low = tonumber(low)
     if low and (low % 60 ~= 0 or seen ~= version or redis.call('EXISTS', KEYS[4]) == 0) then low = nil end
     if low and low > first then
-      fill(KEYS[1], buckets, false)
+      fill(KEYS[1], buckets, false, tonumber(ARGV[8]))
     else
       if (not low) or low < minute - (#KEYS - 6) * 60 then
-        fill(KEYS[4], buckets, true)
+        fill(KEYS[4], buckets, true, 0)
       else
         for m = low, first - 60, 60 do
           local gone = redis.call('ZRANGE', KEYS[6 + (minute - m) / 60], 0, -1, 'WITHSCORES')
@@ -127,12 +133,31 @@ if stale then
       redis.call('SET', KEYS[5], first .. ':' .. version, 'EX', ARGV[7])
       redis.call('EXPIRE', KEYS[4], ARGV[7])
       redis.call('UNLINK', KEYS[1])
-      -- COPY is Redis 6.2+; a union of the one set does the same job, three times slower.
-      if not pcall(redis.call, 'COPY', KEYS[4], KEYS[1]) then
-        redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[4])
+      local max = tonumber(ARGV[8])
+      if max > 0 then
+        -- The highest max sums of at least 1 (ZRANGESTORE is Redis 6.2+; else read and added).
+        if not pcall(redis.call, 'ZRANGESTORE', KEYS[1], KEYS[4], '+inf', '${ID_SPACE}', 'BYSCORE', 'REV', 'LIMIT', 0, max) then
+          local top = redis.call('ZREVRANGEBYSCORE', KEYS[4], '+inf', '${ID_SPACE}', 'WITHSCORES', 'LIMIT', 0, max)
+          local args = {}
+          for i = 1, #top, 2 do
+            args[#args + 1] = top[i + 1]
+            args[#args + 1] = top[i]
+            if #args >= 1000 then
+              redis.call('ZADD', KEYS[1], unpack(args))
+              args = {}
+            end
+          end
+          if #args > 0 then redis.call('ZADD', KEYS[1], unpack(args)) end
+        end
+        redis.call('ZADD', KEYS[1], 0, '${SENTINEL}')
+      else
+        -- COPY is Redis 6.2+; a union of the one set does the same job, three times slower.
+        if not pcall(redis.call, 'COPY', KEYS[4], KEYS[1]) then
+          redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[4])
+        end
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(0')
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '(0', '(${ID_SPACE}')
       end
-      redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(0')
-      redis.call('ZREMRANGEBYSCORE', KEYS[1], '(0', '(${ID_SPACE}')
     end
   end)
   if not ok then
@@ -187,10 +212,15 @@ async function evalCached(
  */
 @Injectable()
 export class HotListService {
+  private readonly max: number;
+
   constructor(
     private readonly store: CacheStore,
     private readonly repo: FeedRepository,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.max = config.hotListMaxLength;
+  }
 
   /** unix s of the minute the request reads: `as_of` truncated, or now when absent/future/too old. */
   static resolveAsOf(asOf: number, nowMs = Date.now()): number {
@@ -255,13 +285,16 @@ export class HotListService {
             CacheKeys.hotWindowState,
           ];
           const all = [...keys, ...HotListService.bucketKeys(asOf, HOT_ROLL_MINUTES)].map((k) => prefix + k);
-          const freshArgs = [...args, now, HOT_REFRESH_MS, asOf, HOT_WINDOW_TTL_SECONDS];
+          const freshArgs = [...args, now, HOT_REFRESH_MS, asOf, HOT_WINDOW_TTL_SECONDS, this.max];
           return (await evalCached(redis, SNAPSHOT_FRESH, SHA.fresh, all, freshArgs)) as [number, string[]];
         }
         const read = await evalCached(redis, SNAPSHOT_READ, SHA.read, [prefix + key], args);
         if (read !== null) return read as [number, string[]];
         const all = [key, ...HotListService.bucketKeys(asOf)].map((k) => prefix + k);
-        return (await evalCached(redis, SNAPSHOT_SLICE, SHA.build, all, args)) as [number, string[]];
+        return (await evalCached(redis, SNAPSHOT_SLICE, SHA.build, all, [...args, this.max])) as [
+          number,
+          string[],
+        ];
       });
       if (reply === undefined) {
         if (first) return undefined;

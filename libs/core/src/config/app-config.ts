@@ -112,6 +112,11 @@ export interface AppConfig {
    */
   timelineDeepMaxLength: number;
   /**
+   * `HOT_LIST_MAX_LENGTH`: videos a hot-list snapshot holds, the highest scores (SPEC §6, ours):
+   * a build copies this many from the running window; 0 = every video active in the window.
+   */
+  hotListMaxLength: number;
+  /**
    * `LATEST_INDEX_MAX_LENGTH`: newest videos kept in the latest index in Redis (listLatest pages,
    * issue 14; ~120 bytes of Redis each); 0 = no index (listLatest is always the SQL query).
    */
@@ -406,6 +411,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     timelineMaxLength: int(env, 'TIMELINE_MAX_LENGTH', 800, 0, 100_000),
     timelineMergeMaxFollows: int(env, 'TIMELINE_MERGE_MAX_FOLLOWS', 50, 0, 10_000),
     timelineDeepMaxLength: int(env, 'TIMELINE_DEEP_MAX_LENGTH', 100_000, 0, 10_000_000),
+    hotListMaxLength: int(env, 'HOT_LIST_MAX_LENGTH', 10_000, 0, 10_000_000),
     latestIndexMaxLength: int(env, 'LATEST_INDEX_MAX_LENGTH', 250_000, 0, 1_000_000),
     likesIndexMaxLength: int(env, 'LIKES_INDEX_MAX_LENGTH', 10_000, 0, 1_000_000),
     authorIndexMaxLength: int(env, 'AUTHOR_INDEX_MAX_LENGTH', 1000, 0, 1_000_000),
