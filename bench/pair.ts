@@ -11,7 +11,9 @@
  * Scenarios: `latest-deep` (listLatest at random cursors over the whole dataset), `latest-index`
  * (random cursors in its newest tenth), `detail` (getDetail of the first 20,000 ids), `author`
  * (listByAuthorID first pages), `following` (listByFollowing at random cursors as the user who
- * follows 10 authors, or `--follows N` of bench/seed.ts's 10, 200, 2000). A 5 s warm-up of both precedes the rounds; each round prints both rates,
+ * follows 10 authors, or `--follows N` of bench/seed.ts's 10, 200, 2000), `mix` (`npm run bench`'s
+ * read/like mix: 10 % likes by 50 accounts, 40 % getDetail, 50 % the listLatest first page; its
+ * p99 is the likes', which wait on a transaction; repeated likes answer 409). A 5 s warm-up of both precedes the rounds; each round prints both rates,
  * p99 and this build's rate over the other's.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -49,7 +51,7 @@ const DURATION = Number(opt('duration', '8'));
 const ROUNDS = Number(opt('rounds', '3'));
 const CONNECTIONS = Number(opt('connections', '50'));
 const FOLLOWS = Number(opt('follows', '10'));
-const SCENARIOS = ['latest-deep', 'latest-index', 'detail', 'author', 'following', 'latest-viewer'];
+const SCENARIOS = ['latest-deep', 'latest-index', 'detail', 'author', 'following', 'latest-viewer', 'mix'];
 const entry = (root: string): string => join(root, 'dist/apps/api/src/main.js');
 
 /** Every option checked before anything starts. */
@@ -115,7 +117,19 @@ async function healthy(port: number): Promise<void> {
   throw new Error(`api on port ${port} did not become healthy`);
 }
 
-async function requestsOf(info: SeedInfo): Promise<() => [string, unknown]> {
+/** A request's path, body and, for a like of the mix, the liker's token. */
+type Next = () => [string, unknown, string?];
+
+async function login(username: string, password: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${PORTS[0]}/account/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  return ((await res.json()) as { token: string }).token;
+}
+
+async function requestsOf(info: SeedInfo): Promise<Next> {
   const [tMin, tMax] = info.time_range_ms;
   const cursor = (from: number): { limit: number; latest_time: number; id_before: number } => ({
     limit: 10,
@@ -135,6 +149,18 @@ async function requestsOf(info: SeedInfo): Promise<() => [string, unknown]> {
       return () => ['/feed/listByFollowing', cursor(tMin)];
     case 'latest-viewer':
       return () => ['/feed/listLatest', { limit: 10 }];
+    case 'mix': {
+      // npm run bench's mix: 10 % likes of random videos by 50 accounts, 40 % getDetail, 50 % the latest first page.
+      const likers: string[] = [];
+      for (let i = 0; i < 50; i++) likers.push(await login(`user${100 + i}`, info.password));
+      return () => {
+        const r = Math.random();
+        if (r < 0.1)
+          return ['/like/like', { video_id: 1 + rand(info.max_video_id) }, likers[rand(likers.length)]];
+        if (r < 0.5) return ['/video/getDetail', { id: 1 + rand(Math.min(20_000, info.max_video_id)) }];
+        return ['/feed/listLatest', { limit: 10 }];
+      };
+    }
     default:
       throw new Error(`unknown scenario ${SCENARIO}`);
   }
@@ -145,12 +171,7 @@ async function tokenFor(info: SeedInfo): Promise<string | undefined> {
   const user = info.following_users.find((u) => u.follows === FOLLOWS);
   if (user === undefined)
     throw new Error(`--follows: one of ${info.following_users.map((u) => u.follows).join(', ')}`);
-  const res = await fetch(`http://127.0.0.1:${PORTS[0]}/account/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: user.username, password: info.password }),
-  });
-  return ((await res.json()) as { token: string }).token;
+  return login(user.username, info.password);
 }
 
 async function main(): Promise<void> {
@@ -202,8 +223,9 @@ async function main(): Promise<void> {
                 path: '/',
                 headers,
                 setupRequest: (req: AcRequest): AcRequest => {
-                  const [path, body] = next();
-                  return { ...req, path, body: JSON.stringify(body) };
+                  const [path, body, liker] = next();
+                  const withLiker = liker ? { ...headers, authorization: `Bearer ${liker}` } : headers;
+                  return { ...req, path, headers: withLiker, body: JSON.stringify(body) };
                 },
               },
             ],

@@ -4,7 +4,7 @@
  * the same bytes (the ceiling of any Node server here). Server processes are pinned to core 0, the
  * load generator (this process) to core 1.
  *
- *   npm run bench:seed && npm run bench [-- --duration 10 --connections 50 --only latest --apis 2]
+ *   npm run bench:seed && npm run bench [-- --duration 10 --warmup 3 --connections 50 --only latest --apis 2]
  *   npm run bench -- --soak 10   (the mix at 70 % of its peak for 10 minutes: RSS and p99 per minute)
  *
  * --apis N starts N api processes (all on core 0, the same ceiling) and splits each api scenario's
@@ -68,6 +68,8 @@ interface Row {
   /** CPU time per request (Linux /proc; null elsewhere): the api processes', the local database server's. */
   api_cpu_us: number | null;
   db_cpu_us: number | null;
+  /** The unmeasured first --warmup seconds (cache fills, compilation): req/s and p99; null without one. */
+  warmup: { req_per_s: number; p99_ms: number } | null;
 }
 
 const args = process.argv.slice(2);
@@ -76,6 +78,12 @@ const opt = (name: string, def: string): string => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : def;
 };
 const DURATION = Number(opt('duration', '10'));
+/**
+ * --warmup S: each scenario first runs S seconds unmeasured (0: none). The first seconds of a
+ * scenario fill its caches (a getDetail entry, an author's index) and compile its code; they are
+ * printed on their own, and the measured run is the steady state that follows.
+ */
+const WARMUP = Number(opt('warmup', '3'));
 const CONNECTIONS = Number(opt('connections', '50'));
 const ONLY = opt('only', '');
 const API_PORT = Number(opt('port', '38080'));
@@ -180,7 +188,7 @@ http.createServer((req, res) => {
   return file;
 }
 
-async function run(s: Scenario): Promise<AcResult> {
+async function run(s: Scenario, duration = DURATION): Promise<AcResult> {
   const ports = s.target === 'bare' ? [BARE_PORT] : Array.from({ length: APIS }, (_, i) => apiPort(i));
   const results = await Promise.all(
     ports.map((port, i) =>
@@ -188,7 +196,7 @@ async function run(s: Scenario): Promise<AcResult> {
         url: `http://127.0.0.1:${port}`,
         // The remainder goes to the first ones, so the sum is CONNECTIONS.
         connections: Math.floor(CONNECTIONS / ports.length) + (i < CONNECTIONS % ports.length ? 1 : 0),
-        duration: DURATION,
+        duration,
         requests: s.requests,
       }),
     ),
@@ -582,6 +590,7 @@ async function main(): Promise<void> {
       if (ONLY && s.target !== 'bare' && !s.name.includes(ONLY)) continue;
       const apiPids = procs.slice(0, APIS).map((p) => p.pid);
       const dbPid = databaseServerPid();
+      const warm = WARMUP > 0 ? await run(s, WARMUP) : null;
       const before = [cpuMs(apiPids), cpuMs([dbPid])];
       const r = await run(s);
       const after = [cpuMs(apiPids), cpuMs([dbPid])];
@@ -601,10 +610,11 @@ async function main(): Promise<void> {
         ratio_to_bare: bare ? Math.round((r.requests.average / bare) * 1000) / 1000 : null,
         api_cpu_us: perRequest(0),
         db_cpu_us: perRequest(1),
+        warmup: warm && { req_per_s: Math.round(warm.requests.average), p99_ms: warm.latency.p99 },
       };
       rows.push(row);
       console.log(
-        `${row.scenario.padEnd(58)} ${String(row.req_per_s).padStart(7)} req/s  p50 ${String(row.p50_ms).padStart(4)} ms  p99 ${String(row.p99_ms).padStart(4)} ms  errors ${row.errors}  non2xx ${row.non2xx}  ratio ${row.ratio_to_bare ?? '-'}  cpu µs/req api ${row.api_cpu_us ?? '-'} db ${row.db_cpu_us ?? '-'}`,
+        `${row.scenario.padEnd(58)} ${String(row.req_per_s).padStart(7)} req/s  p50 ${String(row.p50_ms).padStart(4)} ms  p99 ${String(row.p99_ms).padStart(4)} ms  errors ${row.errors}  non2xx ${row.non2xx}  ratio ${row.ratio_to_bare ?? '-'}  cpu µs/req api ${row.api_cpu_us ?? '-'} db ${row.db_cpu_us ?? '-'}${row.warmup ? `  (warm-up ${row.warmup.req_per_s} req/s p99 ${row.warmup.p99_ms} ms)` : ''}`,
       );
     }
     const dir = join(process.cwd(), 'bench', 'results');
@@ -616,6 +626,7 @@ async function main(): Promise<void> {
         {
           at: new Date().toISOString(),
           duration_s: DURATION,
+          warmup_s: WARMUP,
           connections: CONNECTIONS,
           apis: APIS,
           pinned: hasTaskset,
