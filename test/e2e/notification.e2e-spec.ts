@@ -1,3 +1,4 @@
+import { Database } from '@app/core';
 import { createAccount, createAccounts, TestAccount } from '../factories/accounts';
 import { publishComment, publishVideo } from '../factories/videos';
 import { expectError, startApp, TestApp } from '../helpers/test-app';
@@ -28,6 +29,21 @@ interface Page {
 }
 
 jest.setTimeout(120_000);
+
+/** Counts the statements selecting from `videos` that go through TypeORM's query runner (every statement of a transaction). */
+function countVideoSelects(t: TestApp): { count: () => number; restore: () => void } {
+  const qr = t.app.get(Database).dataSource.createQueryRunner();
+  const proto = Object.getPrototypeOf(qr) as { query: (...args: unknown[]) => Promise<unknown> };
+  void qr.release();
+  let n = 0;
+  const original = proto.query;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    const sql = String(args[0]);
+    if (/^\s*SELECT/i.test(sql) && /FROM [`"]?videos[`"]?/i.test(sql)) n++;
+    return original.apply(this, args);
+  };
+  return { count: () => n, restore: () => void (proto.query = original) };
+}
 
 describe.each(PROFILES)('notifications (%s)', (profile) => {
   let t: TestApp;
@@ -88,6 +104,24 @@ describe.each(PROFILES)('notifications (%s)', (profile) => {
         is_read: false,
         created_at: expect.stringMatching(ISO_MS),
       });
+    });
+
+    it("a like's and a comment's notification take the author their own locked read of the video found: one select of videos each", async () => {
+      const v = await publishVideo(t, alice);
+      const reads = countVideoSelects(t);
+      try {
+        await like(carol, v.id);
+        expect(reads.count()).toBe(1);
+        await publishComment(t, carol, v.id, 'once');
+        expect(reads.count()).toBe(2);
+      } finally {
+        reads.restore();
+      }
+      const ns = (await all(alice)).filter((n) => n.video_id === v.id && n.actor.id === carol.id);
+      expect(summary(ns)).toEqual([
+        { type: 'comment', actor: carol.id, video_id: v.id, comment_id: expect.any(Number) },
+        { type: 'like', actor: carol.id, video_id: v.id, comment_id: 0 },
+      ]);
     });
 
     it('a follow notifies once per (follower, vlogger): unfollow and follow again add nothing', async () => {

@@ -6,6 +6,7 @@ export * from './database/database.service';
 export * from './database/data-source-options';
 export * from './database/bounded-mysql';
 export * from './database/sql';
+export * from './database/transaction-facts';
 export * from './database/lease';
 export * from './database/lease.entity';
 export * from './database/migrations-runner';

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, LessThan, Repository } from 'typeorm';
 import { affectedRows, Database, isDuplicateKey, lockClause } from '@app/core';
+import { lockedVideoAuthors } from '@app/video';
 import { LikeEntity } from './like.entity';
 
 /** The `likes` source rows. */
@@ -140,17 +141,23 @@ export class LikeRepository {
     return out;
   }
 
-  /** The ids among `videoIds` that exist, optionally locked (MySQL) to commit, in id order. */
+  /**
+   * The ids among `videoIds` that exist, optionally locked (MySQL) to commit, in id order; a
+   * locked one's author is noted for the transaction ({@link lockedVideoAuthors}: the like's
+   * notification reads it there).
+   */
   private async existingVideos(
     manager: EntityManager,
     videoIds: number[],
     lock: 'share' | 'update' | 'none',
   ): Promise<Set<number>> {
     const ids = [...new Set(videoIds)].sort((a, b) => a - b);
-    const rows = await manager.query<{ id: number | string }[]>(
-      `SELECT id FROM videos WHERE id IN (${ids.map(() => '?').join(', ')})${lock === 'none' ? '' : lockClause(this.db.dialect, lock)}`,
+    const rows = await manager.query<{ id: number | string; author_id: number | string }[]>(
+      `SELECT id, author_id FROM videos WHERE id IN (${ids.map(() => '?').join(', ')})${lock === 'none' ? '' : lockClause(this.db.dialect, lock)}`,
       ids,
     );
+    if (lock !== 'none')
+      for (const r of rows) lockedVideoAuthors.note(manager, Number(r.id), Number(r.author_id));
     return new Set(rows.map((r) => Number(r.id)));
   }
 

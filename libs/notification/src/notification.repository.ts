@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { Database, placeholders } from '@app/core';
+import { lockedVideoAuthors } from '@app/video';
 import { MAX_MENTIONS_PER_COMMENT, parseMentions } from './mentions';
 import {
   excerpt,
@@ -310,12 +311,19 @@ export class NotificationRepository {
     await manager.query('DELETE FROM notifications WHERE video_id = ?', [videoId]);
   }
 
+  /** Each video's author: as the transaction already read it with the row locked, else one select. */
   private async videoAuthors(manager: EntityManager, ids: number[]): Promise<Map<number, number>> {
     const out = new Map<number, number>();
-    if (ids.length === 0) return out;
+    const unknown: number[] = [];
+    for (const id of ids) {
+      const author = lockedVideoAuthors.get(manager, id);
+      if (author === undefined) unknown.push(id);
+      else out.set(id, author);
+    }
+    if (unknown.length === 0) return out;
     const rows = await manager.query<{ id: number | string; author_id: number | string }[]>(
-      `SELECT id, author_id FROM videos WHERE id IN (${placeholders(ids.length)})`,
-      ids,
+      `SELECT id, author_id FROM videos WHERE id IN (${placeholders(unknown.length)})`,
+      unknown,
     );
     for (const r of rows) out.set(Number(r.id), Number(r.author_id));
     return out;

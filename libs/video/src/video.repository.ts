@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, In, Repository } from 'typeorm';
-import { CounterBatch, Database, placeholders } from '@app/core';
+import { CounterBatch, Database, placeholders, TransactionFacts } from '@app/core';
 import type { ApplyContext } from '@app/events';
 import { VideoEntity } from './video.entity';
 import { rowToVideoView, VIDEO_VIEW_COLUMNS, type VideoView, type VideoViewRow } from './video.view';
@@ -9,6 +9,14 @@ import { rowToVideoView, VIDEO_VIEW_COLUMNS, type VideoView, type VideoViewRow }
 /** The derived counters of a video. */
 export type VideoCounter = 'likes_count' | 'comments_count' | 'popularity';
 const VIDEO_COUNTERS: readonly VideoCounter[] = ['likes_count', 'comments_count', 'popularity'];
+
+/**
+ * The author of each video a transaction has read with its row locked (a video's author never
+ * changes): noted by {@link VideoRepository.lockById} and the like's existence check, read by the
+ * notifications a like or a comment creates in the same transaction, which then need not select
+ * the video again.
+ */
+export const lockedVideoAuthors = new TransactionFacts<number>();
 
 /** The `videos` aggregate. Reads use the repository; writes take the caller's manager. */
 @Injectable()
@@ -58,11 +66,13 @@ export class VideoRepository {
   }
 
   /** Inside a transaction: the row, `FOR UPDATE` (MySQL) against a concurrent delete or like. */
-  lockById(manager: EntityManager, id: number): Promise<VideoEntity | null> {
-    return manager.findOne(VideoEntity, {
+  async lockById(manager: EntityManager, id: number): Promise<VideoEntity | null> {
+    const video = await manager.findOne(VideoEntity, {
       where: { id },
       ...(this.db.dialect === 'sqlite' ? {} : { lock: { mode: 'pessimistic_write' as const } }),
     });
+    if (video) lockedVideoAuthors.note(manager, video.id, video.authorId);
+    return video;
   }
 
   async insert(manager: EntityManager, row: Omit<VideoEntity, 'id'>): Promise<VideoEntity> {
