@@ -1,4 +1,6 @@
+import type { EntityManager } from 'typeorm';
 import { CacheKeys, CacheStore } from '@app/cache';
+import { ApplyContext } from '@app/events';
 import { VideoDetailCache, VideoRepository, type VideoEntity } from '@app/video';
 import { startApp, startSibling, TestApp } from '../helpers/test-app';
 import { PROFILES } from '../helpers/test-env';
@@ -122,6 +124,31 @@ describe.each(PROFILES)(
       expect((await items).get(id)?.likes_count).toBe(3);
       expect((await detail(t, id)).likes_count).toBe(4);
       if (sibling) expect((await detail(sibling, id)).likes_count).toBe(4);
+    });
+
+    it("a batch's detail marks each carry a new video-list generation of their own (a page built between two marks is unreachable after the second)", async () => {
+      const store = t.app.get(CacheStore);
+      const marks = jest.spyOn(store, 'markChanged');
+      try {
+        const ctx = new ApplyContext({} as EntityManager);
+        const cache = t.app.get(VideoDetailCache);
+        cache.invalidateAfterCommit(ctx, 901);
+        cache.invalidateAfterCommit(ctx, 902);
+        expect(await ctx.runAfterCommit()).toBeNull();
+        const carried = marks.mock.calls.map(([key, , , also]) => ({ key, also }));
+        expect(carried.map((c) => c.key).sort()).toEqual([
+          CacheKeys.videoDetail(901),
+          CacheKeys.videoDetail(902),
+        ]);
+        const values = carried.map((c) => c.also?.value);
+        expect(values.every((v) => typeof v === 'string')).toBe(true);
+        expect(new Set(values).size).toBe(2);
+        expect(carried.every((c) => c.also?.key === CacheKeys.videoListGeneration())).toBe(true);
+        // What the store holds now is the generation of the mark that landed last.
+        expect(values).toContain(await store.get(CacheKeys.videoListGeneration()));
+      } finally {
+        marks.mockRestore();
+      }
     });
   },
 );

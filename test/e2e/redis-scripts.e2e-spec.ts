@@ -1,4 +1,4 @@
-import { RedisCacheStore, RedisScript } from '@app/cache';
+import { beginCountBuild, markCounts, RedisCacheStore, RedisScript } from '@app/cache';
 import { deleteRedisPrefix, REDIS_URL } from '../helpers/test-env';
 
 /**
@@ -92,6 +92,45 @@ describe('Redis scripts on an auto-pipelining client', () => {
     expect(await store.fillIfUnchangedAndUnlock(key, now, 'other row', 5000, lock, 'tok-f')).toBe(true);
     expect(await store.get(key)).toBe('new row');
     expect(await store.get(lock)).toBeNull();
+  });
+
+  it('a change carries another SET in the same script (one server): the video-list generation lands with the mark', async () => {
+    const key = 'also:detail';
+    await store.set(key, 'old row', 5000);
+    const [before] = (await store.changeStamps([key])) ?? ['unread'];
+    const also = { key: 'also:gen', value: 'gen-1', ttlMs: 4000 };
+    expect(await store.markChanged(key, 30_000, undefined, also)).toBe(true);
+    expect(await store.get(key)).toBeNull();
+    const [after] = (await store.changeStamps([key])) ?? ['unread'];
+    expect(after).not.toBe(before);
+    expect(await store.get('also:gen')).toBe('gen-1');
+    const ttl = await store.withRedis((redis, p) => redis.pttl(`${p}also:gen`));
+    expect(ttl).toBeGreaterThan(3000);
+    expect(ttl).toBeLessThanOrEqual(4000);
+    // With a mark instead of a delete, the same.
+    expect(
+      await store.markChanged(key, 30_000, { value: 'refill', ttlMs: 1000 }, { ...also, value: 'gen-2' }),
+    ).toBe(true);
+    expect(await store.mget([key, 'also:gen'])).toEqual(['refill', 'gen-2']);
+  });
+
+  it("the count index's marks carry another SET in the same script, with or without an index to mark", async () => {
+    const keys = {
+      z: 'also:{ci}:z',
+      meta: 'also:{ci}:m',
+      dirty: 'also:{ci}:d',
+      tickets: 'also:{ci}:t',
+      seq: 'also:{ci}:seq',
+    };
+    const also = { key: 'also:gen', value: 'gen-3', ttlMs: 4000 };
+    // No index: nothing marked, the SET lands all the same.
+    expect(await markCounts(store, keys, [7, 8], 100, also)).toBe(0);
+    expect(await store.get('also:gen')).toBe('gen-3');
+    // An index being built: marked, and the SET with it.
+    expect(await beginCountBuild(store, keys, 'tok', 5000)).toBeGreaterThan(0);
+    expect(await markCounts(store, keys, [7], 100, { ...also, value: 'gen-4' })).toBe(1);
+    expect(await store.get('also:gen')).toBe('gen-4');
+    expect(await store.withRedis((redis, p) => redis.zcard(`${p}${keys.dirty}`))).toBe(1);
   });
 
   it("a page's missing items are filled together, each only under the stamp it read and only where absent", async () => {

@@ -6,6 +6,17 @@ export type DependencyState = 'up' | 'down' | 'disabled';
 export type RedisClient = Redis | Cluster;
 
 /**
+ * A SET that travels with another write (a change's new video-list generation, say): on one Redis
+ * server in the same script, so both land at once; on a cluster (another slot) as its own command
+ * once the write has landed; in process at once. Either way never before the write.
+ */
+export interface AlsoSet {
+  key: string;
+  value: string;
+  ttlMs: number;
+}
+
+/**
  * What the rest of the code sees of the cache: Redis when `REDIS_URL` or `REDIS_CLUSTER_NODES` is set, else an
  * in-process map. Keys are passed WITHOUT the configured prefix; stores add it. No method
  * throws: a Redis error or timeout reads as a miss (`null`) or a failed write (`false`), so
@@ -78,12 +89,14 @@ export abstract class CacheStore {
    * A change of what `key` caches: in one step, `key`'s change stamp gets a new unique value (kept
    * `stampTtlMs`) and `key` is deleted, or set to `mark` (for its `ttlMs`) when given. With
    * {@link changeStamps} and {@link fillIfUnchanged}, a fill whose load began before the change
-   * never lands. The stamp shares the key's cluster slot. False when unavailable.
+   * never lands. The stamp shares the key's cluster slot. `also` is set with the change
+   * ({@link AlsoSet}). False when unavailable.
    */
   abstract markChanged(
     key: string,
     stampTtlMs: number,
     mark?: { value: string; ttlMs: number },
+    also?: AlsoSet,
   ): Promise<boolean>;
   /** The change stamps of `keys` (null: no change within a stamp's lifetime); undefined when unavailable. */
   abstract changeStamps(keys: string[]): Promise<(string | null)[] | undefined>;

@@ -1,4 +1,4 @@
-import type { CacheStore } from './cache-store';
+import type { AlsoSet, CacheStore } from './cache-store';
 import { indexMember } from './id-index';
 import { RedisScript } from './redis-script';
 
@@ -75,12 +75,12 @@ end
  * database after its ticket). Drops the whole index when more marks wait (nobody refreshes: the
  * next read rebuilds). Returns 0 no index, 1 marked, 2 dropped.
  */
-const MARK =
+const markLua = (firstMember: number): string =>
   COMMON +
   `
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 if not intact() then return 2 end
-for i = 2, #ARGV do
+for i = ${firstMember}, #ARGV do
   redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[5]), ARGV[i])
 end
 if redis.call('ZCARD', KEYS[3]) > tonumber(ARGV[1]) then
@@ -89,6 +89,13 @@ if redis.call('ZCARD', KEYS[3]) > tonumber(ARGV[1]) then
 end
 settle()
 return 1`;
+const MARK = markLua(2);
+/**
+ * {@link MARK}, after setting KEYS[6] to ARGV[2] for ARGV[3] ms (an {@link AlsoSet}, whatever the
+ * mark does; one server only); the members from ARGV[4].
+ */
+const MARK_ALSO = `redis.call('SET', KEYS[6], ARGV[2], 'PX', ARGV[3])
+${markLua(4)}`;
 
 /**
  * Starts a build (ARGV[1] token, ARGV[2] the marker's TTL) when there is no index: empties it,
@@ -219,6 +226,7 @@ return page(tostring(floor), ARGV[1], ARGV[2], tonumber(ARGV[3]))`;
 
 const scripts = {
   mark: new RedisScript('fsvCountIndexMark', 5, MARK),
+  markAlso: new RedisScript('fsvCountIndexMarkAlso', 6, MARK_ALSO),
   begin: new RedisScript('fsvCountIndexBegin', 5, BEGIN),
   finish: new RedisScript('fsvCountIndexFinish', 5, FINISH),
   peek: new RedisScript('fsvCountIndexPeek', 5, PEEK),
@@ -263,16 +271,31 @@ function parsePage(raw: unknown): CountPageRead | undefined {
   return { kind: 'ok', floor: Number(reply[1]), entries };
 }
 
-/** Marks `ids` dirty; 0 no index, 1 marked, 2 the index was dropped (too many marks waited, or a part was lost); undefined = Redis refused. */
+/**
+ * Marks `ids` dirty; 0 no index, 1 marked, 2 the index was dropped (too many marks waited, or a
+ * part was lost); undefined = Redis refused. `also` is set with the marks ({@link AlsoSet}).
+ */
 export async function markCounts(
   store: CacheStore,
   keys: CountIndexKeys,
   ids: number[],
   maxDirty: number,
+  also?: AlsoSet,
 ): Promise<number | undefined> {
-  const r = await store.withRedis((redis, prefix) =>
-    scripts.mark.run(redis, prefixed(keys, prefix), [maxDirty, ...ids.map(indexMember)]),
-  );
+  const members = ids.map(indexMember);
+  const r = await store.withRedis(async (redis, prefix) => {
+    if (also && !redis.isCluster) {
+      return scripts.markAlso.run(
+        redis,
+        [...prefixed(keys, prefix), prefix + also.key],
+        [maxDirty, also.value, also.ttlMs, ...members],
+      );
+    }
+    const marked = await scripts.mark.run(redis, prefixed(keys, prefix), [maxDirty, ...members]);
+    // Another slot: its own command, once the marks have landed.
+    if (also) await redis.set(prefix + also.key, also.value, 'PX', also.ttlMs);
+    return marked;
+  });
   return r === undefined ? undefined : Number(r);
 }
 

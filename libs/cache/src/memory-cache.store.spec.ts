@@ -137,6 +137,14 @@ describe('MemoryCacheStore', () => {
       await expect(store.get('d')).resolves.toBe('new row');
     });
 
+    it('a change sets the SET it carries (the video-list generation) at once, for its TTL', async () => {
+      await store.set('d', 'row', 5000);
+      await store.markChanged('d', 30_000, undefined, { key: 'gen', value: 'g1', ttlMs: 2000 });
+      await expect(store.mget(['d', 'gen'])).resolves.toEqual([null, 'g1']);
+      jest.advanceTimersByTime(2001);
+      await expect(store.get('gen')).resolves.toBeNull();
+    });
+
     it('with a mark, the key holds it instead; the stamp expires with its TTL', async () => {
       await store.markChanged('d', 1000, { value: 'mark', ttlMs: 500 });
       await expect(store.get('d')).resolves.toBe('mark');

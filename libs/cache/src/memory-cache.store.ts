@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { boundedKey } from './bounded-key';
-import { CacheStore, DependencyState, type RedisClient } from './cache-store';
+import { type AlsoSet, CacheStore, DependencyState, type RedisClient } from './cache-store';
 
 interface Entry {
   value: string;
@@ -89,10 +89,16 @@ export class MemoryCacheStore extends CacheStore {
     return Promise.resolve(true);
   }
 
-  markChanged(key: string, stampTtlMs: number, mark?: { value: string; ttlMs: number }): Promise<boolean> {
+  markChanged(
+    key: string,
+    stampTtlMs: number,
+    mark?: { value: string; ttlMs: number },
+    also?: AlsoSet,
+  ): Promise<boolean> {
     this.stamps.set(boundedKey(key), { value: randomUUID(), expiresAt: Date.now() + stampTtlMs });
     if (mark) this.put(key, mark.value, mark.ttlMs);
     else this.map.delete(boundedKey(key));
+    if (also) this.put(also.key, also.value, also.ttlMs);
     return Promise.resolve(true);
   }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import Redis, { Cluster } from 'ioredis';
 import { boundedKey } from './bounded-key';
-import { CacheStore, DependencyState, type RedisClient } from './cache-store';
+import { type AlsoSet, CacheStore, DependencyState, type RedisClient } from './cache-store';
 import { CircuitBreaker } from './circuit-breaker';
 // Its scripts exist before any client does, so defineAll defines them (see RedisScript).
 import './id-index';
@@ -43,11 +43,15 @@ const REPLACE_IF_EQUALS = new RedisScript(
 return 0`,
 );
 /** KEYS: the entry, its change stamp (one slot). ARGV: new stamp, its TTL, the mark ('' = delete), its TTL. */
-const MARK_CHANGED = new RedisScript(
-  'fsvMarkChanged',
-  2,
-  `redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+const MARK_CHANGED_LUA = `redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 if ARGV[3] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4]) end
+`;
+const MARK_CHANGED = new RedisScript('fsvMarkChanged', 2, `${MARK_CHANGED_LUA}return 1`);
+/** {@link MARK_CHANGED}, and KEYS[3] set to ARGV[5] for ARGV[6] ms (an {@link AlsoSet}; one server only). */
+const MARK_CHANGED_ALSO = new RedisScript(
+  'fsvMarkChangedAlso',
+  3,
+  `${MARK_CHANGED_LUA}redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
 return 1`,
 );
 /** KEYS: the entry, its change stamp. ARGV: the stamp read before the load ('' = none), value, TTL. */
@@ -310,13 +314,26 @@ export class RedisCacheStore extends CacheStore {
     return key.includes('{') ? `${this.k(key)}:chg` : `${this.prefix}{${this.k(key)}}:chg`;
   }
 
-  markChanged(key: string, stampTtlMs: number, mark?: { value: string; ttlMs: number }): Promise<boolean> {
+  markChanged(
+    key: string,
+    stampTtlMs: number,
+    mark?: { value: string; ttlMs: number },
+    also?: AlsoSet,
+  ): Promise<boolean> {
     return this.call(async () => {
-      await MARK_CHANGED.run(
-        this.client,
-        [this.k(key), this.stampKey(key)],
-        [randomUUID(), stampTtlMs, mark?.value ?? '', mark?.ttlMs ?? 0],
-      );
+      const keys = [this.k(key), this.stampKey(key)];
+      const args = [randomUUID(), stampTtlMs, mark?.value ?? '', mark?.ttlMs ?? 0];
+      if (also && !this.isCluster) {
+        await MARK_CHANGED_ALSO.run(
+          this.client,
+          [...keys, this.k(also.key)],
+          [...args, also.value, also.ttlMs],
+        );
+        return true;
+      }
+      await MARK_CHANGED.run(this.client, keys, args);
+      // Another slot: its own command, once the change has landed.
+      if (also) await this.client.set(this.k(also.key), also.value, 'PX', also.ttlMs);
       return true;
     }, false);
   }

@@ -2,32 +2,44 @@ import type { EntityManager } from 'typeorm';
 import { ApplyContext } from './apply-context';
 
 describe('ApplyContext.runAfterCommit', () => {
-  it('runs the effects marked last once every other one has settled, failures included', async () => {
+  it('starts every effect at once, waits for all of them and returns the first failure', async () => {
     const ctx = new ApplyContext({} as EntityManager);
     const log: string[] = [];
     let release = (): void => undefined;
     const slow = new Promise<void>((r) => (release = r));
-    ctx.afterCommit('z-last', () => ({
-      last: true,
-      run: async () => {
-        log.push('last');
-      },
-    }));
     ctx.afterCommit('slow', () => ({
       run: async () => {
+        log.push('slow started');
         await slow;
-        log.push('slow');
+        log.push('slow done');
+      },
+    }));
+    ctx.afterCommit('fast', () => ({
+      run: async () => {
+        log.push('fast');
       },
     }));
     ctx.afterCommit('failing', () => ({
       run: () => Promise.reject(new Error('refused')),
     }));
-    const done = ctx.runAfterCommit();
+    let settled = false;
+    const done = ctx.runAfterCommit().finally(() => (settled = true));
     await new Promise((r) => setImmediate(r));
-    expect(log).toEqual([]);
+    expect(log).toEqual(['slow started', 'fast']);
+    expect(settled).toBe(false);
     release();
     const err = await done;
-    expect(log).toEqual(['slow', 'last']);
+    expect(log).toEqual(['slow started', 'fast', 'slow done']);
     expect(err?.message).toBe('refused');
+  });
+
+  it('runs each effect once: a second run finds none', async () => {
+    const ctx = new ApplyContext({} as EntityManager);
+    let runs = 0;
+    ctx.afterCommit('once', () => ({ run: async () => void runs++ }));
+    ctx.afterCommit('once', () => ({ run: async () => void (runs += 100) }));
+    expect(await ctx.runAfterCommit()).toBeNull();
+    expect(await ctx.runAfterCommit()).toBeNull();
+    expect(runs).toBe(1);
   });
 });

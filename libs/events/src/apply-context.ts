@@ -8,8 +8,6 @@ export interface DeferredWrite {
 /** Work after commit (cache invalidation, Redis buckets, live notifications), merged per transaction. It must be idempotent. */
 export interface AfterCommitEffect {
   run(): Promise<void>;
-  /** Runs once every other effect has settled (a signal that the others' changes are in place). */
-  readonly last?: boolean;
 }
 
 /**
@@ -53,14 +51,14 @@ export class ApplyContext {
   }
 
   /**
-   * Runs every after-commit effect (all of them concurrently, then those marked `last`); the first
-   * failure, or null.
+   * Runs every after-commit effect, all of them at once (an effect whose change needs a signal
+   * after it carries that signal itself, as the detail marks carry the video-list generation);
+   * the first failure, or null.
    */
   async runAfterCommit(): Promise<Error | null> {
     const effects = [...this.effects.values()];
     this.effects.clear();
-    const results = await Promise.allSettled(effects.filter((e) => !e.last).map((e) => e.run()));
-    results.push(...(await Promise.allSettled(effects.filter((e) => e.last).map((e) => e.run()))));
+    const results = await Promise.allSettled(effects.map((e) => e.run()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (!failed) return null;
     return failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import {
+  type AlsoSet,
   applyCountsAndPage,
   beginCountBuild,
   BUILD_TTL_MS,
@@ -19,6 +20,7 @@ import {
 import { APP_CONFIG, Database, placeholders, type AppConfig } from '@app/core';
 import type { AfterCommitEffect, ApplyContext } from '@app/events';
 import { VideoDeleteHooks } from './video-delete.hooks';
+import { VideoListGeneration } from './video-list-generation';
 import { VideoPublishHooks } from './video-publish.hooks';
 
 /** Dirty ids one refresh reads from the primary (more wait for the next). */
@@ -83,6 +85,7 @@ export class LikesCountIndex implements OnModuleDestroy {
   constructor(
     private readonly store: CacheStore,
     private readonly db: Database,
+    private readonly generation: VideoListGeneration,
     @Inject(APP_CONFIG) config: AppConfig,
     published: VideoPublishHooks,
     deleted: VideoDeleteHooks,
@@ -202,16 +205,25 @@ export class LikesCountIndex implements OnModuleDestroy {
     });
   }
 
-  /** Marks videos whose count changed (or that were published, deleted, found gone or off). Never throws. */
-  async mark(ids: number[]): Promise<void> {
+  /**
+   * Marks videos whose count changed (or that were published, deleted, found gone or off), with
+   * `also` set in the same step when given (a count's new video-list generation). Never throws.
+   */
+  async mark(ids: number[], also?: AlsoSet): Promise<void> {
     if (!this.enabled || ids.length === 0) return;
-    const r = await markCounts(this.store, LIKES_INDEX_KEYS, ids, MAX_DIRTY);
+    const r = await markCounts(this.store, LIKES_INDEX_KEYS, ids, MAX_DIRTY, also);
     if (r === undefined) this.owe();
   }
 
-  /** Once the transaction of `ctx` commits: {@link mark} of every video the batch named, in one call. */
+  /**
+   * Once the transaction of `ctx` commits: {@link mark} of every video the batch named, in one
+   * call, moving the video-list generation in the same step (a likes-count page built before the
+   * marks is not shared after them).
+   */
   markAfterCommit(ctx: ApplyContext, id: number): void {
-    if (this.enabled) ctx.afterCommit('video.likes-index', () => new LikesIndexMarks(this)).ids.add(id);
+    if (this.enabled) {
+      ctx.afterCommit('video.likes-index', () => new LikesIndexMarks(this, this.generation)).ids.add(id);
+    }
   }
 
   private owe(): void {
@@ -237,8 +249,11 @@ export class LikesCountIndex implements OnModuleDestroy {
 
 class LikesIndexMarks implements AfterCommitEffect {
   readonly ids = new Set<number>();
-  constructor(private readonly index: LikesCountIndex) {}
+  constructor(
+    private readonly index: LikesCountIndex,
+    private readonly generation: VideoListGeneration,
+  ) {}
   run(): Promise<void> {
-    return this.index.mark([...this.ids]);
+    return this.index.mark([...this.ids], this.generation.next());
   }
 }

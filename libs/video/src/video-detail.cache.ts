@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
-import { CacheAside, CacheKeys, CacheStore, stampStillGuards } from '@app/cache';
+import { type AlsoSet, CacheAside, CacheKeys, CacheStore, stampStillGuards } from '@app/cache';
 import { Database } from '@app/core';
 import type { AfterCommitEffect, ApplyContext } from '@app/events';
 import { VideoListGeneration } from './video-list-generation';
@@ -32,15 +32,21 @@ const isRefillMark = (v: VideoView | RefillMark | null): v is RefillMark => v !=
 /**
  * A change of the videos `ids`: their `getDetail` entries are deleted (with read replicas, marked
  * "refill from the primary" for the replica window, so no replica's older row is cached) and their
- * change stamps renewed, in one step per key ({@link CacheStore.markChanged}); resolves the ids
- * Redis refused. For {@link VideoDetailCache}, the worker's reconciler and `npm run recount`.
+ * change stamps renewed, in one step per key ({@link CacheStore.markChanged}, which also sets what
+ * `also` makes for that key: a new video-list generation each); resolves the ids Redis refused.
+ * For {@link VideoDetailCache}, the worker's reconciler and `npm run recount`.
  */
-export async function markDetailsChanged(store: CacheStore, db: Database, ids: number[]): Promise<number[]> {
+export async function markDetailsChanged(
+  store: CacheStore,
+  db: Database,
+  ids: number[],
+  also?: () => AlsoSet,
+): Promise<number[]> {
   const mark = db.reads.enabled
     ? { value: JSON.stringify({ refill: 'primary', v: randomUUID() }), ttlMs: db.reads.stickyMs }
     : undefined;
   const done = await Promise.all(
-    ids.map((id) => store.markChanged(CacheKeys.videoDetail(id), STAMP_TTL_MS, mark)),
+    ids.map((id) => store.markChanged(CacheKeys.videoDetail(id), STAMP_TTL_MS, mark, also?.())),
   );
   return ids.filter((_, i) => !done[i]);
 }
@@ -213,24 +219,26 @@ export class VideoDetailCache implements OnModuleDestroy {
   }
 
   /**
-   * Marks the videos changed ({@link markDetailsChanged}), and a new {@link VideoListGeneration}:
-   * pages listing these videos are stale too.
+   * Marks the videos changed ({@link markDetailsChanged}) and moves the {@link VideoListGeneration}
+   * (pages listing these videos are stale too): `after` the marks, as its own write; `along` with
+   * each mark, in the same step (one Redis server: the same script).
    */
-  private async forget(ids: number[], bump = true): Promise<void> {
+  private async forget(ids: number[], generation: 'after' | 'along'): Promise<void> {
     const keys = ids.map((id) => CacheKeys.videoDetail(id));
     // A load of one of these that read the old row is no longer joined by later readers.
     for (const id of ids) this.refills.delete(id);
     this.aside.forget(...keys);
-    const refused = await this.drop(ids);
+    // A new value per mark: a page built between two marks of the batch is unreachable after the second.
+    const refused = await this.drop(ids, generation === 'along' ? () => this.generation.next() : undefined);
     for (const id of refused) this.markDirty(id);
     // After the marks: a page built under the new generation reads the changed entries (SharedPages
     // holds it for as long as the generation is current).
-    if (bump) await this.generation.bump();
+    if (generation === 'after') await this.generation.bump();
   }
 
   /** Marks the videos changed; resolves the ids Redis refused. */
-  private drop(ids: number[]): Promise<number[]> {
-    return markDetailsChanged(this.store, this.db, ids);
+  private drop(ids: number[], also?: () => AlsoSet): Promise<number[]> {
+    return markDetailsChanged(this.store, this.db, ids, also);
   }
 
   private markDirty(id: number): void {
@@ -251,13 +259,12 @@ export class VideoDetailCache implements OnModuleDestroy {
   }
 
   async invalidate(...ids: number[]): Promise<void> {
-    return this.invalidateThenBump(ids, true);
+    return this.invalidateWith(ids, 'after');
   }
 
-  /** `bump` false: the caller writes the new generation itself, after its other effects. */
-  private async invalidateThenBump(ids: number[], bump: boolean): Promise<void> {
+  private async invalidateWith(ids: number[], generation: 'after' | 'along'): Promise<void> {
     if (ids.length === 0) return;
-    await this.forget(ids, bump);
+    await this.forget(ids, generation);
     for (const id of ids) this.pending.add(id);
     if (!this.timer) {
       this.timer = setTimeout(() => void this.flush(), SECOND_DELETE_MS);
@@ -267,21 +274,22 @@ export class VideoDetailCache implements OnModuleDestroy {
 
   /**
    * Once the transaction of `ctx` commits: `invalidate` of every id the batch named, in one call,
-   * and the new generation once every after-commit effect of the batch (the likes-count index's
-   * marks among them) has settled.
+   * each mark carrying a new generation (no round trip of its own: a count's answer waits for
+   * these marks). The batch's likes-count index marks carry one too
+   * ({@link LikesCountIndex.markAfterCommit}); its hot buckets need none (SPEC §6 lets activity
+   * show within the shared page's 5 s).
    */
   invalidateAfterCommit(ctx: ApplyContext, id: number): void {
     ctx
-      .afterCommit('video.detail', () => new DetailInvalidation((ids) => this.invalidateThenBump(ids, false)))
+      .afterCommit('video.detail', () => new DetailInvalidation((ids) => this.invalidateWith(ids, 'along')))
       .ids.add(id);
-    ctx.afterCommit('video.list-generation', () => new GenerationBump(this.generation));
   }
 
   private async flush(): Promise<void> {
     this.timer = null;
     const ids = [...this.pending];
     this.pending = new Set();
-    if (ids.length > 0) await this.forget(ids);
+    if (ids.length > 0) await this.forget(ids, 'after');
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -297,13 +305,5 @@ class DetailInvalidation implements AfterCommitEffect {
   constructor(private readonly invalidate: (ids: number[]) => Promise<void>) {}
   run(): Promise<void> {
     return this.invalidate([...this.ids]);
-  }
-}
-
-class GenerationBump implements AfterCommitEffect {
-  readonly last = true;
-  constructor(private readonly generation: VideoListGeneration) {}
-  run(): Promise<void> {
-    return this.generation.bump();
   }
 }

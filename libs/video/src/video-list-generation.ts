@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { CacheKeys, CacheStore } from '@app/cache';
+import { type AlsoSet, CacheKeys, CacheStore } from '@app/cache';
 
 /** Outlives any page held under it many times over; an expired generation reads as "none". */
 const GENERATION_TTL_MS = 24 * 60 * 60 * 1000;
@@ -21,8 +21,16 @@ export class VideoListGeneration {
 
   /** After a change committed. Never throws; a write Redis refused leaves holders stale until their own expiry. */
   async bump(): Promise<void> {
+    await this.store.set(CacheKeys.videoListGeneration(), this.next().value, GENERATION_TTL_MS);
+  }
+
+  /**
+   * A new generation for a change's own write to carry ({@link AlsoSet}: on one Redis server in the
+   * same script, so the change and its generation land in one step, with no round trip of their own).
+   */
+  next(): AlsoSet {
     this.local++;
-    await this.store.set(CacheKeys.videoListGeneration(), randomUUID(), GENERATION_TTL_MS);
+    return { key: CacheKeys.videoListGeneration(), value: randomUUID(), ttlMs: GENERATION_TTL_MS };
   }
 
   /** The current generation; undefined when it cannot be known (Redis configured but not answering). */
