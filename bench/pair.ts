@@ -11,7 +11,8 @@
  * Scenarios: `latest-deep` (listLatest at random cursors over the whole dataset), `latest-index`
  * (random cursors in its newest tenth), `detail` (getDetail of the first 20,000 ids), `author`
  * (listByAuthorID first pages), `following` (listByFollowing at random cursors as the user who
- * follows 10 authors, or `--follows N` of bench/seed.ts's 10, 200, 2000), `mix` (`npm run bench`'s
+ * follows 10 authors, or `--follows N` of bench/seed.ts's 10, 200, 2000), `following-first`,
+ * `latest-viewer` and `popularity-viewer` (that user's first pages of those feeds), `mix` (`npm run bench`'s
  * read/like mix: 10 % likes by 50 accounts, 40 % getDetail, 50 % the listLatest first page; its
  * p99 is the likes', which wait on a transaction; repeated likes answer 409). A 5 s warm-up of both precedes the rounds; each round prints both rates,
  * p99 and this build's rate over the other's.
@@ -51,7 +52,17 @@ const DURATION = Number(opt('duration', '8'));
 const ROUNDS = Number(opt('rounds', '3'));
 const CONNECTIONS = Number(opt('connections', '50'));
 const FOLLOWS = Number(opt('follows', '10'));
-const SCENARIOS = ['latest-deep', 'latest-index', 'detail', 'author', 'following', 'latest-viewer', 'mix'];
+const SCENARIOS = [
+  'latest-deep',
+  'latest-index',
+  'detail',
+  'author',
+  'following',
+  'following-first',
+  'latest-viewer',
+  'popularity-viewer',
+  'mix',
+];
 const entry = (root: string): string => join(root, 'dist/apps/api/src/main.js');
 
 /** Every option checked before anything starts. */
@@ -149,6 +160,10 @@ async function requestsOf(info: SeedInfo): Promise<Next> {
       return () => ['/feed/listByFollowing', cursor(tMin)];
     case 'latest-viewer':
       return () => ['/feed/listLatest', { limit: 10 }];
+    case 'following-first':
+      return () => ['/feed/listByFollowing', { limit: 10 }];
+    case 'popularity-viewer':
+      return () => ['/feed/listByPopularity', { limit: 10 }];
     case 'mix': {
       // npm run bench's mix: 10 % likes of random videos by 50 accounts, 40 % getDetail, 50 % the latest first page.
       const likers: string[] = [];
@@ -167,7 +182,8 @@ async function requestsOf(info: SeedInfo): Promise<Next> {
 }
 
 async function tokenFor(info: SeedInfo): Promise<string | undefined> {
-  if (SCENARIO !== 'following' && SCENARIO !== 'latest-viewer') return undefined;
+  if (!['following', 'following-first', 'latest-viewer', 'popularity-viewer'].includes(SCENARIO))
+    return undefined;
   const user = info.following_users.find((u) => u.follows === FOLLOWS);
   if (user === undefined)
     throw new Error(`--follows: one of ${info.following_users.map((u) => u.follows).join(', ')}`);

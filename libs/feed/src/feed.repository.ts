@@ -278,7 +278,7 @@ export class FeedRepository {
   }
 
   /** Ids among `videoIds` that `accountId` likes: one query per page (SPEC §3.6). */
-  async likedAmong(accountId: number, videoIds: number[]): Promise<Set<number>> {
+  async likedAmong(accountId: number, videoIds: readonly number[]): Promise<Set<number>> {
     if (videoIds.length === 0) return new Set();
     const rows = await this.db.reader.query<{ video_id: number | string }>(
       `SELECT video_id FROM likes WHERE account_id = ? AND video_id IN (${placeholders(videoIds.length)})`,

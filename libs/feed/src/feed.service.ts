@@ -71,11 +71,29 @@ function cachedPage(page: { video_list: FeedVideoItem[] }): CachedPage {
   return { json: JSON.stringify(page), ids: page.video_list.map((v) => v.id) };
 }
 
+/** The page's JSON with `is_liked` true on the items in `liked` (the bytes as they are when none is). */
+function likedJson(page: CachedPage, liked: ReadonlySet<number>): string {
+  if (liked.size === 0) return page.json;
+  const patched = withLiked(page, liked);
+  if (patched !== undefined) return patched;
+  const parsed = JSON.parse(page.json) as { video_list: FeedVideoItem[] };
+  for (const i of parsed.video_list) i.is_liked = liked.has(i.id);
+  return JSON.stringify(parsed);
+}
+
+function sameIds(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
+}
+
 /**
  * Videos this process deleted are remembered this long (the page cache's TTL and a margin): a cached
  * latest or following page that still lists one is dropped and rebuilt instead of served.
  */
 const DELETED_MEMORY_MS = FEED_CACHE_TTL_MS + 2000;
+
+/** Pages whose last ids are remembered for {@link FeedService.viewerJson} (the oldest dropped first), and for how long. */
+const LAST_IDS_MAX = 20_000;
+const LAST_IDS_TTL_MS = 60_000;
 
 /** After a follow, the following pages are dropped again this much later (a rebuild racing the follow). */
 const FOLLOWING_SECOND_DROP_MS = 500;
@@ -98,6 +116,8 @@ export class FeedService {
   private deletedUntil = 0;
   /** The SQL pull's rows from the `getDetail` entries (the per-author plans select ids only). */
   private readonly detailRows: RowsOf;
+  /** The ids each viewer page listed when this process last served it ({@link viewerJson}'s guess). */
+  private readonly lastIds = new ExpiringMap<readonly number[]>(LAST_IDS_MAX);
 
   constructor(
     private readonly repo: FeedRepository,
@@ -243,7 +263,7 @@ export class FeedService {
    * none of its videos (the usual case), else the page with those `is_liked` set.
    */
   async latestJsonFor(q: TimeCursorQuery, viewerId: number): Promise<string> {
-    return this.forViewer(await this.latestPage(q), viewerId);
+    return this.viewerJson(FeedService.latestKey(q), this.latestPage(q), viewerId);
   }
 
   async listLatest(q: TimeCursorQuery, viewerId?: number): Promise<TimePage> {
@@ -263,7 +283,8 @@ export class FeedService {
    * of its videos, else the page with those `is_liked` set (what {@link listByFollowing} returns).
    */
   async followingJsonFor(q: TimeCursorQuery, viewerId: number): Promise<string> {
-    return this.forViewer(await this.followingPage(q, viewerId), viewerId);
+    const key = CacheKeys.followingFeed(q.limit, viewerId, `${q.latestTime}:${q.idBefore}`);
+    return this.viewerJson(key, this.followingPage(q, viewerId), viewerId);
   }
 
   /**
@@ -323,7 +344,8 @@ export class FeedService {
 
   /** {@link listByTag} as JSON: the shared page's bytes when the viewer likes none of its videos. */
   async tagJsonFor(tagName: string, q: TimeCursorQuery, viewerId?: number): Promise<string> {
-    return this.forViewer(await this.tagPage(tagName, q), viewerId);
+    const key = `tag:${tagName}:${q.limit}:${q.latestTime}:${q.idBefore}`;
+    return this.viewerJson(key, this.tagPage(tagName, q), viewerId);
   }
 
   private tagPage(tagName: string, q: TimeCursorQuery): Promise<CachedPage> {
@@ -352,7 +374,8 @@ export class FeedService {
 
   /** {@link listByPopularity} as JSON: the shared page's bytes when the viewer likes none of its videos. */
   async popularityJsonFor(q: PopularityQuery, viewerId?: number): Promise<string> {
-    return this.forViewer(await this.popularityPage(q), viewerId);
+    const key = `hot:${q.asOf}:${q.limit}:${q.offset}`;
+    return this.viewerJson(key, this.popularityPage(q), viewerId);
   }
 
   private popularityPage(q: PopularityQuery): Promise<CachedPage> {
@@ -373,7 +396,8 @@ export class FeedService {
 
   /** {@link listLikesCount} as JSON: the shared page's bytes when the viewer likes none of its videos. */
   async likesCountJsonFor(q: LikesCountQuery, viewerId?: number): Promise<string> {
-    return this.forViewer(await this.likesCountPage(q), viewerId);
+    const key = `likes:${q.limit}:${q.likesCountBefore ?? ''}:${q.idBefore ?? ''}`;
+    return this.viewerJson(key, this.likesCountPage(q), viewerId);
   }
 
   private likesCountPage(q: LikesCountQuery): Promise<CachedPage> {
@@ -434,18 +458,32 @@ export class FeedService {
   }
 
   /**
+   * A page as a viewer's JSON ({@link forViewer}), with the viewer's liked lookup sent along with
+   * the page's own read (its cached copy, or the generation that validates a shared page) instead
+   * of after it: the lookup asks for the ids this page listed when this process last served it
+   * (`key` names the page), so both leave in one Redis batch and a page that did not change costs
+   * one turn, not two. When the page lists other ids, that early answer is dropped and the lookup is
+   * made again for the page's own ids: the answer is always the lookup of the ids served.
+   */
+  private async viewerJson(key: string, page: Promise<CachedPage>, viewerId?: number): Promise<string> {
+    if (viewerId === undefined) return (await page).json;
+    const guess = this.lastIds.get(key);
+    const early = guess !== undefined && guess.length > 0 ? this.likedAmong(viewerId, guess) : undefined;
+    // A page that fails leaves the early lookup unread; its failure is not the request's.
+    early?.catch(() => undefined);
+    const p = await page;
+    if (early !== undefined && guess !== undefined && sameIds(guess, p.ids)) return likedJson(p, await early);
+    this.lastIds.set(key, p.ids, Date.now() + LAST_IDS_TTL_MS);
+    return this.forViewer(p, viewerId);
+  }
+
+  /**
    * A shared page as a viewer's JSON: its bytes as they are when there is no viewer or the viewer
    * likes none of its videos (the usual case), else the page with those `is_liked` set.
    */
   private async forViewer(page: CachedPage, viewerId?: number): Promise<string> {
     if (viewerId === undefined || page.ids.length === 0) return page.json;
-    const liked = await this.likedAmong(viewerId, page.ids);
-    if (liked.size === 0) return page.json;
-    const patched = withLiked(page, liked);
-    if (patched !== undefined) return patched;
-    const parsed = JSON.parse(page.json) as { video_list: FeedVideoItem[] };
-    for (const i of parsed.video_list) i.is_liked = liked.has(i.id);
-    return JSON.stringify(parsed);
+    return likedJson(page, await this.likedAmong(viewerId, page.ids));
   }
 
   /**
@@ -462,7 +500,7 @@ export class FeedService {
     for (const i of items) i.is_liked = liked.has(i.id);
   }
 
-  private async likedAmong(viewerId: number, ids: number[]): Promise<Set<number>> {
+  private async likedAmong(viewerId: number, ids: readonly number[]): Promise<Set<number>> {
     return (await this.likedSets.likedAmong(viewerId, ids)) ?? (await this.repo.likedAmong(viewerId, ids));
   }
 

@@ -15,10 +15,11 @@ const SHARED_HOLD_MAX = 2000;
  * one for a page built in this process in the last {@link SHARED_HOLD_MS} takes it, when no listed
  * video has changed since that build started (the {@link VideoListGeneration} it started under is
  * still current) and both read the same source (a replica's page is not handed to a caller whose
- * reads go to the primary, SPEC §7.5). Every change writes a new generation after its detail marks
- * and index writes and before it answers, so a change that has answered is in every page asked for
- * after it; a generation write Redis refused leaves a held page in use until its 5 s are up. Under a read load that is one build per page per
- * generation (or 5 s) instead of one per request; a lone request is a plain query. When the
+ * reads go to the primary, SPEC §7.5). Every change moves the generation with its detail and
+ * index marks (in the same script; on a cluster right after each) and before it answers, so a
+ * change that has answered is in every page asked for after it; a generation write Redis refused
+ * leaves a held page in use until its 5 s are up. Under a read load that is one build per page
+ * per generation (or 5 s) instead of one per request; a lone request is a plain query. When the
  * generation cannot be read (Redis not answering) nothing is shared.
  */
 @Injectable()

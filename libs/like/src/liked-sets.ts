@@ -71,7 +71,7 @@ export class LikedSets implements OnModuleDestroy {
    * Which of `videoIds` the account likes, or `undefined` when the sets cannot say (Redis down,
    * not configured, an account with too many likes): then ask the database.
    */
-  async likedAmong(accountId: number, videoIds: number[]): Promise<Set<number> | undefined> {
+  async likedAmong(accountId: number, videoIds: readonly number[]): Promise<Set<number> | undefined> {
     if (!this.enabled || this.dirty.has(accountId)) return undefined;
     const key = CacheKeys.likedSet(accountId);
     const flags = await this.store.withRedis((redis, prefix) =>
