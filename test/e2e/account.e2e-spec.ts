@@ -291,6 +291,23 @@ describe.each(PROFILES)('accounts (%s)', (profile) => {
         .expect(200);
     });
 
+    it('a later login replaces the refresh token with the access token (docs/SPEC.md §2: one of each)', async () => {
+      const name = fresh();
+      await register(name);
+      const first = await login(name);
+      const second = await login(name);
+      expect(second.refresh_token).not.toBe(first.refresh_token);
+      expectError(
+        await t.http.post('/account/refresh').send({ refresh_token: first.refresh_token }),
+        401,
+        'UNAUTHENTICATED',
+        'invalid refresh token',
+      );
+      expect(
+        (await t.http.post('/account/refresh').send({ refresh_token: second.refresh_token })).status,
+      ).toBe(200);
+    });
+
     it.each([
       ['garbage'],
       ['1.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'],

@@ -51,7 +51,7 @@ export class AccountController {
   @HttpCode(200)
   @ApiOperation({
     summary:
-      'Log in: a new access token (the previous one is revoked) and a refresh token. Failed attempts are ' +
+      'Log in: a new access token and refresh token (the previous ones are revoked). Failed attempts are ' +
       'limited per address (10/min) and per username and address (5/min)',
   })
   @ApiOkResponse({ type: LoginResponse })

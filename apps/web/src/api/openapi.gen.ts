@@ -82,7 +82,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Log in: a new access token (the previous one is revoked) and a refresh token. Failed attempts are limited per address (10/min) and per username and address (5/min) */
+    /** Log in: a new access token and refresh token (the previous ones are revoked). Failed attempts are limited per address (10/min) and per username and address (5/min) */
     post: operations['AccountController_login'];
     delete?: never;
     options?: never;
