@@ -7,6 +7,7 @@
  * against itself measured 1.00–1.02.
  *
  *   npm run bench:pair -- --against /tmp/old [--scenario latest-deep] [--duration 8] [--rounds 3] [--follows 10]
+ *     [--this-node-args "--flag=v …"] [--other-node-args "…"]   (`--against .`: one build, two flag sets)
  *
  * Scenarios: `latest-deep` (listLatest at random cursors over the whole dataset), `latest-index`
  * (random cursors in its newest tenth), `detail` (getDetail of the first 20,000 ids), `author`
@@ -52,6 +53,10 @@ const DURATION = Number(opt('duration', '8'));
 const ROUNDS = Number(opt('rounds', '3'));
 const CONNECTIONS = Number(opt('connections', '50'));
 const FOLLOWS = Number(opt('follows', '10'));
+/** Node flags for each api (e.g. `--this-node-args --max-semi-space-size=32`, both on one build). */
+const nodeArgs = (name: string): string[] => opt(name, '').split(' ').filter(Boolean);
+const OTHER_NODE_ARGS = nodeArgs('other-node-args');
+const THIS_NODE_ARGS = nodeArgs('this-node-args');
 const SCENARIOS = [
   'latest-deep',
   'latest-index',
@@ -96,8 +101,8 @@ interface SeedInfo {
 let died: string | undefined;
 let stopping = false;
 
-function startApi(root: string, port: number): ChildProcess {
-  const node = [process.execPath, entry(root)];
+function startApi(root: string, port: number, flags: string[]): ChildProcess {
+  const node = [process.execPath, ...flags, entry(root)];
   const [cmd, ...rest] = hasTaskset ? ['taskset', '-c', '0', ...node] : node;
   return spawn(cmd, rest, {
     env: {
@@ -203,7 +208,7 @@ async function main(): Promise<void> {
     return;
   }
   const info = JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'seed-info.json'), 'utf8')) as SeedInfo;
-  const apis = [startApi(AGAINST, PORTS[0]), startApi(ROOT, PORTS[1])];
+  const apis = [startApi(AGAINST, PORTS[0], OTHER_NODE_ARGS), startApi(ROOT, PORTS[1], THIS_NODE_ARGS)];
   const stopAll = async (): Promise<void> => {
     stopping = true;
     const running = apis.filter((p) => p.exitCode === null && p.signalCode === null);

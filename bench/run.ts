@@ -5,6 +5,7 @@
  * load generator (this process) to core 1.
  *
  *   npm run bench:seed && npm run bench [-- --duration 10 --warmup 3 --connections 50 --only latest --apis 2]
+ *   (`--only a|b`: the scenarios whose name holds any of these texts)
  *   npm run bench -- --soak 10   (the mix at 70 % of its peak for 10 minutes: RSS and p99 per minute)
  *
  * --apis N starts N api processes (all on core 0, the same ceiling) and splits each api scenario's
@@ -587,7 +588,7 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     let bare = 0;
     for (const s of scenarios) {
-      if (ONLY && s.target !== 'bare' && !s.name.includes(ONLY)) continue;
+      if (ONLY && s.target !== 'bare' && !ONLY.split('|').some((o) => s.name.includes(o))) continue;
       const apiPids = procs.slice(0, APIS).map((p) => p.pid);
       const dbPid = databaseServerPid();
       const warm = WARMUP > 0 ? await run(s, WARMUP) : null;
