@@ -95,6 +95,21 @@ describeBroker('counter reconciliation (MariaDB + Redis + RabbitMQ + worker)', (
     expect(text).toMatch(/reconcile_fixed_total\{counter="follower_count"\} 1/);
   });
 
+  it('a shared page that showed the wrong count shows the fixed one right after the fix, not 5 s later', async () => {
+    const tag = `rc${Date.now().toString(36)}`;
+    const v = await publishVideo(t, a, { title: `fixed #${tag}` });
+    await t.sql('UPDATE videos SET likes_count = 7 WHERE id = ?', [v.id]);
+    const page = async (): Promise<number[]> => {
+      const res = await t.http.post('/feed/listByTag').send({ tag_name: tag, limit: 10 }).expect(200);
+      return (res.body.video_list as { likes_count: number }[]).map((i) => i.likes_count);
+    };
+    expect(await page()).toEqual([7]); // built from the row as it is now, and held for the next 5 s
+    const run = await reconciler.runOnce();
+    expect(run.fixed.likes_count).toBeGreaterThanOrEqual(1);
+    expect(await video(v.id)).toMatchObject({ l: 0 });
+    expect(await page()).toEqual([0]);
+  });
+
   it('applies a stuck event (written, never applied, queues empty) exactly once', async () => {
     const v = await publishVideo(t, a);
     // A like whose events were written but lost on the way: the row is there, the counters are not.

@@ -20,7 +20,7 @@ import {
   type DomainEvent,
 } from '@app/events';
 import { CacheStore } from '@app/cache';
-import { LikesCountIndex, markDetailsChanged } from '@app/video';
+import { LikesCountIndex, markDetailsChanged, VideoListGeneration } from '@app/video';
 
 /** An event still unapplied this long after it was written is stuck (dead-lettered or lost), not late. */
 export const STUCK_AFTER_MS = 15 * 60 * 1000;
@@ -93,6 +93,8 @@ export class CounterReconciler implements OnModuleDestroy {
   /** Every outbox row with an id ≤ this was applied (or found stuck and applied) at the last scan. */
   private appliedUpTo: number | null = null;
   private readonly sweep = { videos: 0, accounts: 0 };
+  /** Moved with each fixed video's marks: a shared page built before the fix is not served after it. */
+  private readonly generation: VideoListGeneration;
   /** One reconciler among several workers (by lease; another takes over after three missed passes). */
   private readonly duty: PeriodicDuty | null;
   readonly totals: { fixed: Record<Counter, number>; stuckApplied: number; runs: number } = {
@@ -110,6 +112,7 @@ export class CounterReconciler implements OnModuleDestroy {
     @Optional() private readonly likesIndex: LikesCountIndex | null,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
+    this.generation = new VideoListGeneration(cache);
     const every = config.reconcileEveryMs;
     this.duty =
       every === null
@@ -310,8 +313,11 @@ export class CounterReconciler implements OnModuleDestroy {
       );
       run.checked += chunk.length;
       if (table === 'videos' && fixedIds.length > 0) {
-        await markDetailsChanged(this.cache, this.db, fixedIds);
-        await this.likesIndex?.mark(fixedIds);
+        // As a count's event does (VideoDetailCache): each mark moves the video-list generation in
+        // the same step, so no likes-count, tag or popularity page holding the wrong count is
+        // shared after the fix (they were, for up to their 5 s).
+        await markDetailsChanged(this.cache, this.db, fixedIds, () => this.generation.next());
+        await this.likesIndex?.mark(fixedIds, this.generation.next());
       }
     }
   }
