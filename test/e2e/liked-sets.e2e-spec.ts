@@ -1,4 +1,4 @@
-import { CacheKeys } from '@app/cache';
+import { CacheKeys, CacheStore } from '@app/cache';
 import { FeedRepository } from '@app/feed';
 import { startApp, startSibling, TestApp } from '../helpers/test-app';
 import { PROFILES, redisClient } from '../helpers/test-env';
@@ -101,6 +101,29 @@ if (PROFILES.includes('full')) {
         expect(likedIds(await page(b, v.token))).toEqual([videos[5].id]);
       } finally {
         r.disconnect();
+      }
+    });
+
+    it("a like's scripts (hot buckets, the set's drop), a set's load and the hot list go by their SHA, never with their text", async () => {
+      const client = await b.app.get(CacheStore).withRedis((redis) => Promise.resolve(redis));
+      if (client === undefined) throw new Error('Redis is not answering');
+      const round = async (videoId: number): Promise<void> => {
+        const v = await registerAndLogin(b, 'sha');
+        expect(likedIds(await page(b, v.token))).toEqual([]); // loads the set
+        await like(b, v.token, videoId).expect(200); // drops it; counts the like in its minute
+        expect(likedIds(await page(b, v.token))).toEqual([videoId]);
+        // Its snapshot's scripts (the like shows within the snapshot's refresh, SPEC §6).
+        const hot = await b.http.post('/feed/listByPopularity').send({ limit: 50 }).expect(200);
+        expect((hot.body.video_list as Item[]).length).toBeGreaterThan(0);
+      };
+      // The first use of a script on a server sends its text once (NOSCRIPT), whoever runs it first.
+      await round(videos[7].id);
+      const evals = jest.spyOn(client, 'eval');
+      try {
+        await round(videos[8].id);
+        expect(evals).not.toHaveBeenCalled();
+      } finally {
+        evals.mockRestore();
       }
     });
 

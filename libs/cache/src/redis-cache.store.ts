@@ -93,14 +93,23 @@ end
 if redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
 return filled`,
 );
-const HIT = `local n = redis.call('INCR', KEYS[1])
+/** A rate-limit hit: the count in the window and the window's time left. */
+const HIT = new RedisScript(
+  'fsvRateHit',
+  1,
+  `local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local t = redis.call('PTTL', KEYS[1])
 if t < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); t = tonumber(ARGV[1]) end
-return {n, t}`;
+return {n, t}`,
+);
 /** Takes one hit back without creating the key or touching its window. */
-const UNHIT = `if redis.call('GET', KEYS[1]) and tonumber(redis.call('GET', KEYS[1])) > 0 then return redis.call('DECR', KEYS[1]) end
-return 0`;
+const UNHIT = new RedisScript(
+  'fsvRateUnhit',
+  1,
+  `if redis.call('GET', KEYS[1]) and tonumber(redis.call('GET', KEYS[1])) > 0 then return redis.call('DECR', KEYS[1]) end
+return 0`,
+);
 
 /** A seed node of a Redis Cluster (`REDIS_CLUSTER_NODES`). */
 export interface RedisNode {
@@ -396,7 +405,7 @@ export class RedisCacheStore extends CacheStore {
   hit(key: string, windowMs: number): Promise<{ count: number; ttlMs: number } | null> {
     return this.call<{ count: number; ttlMs: number } | null>(async () => {
       // Rate-limit keys carry request data: capped like the in-process store's.
-      const [count, ttl] = (await this.client.eval(HIT, 1, this.k(boundedKey(key)), String(windowMs))) as [
+      const [count, ttl] = (await HIT.run(this.client, [this.k(boundedKey(key))], [String(windowMs)])) as [
         number,
         number,
       ];
@@ -406,7 +415,7 @@ export class RedisCacheStore extends CacheStore {
 
   override unhit(key: string): Promise<boolean> {
     return this.call(async () => {
-      await this.client.eval(UNHIT, 1, this.k(boundedKey(key)));
+      await UNHIT.run(this.client, [this.k(boundedKey(key))], []);
       return true;
     }, false);
   }

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/core';
-import { createHash } from 'node:crypto';
 import {
   CacheKeys,
   CacheStore,
@@ -8,7 +7,7 @@ import {
   HOT_SENTINEL,
   HOT_WINDOW_ADD_LUA,
   minuteBucket,
-  type RedisClient,
+  RedisScript,
 } from '@app/cache';
 import { FeedRepository } from './feed.repository';
 import { PopularityPage, PopularityQuery, toFeedItem, VideoRow } from './feed.types';
@@ -182,24 +181,12 @@ if redis.call('PEXPIRE', KEYS[1], ARGV[3]) == 0 then return false end
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])}
 `;
 
-const sha1 = (script: string): string => createHash('sha1').update(script).digest('hex');
-const SHA = { read: sha1(SNAPSHOT_READ), build: sha1(SNAPSHOT_SLICE), fresh: sha1(SNAPSHOT_FRESH) };
-
-/** EVALSHA (the script body is not resent per call), loading the script on NOSCRIPT. */
-async function evalCached(
-  redis: RedisClient,
-  script: string,
-  sha: string,
-  keys: string[],
-  args: (string | number)[],
-): Promise<unknown> {
-  try {
-    return await redis.evalsha(sha, keys.length, ...keys, ...args);
-  } catch (err) {
-    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-    return redis.eval(script, keys.length, ...keys, ...args);
-  }
-}
+/** The three scripts by EVALSHA (ioredis's `defineCommand`: the body is sent once per server). */
+const SCRIPTS = {
+  read: new RedisScript('fsvHotSnapshotRead', 1, SNAPSHOT_READ),
+  slice: new RedisScript('fsvHotSnapshotSlice', 'any', SNAPSHOT_SLICE),
+  fresh: new RedisScript('fsvHotSnapshotFresh', 'any', SNAPSHOT_FRESH),
+};
 
 /**
  * The hot list (SPEC §6): a snapshot per `as_of` minute, the union of the 60 minute buckets
@@ -286,15 +273,12 @@ export class HotListService {
           ];
           const all = [...keys, ...HotListService.bucketKeys(asOf, HOT_ROLL_MINUTES)].map((k) => prefix + k);
           const freshArgs = [...args, now, HOT_REFRESH_MS, asOf, HOT_WINDOW_TTL_SECONDS, this.max];
-          return (await evalCached(redis, SNAPSHOT_FRESH, SHA.fresh, all, freshArgs)) as [number, string[]];
+          return (await SCRIPTS.fresh.run(redis, all, freshArgs)) as [number, string[]];
         }
-        const read = await evalCached(redis, SNAPSHOT_READ, SHA.read, [prefix + key], args);
+        const read = await SCRIPTS.read.run(redis, [prefix + key], args);
         if (read !== null) return read as [number, string[]];
         const all = [key, ...HotListService.bucketKeys(asOf)].map((k) => prefix + k);
-        return (await evalCached(redis, SNAPSHOT_SLICE, SHA.build, all, [...args, this.max])) as [
-          number,
-          string[],
-        ];
+        return (await SCRIPTS.slice.run(redis, all, [...args, this.max])) as [number, string[]];
       });
       if (reply === undefined) {
         if (first) return undefined;

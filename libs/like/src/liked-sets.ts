@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { CacheKeys, CacheStore } from '@app/cache';
+import { CacheKeys, CacheStore, RedisScript } from '@app/cache';
 import { Database } from '@app/core';
 
 /** How long a loaded set lives without being reloaded (a missed invalidation heals within it). */
@@ -20,18 +20,25 @@ const REPAIR_EVERY_MS = 1000;
  * never come back equal), the set dropped. Any load that read the database before this write then
  * fails its compare-and-set (below) and stores nothing.
  */
-const INVALIDATE = `
+const INVALIDATE = new RedisScript(
+  'fsvLikedSetsInvalidate',
+  'any',
+  `
 for i = 1, #KEYS, 2 do
   redis.call('SET', KEYS[i + 1], ARGV[2], 'PX', ARGV[1])
   redis.call('DEL', KEYS[i])
 end
-return 1`;
+return 1`,
+);
 
 /**
  * A load's store, only when no write has bumped the version since the load read it (ARGV[1]):
  * KEYS[1] the set, KEYS[2] the version; ARGV[2] the TTL; ARGV[3..] the members.
  */
-const STORE_IF_UNCHANGED = `
+const STORE_IF_UNCHANGED = new RedisScript(
+  'fsvLikedSetsStoreIfUnchanged',
+  2,
+  `
 local v = redis.call('GET', KEYS[2]) or '0'
 if v ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
@@ -39,7 +46,8 @@ for i = 3, #ARGV, 1000 do
   redis.call('SADD', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1`;
+return 1`,
+);
 
 /**
  * `is_liked` for pages without a database query (issue 14): per account, a Redis set of the ids
@@ -104,15 +112,13 @@ export class LikedSets implements OnModuleDestroy {
   private runInvalidate(accountIds: number[]): Promise<boolean> {
     return this.store
       .withRedis((redis, prefix) =>
-        redis.eval(
-          INVALIDATE,
-          2 * accountIds.length,
-          ...accountIds.flatMap((id) => [
+        INVALIDATE.run(
+          redis,
+          accountIds.flatMap((id) => [
             prefix + CacheKeys.likedSet(id),
             prefix + CacheKeys.likedSetVersion(id),
           ]),
-          String(VERSION_TTL_MS),
-          randomUUID(),
+          [String(VERSION_TTL_MS), randomUUID()],
         ),
       )
       .then((r) => r !== undefined);
@@ -142,14 +148,10 @@ export class LikedSets implements OnModuleDestroy {
     const ids = tooMany ? [] : rows.map((r) => Number(r.video_id));
     const members = tooMany ? [TOO_MANY] : [LOADED, ...ids.map(String)];
     await this.store.withRedis((redis, prefix) =>
-      redis.eval(
-        STORE_IF_UNCHANGED,
-        2,
-        prefix + setKey,
-        prefix + verKey,
-        version ?? '0',
-        String(LIKED_SET_TTL_MS),
-        ...members,
+      STORE_IF_UNCHANGED.run(
+        redis,
+        [prefix + setKey, prefix + verKey],
+        [version ?? '0', String(LIKED_SET_TTL_MS), ...members],
       ),
     );
     return tooMany ? null : new Set(ids);

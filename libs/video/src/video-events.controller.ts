@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { CacheKeys, CacheStore, HOT_WINDOW_ADD_LUA, minuteBucket } from '@app/cache';
+import { CacheKeys, CacheStore, HOT_WINDOW_ADD_LUA, minuteBucket, RedisScript } from '@app/cache';
 import { DependencyUnavailableError, nowMs } from '@app/core';
 import type { AfterCommitEffect, EventContext, PopularityEventPayload } from '@app/events';
 import { VideoDetailCache } from './video-detail.cache';
@@ -20,7 +20,10 @@ export const HOT_BUCKET_TTL_SECONDS = 2 * 60 * 60;
  * such as an older build during a rolling deploy), the window is dropped, and the next build makes
  * it again from the buckets. One call for a whole batch.
  */
-const HOT_INCR = `${HOT_WINDOW_ADD_LUA}
+const HOT_INCR = new RedisScript(
+  'fsvHotIncr',
+  'any',
+  `${HOT_WINDOW_ADD_LUA}
 local events = #KEYS - 3
 local win, state = KEYS[events + 2], KEYS[events + 3]
 local ok, res = pcall(function()
@@ -55,7 +58,8 @@ if ok then return res end
 -- already counted from counting twice.
 redis.call('UNLINK', win, state)
 redis.call('INCR', KEYS[events + 1])
-return redis.error_reply(type(res) == 'table' and res.err or tostring(res))`;
+return redis.error_reply(type(res) == 'table' and res.err or tostring(res))`,
+);
 
 export const hotSeenKey = (eventId: string): string => `hot:{video}:seen:${eventId}`;
 
@@ -71,18 +75,25 @@ export class HotBuckets implements AfterCommitEffect {
     const live = this.events.filter((p) => now - p.ts < HOT_BUCKET_TTL_SECONDS * 1000);
     if (live.length === 0) return;
     const result = await this.store.withRedis((redis, prefix) =>
-      redis.eval(
-        HOT_INCR,
-        live.length * 2 + 3,
-        ...live.flatMap((p) => [
-          prefix + hotSeenKey(p.event_id),
-          prefix + CacheKeys.hotBucket(minuteBucket(p.ts)),
-        ]),
-        prefix + CacheKeys.hotVersion,
-        prefix + CacheKeys.hotWindow,
-        prefix + CacheKeys.hotWindowState,
-        String(HOT_BUCKET_TTL_SECONDS),
-        ...live.flatMap((p) => [String(p.delta), String(p.video_id), String(Math.floor(p.ts / 60_000) * 60)]),
+      HOT_INCR.run(
+        redis,
+        [
+          ...live.flatMap((p) => [
+            prefix + hotSeenKey(p.event_id),
+            prefix + CacheKeys.hotBucket(minuteBucket(p.ts)),
+          ]),
+          prefix + CacheKeys.hotVersion,
+          prefix + CacheKeys.hotWindow,
+          prefix + CacheKeys.hotWindowState,
+        ],
+        [
+          String(HOT_BUCKET_TTL_SECONDS),
+          ...live.flatMap((p) => [
+            String(p.delta),
+            String(p.video_id),
+            String(Math.floor(p.ts / 60_000) * 60),
+          ]),
+        ],
       ),
     );
     // The database is already right; the caller retries the events later (uncounted).
