@@ -13,7 +13,7 @@
  * (random cursors in its newest tenth), `detail` (getDetail of the first 20,000 ids), `author`
  * (listByAuthorID first pages), `following` (listByFollowing at random cursors as the user who
  * follows 10 authors, or `--follows N` of bench/seed.ts's 10, 200, 2000), `following-first`,
- * `latest-viewer` and `popularity-viewer` (that user's first pages of those feeds), `mix` (`npm run bench`'s
+ * `latest-viewer`, `popularity-viewer` and `likes-viewer` (that user's first pages of those feeds), `mix` (`npm run bench`'s
  * read/like mix: 10 % likes by 50 accounts, 40 % getDetail, 50 % the listLatest first page; its
  * p99 is the likes', which wait on a transaction; repeated likes answer 409). A 5 s warm-up of both precedes the rounds; each round prints both rates,
  * p99 and this build's rate over the other's.
@@ -66,6 +66,7 @@ const SCENARIOS = [
   'following-first',
   'latest-viewer',
   'popularity-viewer',
+  'likes-viewer',
   'mix',
 ];
 const entry = (root: string): string => join(root, 'dist/apps/api/src/main.js');
@@ -169,6 +170,8 @@ async function requestsOf(info: SeedInfo): Promise<Next> {
       return () => ['/feed/listByFollowing', { limit: 10 }];
     case 'popularity-viewer':
       return () => ['/feed/listByPopularity', { limit: 10 }];
+    case 'likes-viewer':
+      return () => ['/feed/listLikesCount', { limit: 10 }];
     case 'mix': {
       // npm run bench's mix: 10 % likes of random videos by 50 accounts, 40 % getDetail, 50 % the latest first page.
       const likers: string[] = [];
@@ -187,7 +190,9 @@ async function requestsOf(info: SeedInfo): Promise<Next> {
 }
 
 async function tokenFor(info: SeedInfo): Promise<string | undefined> {
-  if (!['following', 'following-first', 'latest-viewer', 'popularity-viewer'].includes(SCENARIO))
+  if (
+    !['following', 'following-first', 'latest-viewer', 'popularity-viewer', 'likes-viewer'].includes(SCENARIO)
+  )
     return undefined;
   const user = info.following_users.find((u) => u.follows === FOLLOWS);
   if (user === undefined)
