@@ -181,7 +181,7 @@ if redis.call('PEXPIRE', KEYS[1], ARGV[3]) == 0 then return false end
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])}
 `;
 
-/** The three scripts by EVALSHA (ioredis's `defineCommand`: the body is sent once per server). */
+/** The three scripts by EVALSHA ({@link RedisScript}: the body is sent once per server). */
 const SCRIPTS = {
   read: new RedisScript('fsvHotSnapshotRead', 1, SNAPSHOT_READ),
   slice: new RedisScript('fsvHotSnapshotSlice', 'any', SNAPSHOT_SLICE),
