@@ -53,6 +53,13 @@ async function connect(port: number): Promise<Connection> {
   return createConnection({ host: HOST, port, user: 'root', connectTimeout: 2000 });
 }
 
+/** mariadbd could not bind its port: another process took it after it was picked. */
+class PortTaken extends Error {
+  constructor(name: string, port: number) {
+    super(`mariadbd (${name}): port ${port} was taken before it could bind it`);
+  }
+}
+
 async function sparePort(taken: Set<number>): Promise<number> {
   for (;;) {
     const p = await freePort();
@@ -79,7 +86,9 @@ const COMMON = [
 export async function startMariadbPair(): Promise<MariadbPairHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'fsv-mariadb-pair-'));
   const taken = new Set<number>();
-  const ports = { primary: await sparePort(taken), replica: await sparePort(taken) };
+  // Chosen right before each first start (the installs take seconds, in which another suite's
+  // process may bind a port picked earlier); a port taken all the same is replaced (see `start`).
+  const ports = { primary: 0, replica: 0 };
   const pids: Partial<Record<'primary' | 'replica', number>> = {};
 
   const install = async (name: string): Promise<void> => {
@@ -99,8 +108,22 @@ export async function startMariadbPair(): Promise<MariadbPairHandle> {
     );
   };
 
+  /** The first start picks a spare port, and another when mariadbd finds it taken meanwhile. */
+  const firstStart = async (name: 'primary' | 'replica'): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      ports[name] = await sparePort(taken);
+      try {
+        await start(name);
+        return;
+      } catch (err) {
+        if (!(err instanceof PortTaken) || attempt === 5) throw err;
+      }
+    }
+  };
+
   const start = async (name: 'primary' | 'replica'): Promise<void> => {
     const home = join(dir, name);
+    rmSync(join(home, 'error.log'), { force: true });
     const args = [
       '--no-defaults',
       '--user=root',
@@ -119,9 +142,9 @@ export async function startMariadbPair(): Promise<MariadbPairHandle> {
     child.unref();
     for (let n = 0; ; n++) {
       if (child.exitCode !== null) {
-        throw new Error(
-          `mariadbd (${name}) exited: ${readFileSync(join(home, 'error.log'), 'utf8').slice(-2000)}`,
-        );
+        const log = readFileSync(join(home, 'error.log'), 'utf8');
+        if (log.includes('Address already in use')) throw new PortTaken(name, ports[name]);
+        throw new Error(`mariadbd (${name}) exited: ${log.slice(-2000)}`);
       }
       try {
         const c = await connect(ports[name]);
@@ -176,10 +199,18 @@ export async function startMariadbPair(): Promise<MariadbPairHandle> {
   };
 
   const handle: MariadbPairHandle = {
-    primaryUrl: `mysql://root@${HOST}:${ports.primary}`,
-    replicaUrl: `mysql://root@${HOST}:${ports.replica}`,
-    primaryPort: ports.primary,
-    replicaPort: ports.replica,
+    get primaryUrl() {
+      return `mysql://root@${HOST}:${ports.primary}`;
+    },
+    get replicaUrl() {
+      return `mysql://root@${HOST}:${ports.replica}`;
+    },
+    get primaryPort() {
+      return ports.primary;
+    },
+    get replicaPort() {
+      return ports.replica;
+    },
     dir,
     sql,
     caughtUp,
@@ -200,8 +231,8 @@ export async function startMariadbPair(): Promise<MariadbPairHandle> {
     // One after the other: two bootstraps at once have failed on each other's temporary tables.
     await install('primary');
     await install('replica');
-    await start('primary');
-    await start('replica');
+    await firstStart('primary');
+    await firstStart('replica');
     await sql(
       'replica',
       `CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = 'root', MASTER_PASSWORD = '',
