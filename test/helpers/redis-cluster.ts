@@ -63,6 +63,13 @@ function alive(pid: number): boolean {
   }
 }
 
+/** redis-server could not bind a port: another process took it after it was picked. */
+class PortTaken extends Error {
+  constructor(port: number) {
+    super(`redis-server on ${port}: a port was taken before it could bind it`);
+  }
+}
+
 async function sparePort(taken: Set<number>): Promise<number> {
   for (;;) {
     const p = await freePort();
@@ -79,16 +86,16 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
   const nodeTimeoutMs = opts.nodeTimeoutMs ?? 2000;
   const dir = mkdtempSync(join(tmpdir(), 'fsv-redis-cluster-'));
   const taken = new Set<number>();
+  // Each node's ports are chosen right before its first start (see `firstStart`); a restart keeps
+  // them, as the cluster's config files name them.
   const ports: number[] = [];
   const busPorts: number[] = [];
-  for (let i = 0; i < masters; i++) {
-    ports.push(await sparePort(taken));
-    busPorts.push(await sparePort(taken));
-  }
   const pidFile = (i: number): string => join(dir, `redis-${ports[i]}.pid`);
   const readPid = (i: number): number | null =>
     existsSync(pidFile(i)) ? Number(readFileSync(pidFile(i), 'utf8').trim()) || null : null;
   const down = new Set<number>();
+
+  const logFile = (i: number): string => join(dir, `redis-${ports[i]}.log`);
 
   const startNode = async (i: number): Promise<void> => {
     const port = ports[i];
@@ -126,18 +133,34 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
       '--pidfile',
       pidFile(i),
       '--logfile',
-      join(dir, `redis-${port}.log`),
+      logFile(i),
     ]);
     for (let n = 0; ; n++) {
       try {
         if ((await cli(port, 'ping')).trim() === 'PONG') break;
       } catch {
-        /* not listening yet */
+        /* not listening yet, or gone: redis-server exits when it cannot bind its port or bus port */
+        const log = existsSync(logFile(i)) ? readFileSync(logFile(i), 'utf8') : '';
+        if (log.includes('Address already in use')) throw new PortTaken(port);
       }
       if (n > 100) throw new Error(`redis-server on ${port} did not start`);
       await sleep(50);
     }
     down.delete(i);
+  };
+
+  /** The first start picks spare ports, and others when redis-server finds one taken meanwhile. */
+  const firstStart = async (i: number): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      ports[i] = await sparePort(taken);
+      busPorts[i] = await sparePort(taken);
+      try {
+        await startNode(i);
+        return;
+      } catch (err) {
+        if (!(err instanceof PortTaken) || attempt === 5) throw err;
+      }
+    }
   };
 
   const waitOk = async (timeoutMs = 30_000): Promise<void> => {
@@ -171,7 +194,9 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
 
   const handle: RedisClusterHandle = {
     ports,
-    nodes: ports.map((p) => `${HOST}:${p}`).join(','),
+    get nodes() {
+      return ports.map((p) => `${HOST}:${p}`).join(',');
+    },
     dir,
     kill: async (i) => {
       down.add(i);
@@ -202,13 +227,13 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
       }
     },
     stop: async () => {
-      for (let i = 0; i < masters; i++) await stopNode(i, 'SIGTERM');
+      for (let i = 0; i < ports.length; i++) await stopNode(i, 'SIGTERM');
       rmSync(dir, { recursive: true, force: true });
     },
   };
 
   try {
-    for (let i = 0; i < masters; i++) await startNode(i);
+    for (let i = 0; i < masters; i++) await firstStart(i);
     await run(
       'redis-cli',
       [
