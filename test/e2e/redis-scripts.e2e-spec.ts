@@ -1,5 +1,7 @@
 import { beginCountBuild, markCounts, RedisCacheStore, RedisScript } from '@app/cache';
 import { deleteRedisPrefix, REDIS_URL } from '../helpers/test-env';
+// Its scripts (the stream cap's) are created when the module loads, as in the api.
+import '../../apps/api/src/notification/stream-cap';
 
 /**
  * Lua scripts on an auto-pipelining client (libs/cache/src/redis-script.ts). ioredis copies a
@@ -26,11 +28,16 @@ describe('Redis scripts on an auto-pipelining client', () => {
   it('the scripts that exist when a client is created are defined on it before it sends anything', async () => {
     const defined = await store.withRedis(async (redis) => {
       const r = redis as unknown as Record<string, unknown>;
-      return ['fsvTimelineBegin', 'fsvTimelineFinish', 'fsvTimelinePush', 'fsvTimelineRead'].map(
-        (name) => typeof r[name],
-      );
+      return [
+        'fsvTimelineBegin',
+        'fsvTimelineFinish',
+        'fsvTimelinePush',
+        'fsvTimelineRead',
+        'fsvStreamReserve',
+        'fsvStreamHeartbeat',
+      ].map((name) => typeof r[name]);
     });
-    expect(defined).toEqual(['function', 'function', 'function', 'function']);
+    expect(defined).toEqual(['function', 'function', 'function', 'function', 'function', 'function']);
   });
 
   it('a script first run in a tick whose pipeline is already open answers, and so do the other commands', async () => {

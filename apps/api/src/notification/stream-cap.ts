@@ -1,5 +1,5 @@
 import { liveStreamsKey } from '@app/notification';
-import { CacheStore } from '@app/cache';
+import { CacheStore, RedisScript } from '@app/cache';
 
 /** SPEC §8.4: open streams per account, over every api process. */
 export const MAX_STREAMS_PER_ACCOUNT = 5;
@@ -14,7 +14,10 @@ const KEY_TTL_MS = 120_000;
  * the cap (never the new one), which it moves to the evicted set. Members sort by age: they
  * start with their opening time, zero-padded.
  */
-const RESERVE = `
+const RESERVE = new RedisScript(
+  'fsvStreamReserve',
+  2,
+  `
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[4]))
 redis.call('ZADD', KEYS[1], now, ARGV[2])
@@ -33,13 +36,17 @@ for i = 1, #all do
   end
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
-return out`;
+return out`,
+);
 
 /**
  * Refreshes this process's members; returns those evicted meanwhile by another process. A member
  * that is simply missing (Redis restarted, or it was pruned as stale) is registered again.
  */
-const HEARTBEAT = `
+const HEARTBEAT = new RedisScript(
+  'fsvStreamHeartbeat',
+  2,
+  `
 local gone = {}
 for i = 3, #ARGV do
   if redis.call('SISMEMBER', KEYS[2], ARGV[i]) == 1 then
@@ -49,7 +56,8 @@ for i = 3, #ARGV do
   end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return gone`;
+return gone`,
+);
 
 const keys = (accountId: number): [string, string] => [
   liveStreamsKey(accountId),
@@ -69,16 +77,10 @@ export class StreamCap {
   async reserve(accountId: number, member: string, now: number): Promise<string[] | null> {
     const out = await this.cache.withRedis((redis, prefix) => {
       const [set, evicted] = keys(accountId);
-      return redis.eval(
-        RESERVE,
-        2,
-        prefix + set,
-        prefix + evicted,
-        String(now),
-        member,
-        String(MAX_STREAMS_PER_ACCOUNT),
-        String(STALE_MS),
-        String(KEY_TTL_MS),
+      return RESERVE.run(
+        redis,
+        [prefix + set, prefix + evicted],
+        [String(now), member, String(MAX_STREAMS_PER_ACCOUNT), String(STALE_MS), String(KEY_TTL_MS)],
       );
     });
     return Array.isArray(out) ? out.map(String) : null;
@@ -93,14 +95,10 @@ export class StreamCap {
     if (members.length === 0) return [];
     const out = await this.cache.withRedis((redis, prefix) => {
       const [set, evicted] = keys(accountId);
-      return redis.eval(
-        HEARTBEAT,
-        2,
-        prefix + set,
-        prefix + evicted,
-        String(now),
-        String(KEY_TTL_MS),
-        ...members,
+      return HEARTBEAT.run(
+        redis,
+        [prefix + set, prefix + evicted],
+        [String(now), String(KEY_TTL_MS), ...members],
       );
     });
     return Array.isArray(out) ? out.map(String) : [];
