@@ -27,7 +27,17 @@ const { chromium } = require('playwright-core');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+/**
+ * The browser: `CHROMIUM_PATH`, else an installed Chromium (Debian's first), else the installed
+ * Google Chrome that playwright-core's `chrome` channel finds (macOS, Windows). Never a download.
+ */
+const CHROMIUM =
+  process.env.CHROMIUM_PATH ||
+  [
+    '/usr/bin/chromium',
+    '/usr/bin/chromium-browser',
+    '/Applications/Chromium.app/Contents/MacOS/Chromium',
+  ].find((p) => fs.existsSync(p));
 const STEP_TIMEOUT = 20_000;
 const CHROMIUM_ARGS = [
   '--headless',
@@ -311,11 +321,18 @@ async function main() {
   }
 
   try {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+    if (process.env.CHROMIUM_PATH && !fs.existsSync(CHROMIUM))
+      throw new Error(`CHROMIUM_PATH ${CHROMIUM} is missing`);
+    if (!CHROMIUM && process.platform === 'linux')
+      throw new Error('no Chromium: apt-get install -y chromium');
     fs.rmSync(SHOTS, { recursive: true, force: true });
     api = await startApi();
     console.log(`api at ${api.base}`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await chromium.launch({
+      ...(CHROMIUM ? { executablePath: CHROMIUM } : { channel: 'chrome' }),
+      args: CHROMIUM_ARGS,
+      headless: true,
+    });
 
     const run = Date.now().toString(36).slice(-5);
     const userA = `alice_${run}`;

@@ -9,7 +9,7 @@ import { AppValidationPipe } from '../../apps/api/src/http/validation.pipe';
  * apis on one database, one with `HTTP_FAST_READS` on and one with it off, get the same requests
  * (every read route × bodies good, odd and bad × no token, a valid one, a revoked one, garbage)
  * and must answer the same status, content type and bytes. The suites of the feeds, tags and
- * getDetail also run whole with the fast reads off (scripts/test-all.sh).
+ * getDetail also run whole with the fast reads off (scripts/test-all.js).
  */
 describe.each(PROFILES)('fast reads answer as the Nest routes do (%s)', (profile) => {
   let fast: TestApp;

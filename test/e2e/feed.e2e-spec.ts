@@ -19,7 +19,7 @@ import {
 
 const DAY = 86_400_000;
 const LIMITS = [1, 7, 10, 50];
-/** scripts/test-all.sh runs this suite again with the fast reads off. */
+/** scripts/test-all.js runs this suite again with the fast reads off. */
 const FAST_READS = process.env.TEST_HTTP_FAST_READS !== 'false';
 
 // Walks, cache-TTL convergence and a Redis cut take longer than jest's 5 s default.
@@ -130,7 +130,7 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
     const spy = jest.spyOn(feeds, 'listLatest');
     const b = await t.http.post('/api/feed/listLatest').send({ limit: 3, extra: 'x' }).expect(200);
     // With the fast reads (the default) the page's bytes are sent as they are; through Nest the
-    // page is parsed and serialised again. This suite also runs with them off (test-all.sh).
+    // page is parsed and serialised again. This suite also runs with them off (test-all.js).
     expect(spy).toHaveBeenCalledTimes(FAST_READS ? 0 : 1);
     await t.http
       .post('/feed/listLatest')

@@ -80,7 +80,7 @@ export async function createTestEnv(profile: Profile, opts: TestEnvOptions = {})
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     PORT: '0',
     WORKER_HTTP_PORT: '0',
-    // `TEST_HTTP_FAST_READS=false` runs a suite's reads through Nest only (scripts/test-all.sh).
+    // `TEST_HTTP_FAST_READS=false` runs a suite's reads through Nest only (scripts/test-all.js).
     ...(process.env.TEST_HTTP_FAST_READS ? { HTTP_FAST_READS: process.env.TEST_HTTP_FAST_READS } : {}),
   };
   const t: TestEnv = {
