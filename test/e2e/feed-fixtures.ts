@@ -229,3 +229,31 @@ export async function walkFollowingAgainstSql(
     idBefore = Number(sql[limit - 1].id);
   }
 }
+
+/**
+ * The viewer's page of `limit` below `cursor` as `Timelines.page` answers it (its ids; undefined
+ * when it leaves the page to SQL), checked item for item against the SQL pull whenever it answers:
+ * the read-your-writes tests read the next deep page with it after each write.
+ */
+export function timelinePageChecked(
+  t: TestApp,
+  viewerId: number,
+  cursor: { latestTime: number; idBefore: number },
+  limit = 8,
+): () => Promise<number[] | undefined> {
+  const [repo, timelines] = [t.app.get(FeedRepository), t.app.get(Timelines)];
+  const ids = (rows: VideoRow[]): number[] => rows.map((r) => Number(r.id));
+  return async () => {
+    const rows = await timelines.page(viewerId, limit, cursor.latestTime, cursor.idBefore);
+    if (rows !== undefined)
+      expect(ids(rows)).toEqual(
+        ids(await repo.following(viewerId, limit, cursor.latestTime, cursor.idBefore)),
+      );
+    return rows && ids(rows);
+  };
+}
+
+/** A JSON POST with `token` as the bearer. */
+export function postAs(t: TestApp, route: string, token: string, body: Record<string, unknown>) {
+  return t.http.post(route).set('authorization', `Bearer ${token}`).send(body);
+}

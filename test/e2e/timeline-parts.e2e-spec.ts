@@ -18,7 +18,9 @@ import {
   follow,
   insertAccounts,
   insertVideos,
+  postAs,
   registerAndLogin,
+  timelinePageChecked,
   walkFollowingAgainstSql,
 } from './feed-fixtures';
 
@@ -307,14 +309,7 @@ if (PROFILES.includes('full')) {
       const reader = await registerAndLogin(t, 'dpr');
       await follow(t, reader.id, authors.slice(0, 2));
       const deep = { latestTime: base - 3000, idBefore: 0 };
-      const page = async (): Promise<number[] | undefined> => {
-        const rows = await timelines.page(reader.id, 8, deep.latestTime, deep.idBefore);
-        if (rows !== undefined)
-          expect(ids(rows)).toEqual(ids(await repo.following(reader.id, 8, deep.latestTime, 0)));
-        return rows && ids(rows);
-      };
-      const http = (route: string, token: string, body: Record<string, unknown>) =>
-        t.http.post(route).set('authorization', `Bearer ${token}`).send(body);
+      const page = timelinePageChecked(t, reader.id, deep);
       expect(await timelines.page(reader.id, 2, 0, 0)).toBeDefined();
       const [old, kept] = await insertVideos(t, [
         { author_id: author.id, create_time: base - 3500, likes_count: 0, popularity: 0 },
@@ -324,12 +319,12 @@ if (PROFILES.includes('full')) {
       expect((await partNames(reader.id)).length).toBe(1);
 
       // A follow answered: the parts dropped with the timeline; the next deep page has the author's old video.
-      expect((await http('/social/follow', reader.token, { vlogger_id: author.id })).status).toBe(200);
+      expect((await postAs(t, '/social/follow', reader.token, { vlogger_id: author.id })).status).toBe(200);
       expect(await partNames(reader.id)).toEqual([]);
       expect(await page()).toEqual(expect.arrayContaining([old.id, kept.id]));
 
       // A delete answered: gone from the next deep page (its detail entry gone, the primary asked).
-      expect((await http('/video/delete', author.token, { id: old.id })).status).toBe(200);
+      expect((await postAs(t, '/video/delete', author.token, { id: old.id })).status).toBe(200);
       const first = await page();
       if (first !== undefined) expect(first).not.toContain(old.id);
       // The parts that page read were dropped, their entries off the count.
@@ -343,7 +338,7 @@ if (PROFILES.includes('full')) {
       expect(afterDelete).toContain(kept.id);
 
       // An unfollow answered: the author's videos are gone from the next deep page.
-      expect((await http('/social/unfollow', reader.token, { vlogger_id: author.id })).status).toBe(200);
+      expect((await postAs(t, '/social/unfollow', reader.token, { vlogger_id: author.id })).status).toBe(200);
       expect(await partNames(reader.id)).toEqual([]);
       expect(ids(await feed.followingRows(reader.id, { limit: 7, ...deep }))).not.toContain(kept.id);
       const afterUnfollow = await page();

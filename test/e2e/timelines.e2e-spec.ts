@@ -17,7 +17,9 @@ import {
   follow,
   insertAccounts,
   insertVideos,
+  postAs,
   registerAndLogin,
+  timelinePageChecked,
   walkFollowingAgainstSql,
 } from './feed-fixtures';
 
@@ -490,14 +492,7 @@ if (PROFILES.includes('full')) {
       const reader = await registerAndLogin(t, 'mgr');
       await follow(t, reader.id, small.slice(0, 2));
       const deep = { latestTime: base - 1000, idBefore: 0 };
-      const merged = async (): Promise<number[] | undefined> => {
-        const rows = await timelines.page(reader.id, 8, deep.latestTime, deep.idBefore);
-        if (rows !== undefined)
-          expect(ids(rows)).toEqual(ids(await repo.following(reader.id, 8, deep.latestTime, 0)));
-        return rows && ids(rows);
-      };
-      const http = (route: string, token: string, body: Record<string, unknown>) =>
-        t.http.post(route).set('authorization', `Bearer ${token}`).send(body);
+      const merged = timelinePageChecked(t, reader.id, deep);
       for (const a of small) await authorIndex.warm(a);
       expect(await timelines.page(reader.id, 2, 0, 0)).toBeDefined();
       expect(await merged()).toBeDefined();
@@ -508,7 +503,7 @@ if (PROFILES.includes('full')) {
       ]);
       await authorIndex.warm(author.id);
       expect(await merged()).not.toContain(old.id);
-      expect((await http('/social/follow', reader.token, { vlogger_id: author.id })).status).toBe(200);
+      expect((await postAs(t, '/social/follow', reader.token, { vlogger_id: author.id })).status).toBe(200);
       expect(await merged()).toContain(old.id); // the timeline rebuilt by that read, then the merge
 
       // A video gone without its removal (deleted behind the api's back, its detail entry expired):
@@ -528,7 +523,7 @@ if (PROFILES.includes('full')) {
       expect(afterGhost).not.toContain(ghost.id);
 
       // A delete answered: gone from the next deep page.
-      expect((await http('/video/delete', author.token, { id: old.id })).status).toBe(200);
+      expect((await postAs(t, '/video/delete', author.token, { id: old.id })).status).toBe(200);
       const afterDelete = await merged();
       expect(afterDelete).toBeDefined();
       expect(afterDelete).not.toContain(old.id);
@@ -538,7 +533,7 @@ if (PROFILES.includes('full')) {
         { author_id: author.id, create_time: base - 1500, likes_count: 0, popularity: 0 },
       ]);
       expect(await merged()).toContain(kept.id);
-      expect((await http('/social/unfollow', reader.token, { vlogger_id: author.id })).status).toBe(200);
+      expect((await postAs(t, '/social/unfollow', reader.token, { vlogger_id: author.id })).status).toBe(200);
       expect(ids(await feed.followingRows(reader.id, { limit: 7, ...deep }))).not.toContain(kept.id);
       expect(await timelines.page(reader.id, 2, 0, 0)).toBeDefined();
       const afterUnfollow = await merged();
