@@ -1,5 +1,6 @@
 import { CacheAside } from '@app/cache';
 import { LikedSets } from '@app/like';
+import { VideoDetailCache } from '@app/video';
 import { startApp, TestApp } from '../helpers/test-app';
 import { PROFILES } from '../helpers/test-env';
 import { insertVideos, registerAndLogin } from './feed-fixtures';
@@ -13,13 +14,16 @@ interface Item {
  * A viewer's page sends its liked lookup along with the page's own read, for the ids that page
  * listed last time (FeedService.viewerJson). When the page lists other ids now, `is_liked` must
  * still be the lookup of the ids served: these pages change between two reads of one viewer, and
- * the video that came in is one the viewer likes.
+ * the video that came in is one the viewer likes. A deeper following page has no such guess: its
+ * lookup leaves with the read of its items' entries, for the ids the timeline gave, and a big
+ * author's videos merged in afterwards are not among them.
  */
 describe.each(PROFILES)('is_liked looked up ahead of the page (%s)', (profile) => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await startApp(profile);
+    // An author with two followers is past the fan-out: merged into its followers' pages at read.
+    t = await startApp(profile, { env: { FANOUT_MAX_FOLLOWERS: '1' } });
   });
   afterAll(async () => {
     await t?.close();
@@ -33,6 +37,34 @@ describe.each(PROFILES)('is_liked looked up ahead of the page (%s)', (profile) =
     return res.body.video_list as Item[];
   };
   const liked = (list: Item[]): number[] => list.filter((i) => i.is_liked).map((i) => i.id);
+
+  /**
+   * Spies on the viewer's liked lookups and on `target[method]` (a read the page waits for):
+   * `askedWhenAnswered` gets, each time that read answers, how many lookups had been asked by then.
+   */
+  const watchLookups = (target: object, method: string) => {
+    const lookups = jest.spyOn(t.app.get(LikedSets), 'likedAmong');
+    const obj = target as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const original = obj[method].bind(target);
+    const askedWhenAnswered: number[] = [];
+    const reads = jest.spyOn(obj, method).mockImplementation(async (...args: unknown[]) => {
+      const out = await original(...args);
+      askedWhenAnswered.push(lookups.mock.calls.length);
+      return out;
+    });
+    return {
+      lookups,
+      askedWhenAnswered,
+      reset: (): void => {
+        lookups.mockClear();
+        askedWhenAnswered.length = 0;
+      },
+      restore: (): void => {
+        reads.mockRestore();
+        lookups.mockRestore();
+      },
+    };
+  };
 
   it('following: a followed author whose video the viewer likes shows it liked on the next page', async () => {
     const viewer = await registerAndLogin(t, 'ahead');
@@ -86,7 +118,81 @@ describe.each(PROFILES)('is_liked looked up ahead of the page (%s)', (profile) =
     expect(liked(after)).toEqual([x.id]);
   });
 
+  it("a deeper following page: is_liked of the timeline's items and of a big author's merged in", async () => {
+    const viewer = await registerAndLogin(t, 'ahead');
+    const fan = await registerAndLogin(t, 'fan');
+    const [small, big] = [await registerAndLogin(t, 'auth'), await registerAndLogin(t, 'big')];
+    for (const [who, whom] of [
+      [viewer, small],
+      [viewer, big],
+      [fan, big],
+    ]) {
+      expect((await post('/social/follow', who.token, { vlogger_id: whom.id })).status).toBe(200);
+    }
+    const publish = async (token: string, title: string): Promise<number> => {
+      const res = await post('/video/publish', token, {
+        title,
+        play_url: 'https://cdn.example.com/v.mp4',
+        cover_url: 'https://cdn.example.com/c.jpg',
+      });
+      expect(res.status).toBe(200);
+      return res.body.id as number;
+    };
+    const s1 = await publish(small.token, 's1');
+    const b1 = await publish(big.token, 'b1');
+    // The first page builds the timeline; then a video of each: the small author's is pushed into
+    // it, the big author's (two followers) is not, and is merged into the viewer's pages at read.
+    await items('/feed/listByFollowing', viewer.token, { limit: 10 });
+    const s2 = await publish(small.token, 's2');
+    const b2 = await publish(big.token, 'b2');
+    for (const id of [s1, b2]) {
+      expect((await post('/like/like', viewer.token, { video_id: id })).status).toBe(200);
+    }
+    // A deeper page (a cursor above every video) is read from the timeline, not the page cache.
+    const deep = { limit: 10, latest_time: Date.now() + 60_000, id_before: 0 };
+    for (let i = 0; i < 2; i++) {
+      const page = await items('/feed/listByFollowing', viewer.token, deep);
+      expect(page.map((v) => v.id)).toEqual([b2, s2, b1, s1]);
+      expect(liked(page)).toEqual([b2, s1]);
+    }
+  });
+
   if (profile === 'full') {
+    it("a deeper following page: the lookup is asked before its items' entries have answered", async () => {
+      const viewer = await registerAndLogin(t, 'ahead');
+      const author = await registerAndLogin(t, 'auth');
+      const now = Date.now();
+      const [v1, v2] = await insertVideos(t, [
+        { author_id: author.id, create_time: now - 2000, likes_count: 0, popularity: 0 },
+        { author_id: author.id, create_time: now - 1000, likes_count: 0, popularity: 0 },
+      ]);
+      expect((await post('/social/follow', viewer.token, { vlogger_id: author.id })).status).toBe(200);
+      expect((await post('/like/like', viewer.token, { video_id: v1.id })).status).toBe(200);
+      await items('/feed/listByFollowing', viewer.token, { limit: 10 }); // builds the timeline
+      // Each time the items' entries (one MGET) answer.
+      const { lookups, askedWhenAnswered, reset, restore } = watchLookups(
+        t.app.get(VideoDetailCache),
+        'getMany',
+      );
+      try {
+        // A new cursor each time: no ids known for it from an earlier read.
+        for (const latest_time of [now + 60_000, now + 60_001]) {
+          reset();
+          const page = await items('/feed/listByFollowing', viewer.token, {
+            limit: 10,
+            latest_time,
+            id_before: 0,
+          });
+          expect(page.map((i) => i.id)).toEqual([v2.id, v1.id]);
+          expect(liked(page)).toEqual([v1.id]);
+          expect(askedWhenAnswered).toEqual([1]);
+          expect(lookups).toHaveBeenCalledTimes(1);
+        }
+      } finally {
+        restore();
+      }
+    });
+
     it("the lookup is asked before the page's cached copy has answered (one Redis batch for both)", async () => {
       const viewer = await registerAndLogin(t, 'ahead');
       const author = await registerAndLogin(t, 'auth');
@@ -94,27 +200,20 @@ describe.each(PROFILES)('is_liked looked up ahead of the page (%s)', (profile) =
         { author_id: author.id, create_time: Date.now(), likes_count: 0, popularity: 0 },
       ]);
       expect((await post('/social/follow', viewer.token, { vlogger_id: author.id })).status).toBe(200);
-      const lookups = jest.spyOn(t.app.get(LikedSets), 'likedAmong');
-      const cache = t.app.get(CacheAside);
-      const read = cache.getOrLoadRaw.bind(cache);
-      /** How many liked lookups had been asked when each page read answered. */
-      const askedWhenAnswered: number[] = [];
-      const reads = jest.spyOn(cache, 'getOrLoadRaw').mockImplementation(async (...args) => {
-        const raw = await read(...args);
-        askedWhenAnswered.push(lookups.mock.calls.length);
-        return raw;
-      });
+      // Each time the page's cached copy answers.
+      const { lookups, askedWhenAnswered, reset, restore } = watchLookups(
+        t.app.get(CacheAside),
+        'getOrLoadRaw',
+      );
       try {
         await items('/feed/listByFollowing', viewer.token, { limit: 10 }); // the page's ids are now known
-        lookups.mockClear();
-        askedWhenAnswered.length = 0;
+        reset();
         const page = await items('/feed/listByFollowing', viewer.token, { limit: 10 });
         expect(page).toHaveLength(1);
         expect(askedWhenAnswered).toEqual([1]);
         expect(lookups).toHaveBeenCalledTimes(1);
       } finally {
-        reads.mockRestore();
-        lookups.mockRestore();
+        restore();
       }
     });
   }

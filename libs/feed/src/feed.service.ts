@@ -17,7 +17,7 @@ import { HotListService } from './hot-list.service';
 import { LatestIndex } from './latest-index';
 import { SharedPages } from './shared-pages';
 import { TagIndex } from './tag-index';
-import { rowsFromDetails, Timelines } from './timelines';
+import { IdsSeen, rowsFromDetails, Timelines } from './timelines';
 import {
   clampLimit,
   FEED_CACHE_TTL_MS,
@@ -83,6 +83,14 @@ function likedJson(page: CachedPage, liked: ReadonlySet<number>): string {
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((id, i) => id === b[i]);
+}
+
+/** Whether every id of `ids` is among `asked` (a lookup of `asked` answers for `ids` too). */
+function covers(asked: readonly number[], ids: readonly number[]): boolean {
+  if (ids.length > asked.length) return false;
+  if (sameIds(asked.slice(0, ids.length), ids)) return true;
+  const set = new Set(asked);
+  return ids.every((id) => set.has(id));
 }
 
 /**
@@ -263,7 +271,7 @@ export class FeedService {
    * none of its videos (the usual case), else the page with those `is_liked` set.
    */
   async latestJsonFor(q: TimeCursorQuery, viewerId: number): Promise<string> {
-    return this.viewerJson(FeedService.latestKey(q), this.latestPage(q), viewerId);
+    return this.viewerJson(FeedService.latestKey(q), () => this.latestPage(q), viewerId);
   }
 
   async listLatest(q: TimeCursorQuery, viewerId?: number): Promise<TimePage> {
@@ -284,17 +292,17 @@ export class FeedService {
    */
   async followingJsonFor(q: TimeCursorQuery, viewerId: number): Promise<string> {
     const key = CacheKeys.followingFeed(q.limit, viewerId, `${q.latestTime}:${q.idBefore}`);
-    return this.viewerJson(key, this.followingPage(q, viewerId), viewerId);
+    return this.viewerJson(key, (onIds) => this.followingPage(q, viewerId, onIds), viewerId);
   }
 
   /**
    * A deeper page straight from the viewer's timeline when it can answer (no page cache: a deep
    * cursor is rarely asked twice, and the timeline's page costs no query); else, and for the first
-   * page, the cached page.
+   * page, the cached page. `onIds` is told the items' ids before they are read (a timeline page).
    */
-  private async followingPage(q: TimeCursorQuery, viewerId: number): Promise<CachedPage> {
+  private async followingPage(q: TimeCursorQuery, viewerId: number, onIds?: IdsSeen): Promise<CachedPage> {
     if (q.latestTime > 0) {
-      const rows = await this.timelines.page(viewerId, q.limit + 1, q.latestTime, q.idBefore);
+      const rows = await this.timelines.page(viewerId, q.limit + 1, q.latestTime, q.idBefore, onIds);
       if (rows !== undefined) return cachedPage(this.timePage(rows, q));
     }
     const json = await this.followingRaw(q, viewerId);
@@ -345,7 +353,7 @@ export class FeedService {
   /** {@link listByTag} as JSON: the shared page's bytes when the viewer likes none of its videos. */
   async tagJsonFor(tagName: string, q: TimeCursorQuery, viewerId?: number): Promise<string> {
     const key = `tag:${tagName}:${q.limit}:${q.latestTime}:${q.idBefore}`;
-    return this.viewerJson(key, this.tagPage(tagName, q), viewerId);
+    return this.viewerJson(key, () => this.tagPage(tagName, q), viewerId);
   }
 
   private tagPage(tagName: string, q: TimeCursorQuery): Promise<CachedPage> {
@@ -375,7 +383,7 @@ export class FeedService {
   /** {@link listByPopularity} as JSON: the shared page's bytes when the viewer likes none of its videos. */
   async popularityJsonFor(q: PopularityQuery, viewerId?: number): Promise<string> {
     const key = `hot:${q.asOf}:${q.limit}:${q.offset}`;
-    return this.viewerJson(key, this.popularityPage(q), viewerId);
+    return this.viewerJson(key, () => this.popularityPage(q), viewerId);
   }
 
   private popularityPage(q: PopularityQuery): Promise<CachedPage> {
@@ -397,7 +405,7 @@ export class FeedService {
   /** {@link listLikesCount} as JSON: the shared page's bytes when the viewer likes none of its videos. */
   async likesCountJsonFor(q: LikesCountQuery, viewerId?: number): Promise<string> {
     const key = `likes:${q.limit}:${q.likesCountBefore ?? ''}:${q.idBefore ?? ''}`;
-    return this.viewerJson(key, this.likesCountPage(q), viewerId);
+    return this.viewerJson(key, () => this.likesCountPage(q), viewerId);
   }
 
   private likesCountPage(q: LikesCountQuery): Promise<CachedPage> {
@@ -462,17 +470,35 @@ export class FeedService {
    * the page's own read (its cached copy, or the generation that validates a shared page) instead
    * of after it: the lookup asks for the ids this page listed when this process last served it
    * (`key` names the page), so both leave in one Redis batch and a page that did not change costs
-   * one turn, not two. When the page lists other ids, that early answer is dropped and the lookup is
-   * made again for the page's own ids: the answer is always the lookup of the ids served.
+   * one turn, not two. A page with no such guess that is built from its items' entries (a deeper
+   * following page) names its ids before it reads them (`page`'s `onIds`), and the lookup for those
+   * leaves with that read. When the page lists an id the early lookup did not ask for, its answer is
+   * dropped and the lookup is made again for the page's own ids: the answer is always a lookup
+   * covering the ids served.
    */
-  private async viewerJson(key: string, page: Promise<CachedPage>, viewerId?: number): Promise<string> {
-    if (viewerId === undefined) return (await page).json;
+  private async viewerJson(
+    key: string,
+    page: (onIds?: IdsSeen) => Promise<CachedPage>,
+    viewerId?: number,
+  ): Promise<string> {
+    if (viewerId === undefined) return (await page()).json;
     const guess = this.lastIds.get(key);
-    const early = guess !== undefined && guess.length > 0 ? this.likedAmong(viewerId, guess) : undefined;
-    // A page that fails leaves the early lookup unread; its failure is not the request's.
-    early?.catch(() => undefined);
-    const p = await page;
-    if (early !== undefined && guess !== undefined && sameIds(guess, p.ids)) return likedJson(p, await early);
+    let asked: { ids: readonly number[]; liked: Promise<Set<number>> } | undefined;
+    const ask = (ids: readonly number[]): void => {
+      if (ids.length === 0 || (asked !== undefined && covers(asked.ids, ids))) return;
+      asked = { ids, liked: this.likedAmong(viewerId, ids) };
+      // A page that fails leaves the lookup unread; its failure is not the request's.
+      asked.liked.catch(() => undefined);
+    };
+    if (guess !== undefined) ask(guess);
+    // A page built from its items' entries (a deeper following page) names its ids before it reads
+    // them: with no guess, the lookup leaves with that read instead of after it.
+    const p = await page(asked === undefined ? ask : undefined);
+    if (asked !== undefined && covers(asked.ids, p.ids)) {
+      if (guess === undefined || !sameIds(guess, p.ids))
+        this.lastIds.set(key, p.ids, Date.now() + LAST_IDS_TTL_MS);
+      return likedJson(p, await asked.liked);
+    }
     this.lastIds.set(key, p.ids, Date.now() + LAST_IDS_TTL_MS);
     return this.forViewer(p, viewerId);
   }

@@ -43,6 +43,12 @@ export function rowsFromDetails(
   };
 }
 
+/**
+ * Told the ids of a page's items before they are read (`VideoDetailCache.pageOf`): the feed sends
+ * the viewer's liked lookup for them in the same Redis batch.
+ */
+export type IdsSeen = (ids: readonly number[]) => void;
+
 export const TIMELINE_TTL_MS = INDEX_TTL_MS;
 /** Following feed entries loaded into a deep part of a timeline at once. */
 export const TIMELINE_PART = 200;
@@ -145,12 +151,13 @@ export class Timelines implements OnModuleDestroy {
     take: number,
     latestTime: number,
     idBefore: number,
+    onIds?: IdsSeen,
   ): Promise<VideoRow[] | undefined> {
     if (!this.enabled || this.dirty.has(viewerId)) return undefined;
     return (
-      (await this.fromTimeline(viewerId, take, latestTime, idBefore)) ??
-      (await this.deep(viewerId, take, latestTime, idBefore)) ??
-      (await this.merged(viewerId, take, latestTime, idBefore))
+      (await this.fromTimeline(viewerId, take, latestTime, idBefore, onIds)) ??
+      (await this.deep(viewerId, take, latestTime, idBefore, onIds)) ??
+      (await this.merged(viewerId, take, latestTime, idBefore, onIds))
     );
   }
 
@@ -167,6 +174,7 @@ export class Timelines implements OnModuleDestroy {
     take: number,
     latestTime: number,
     idBefore: number,
+    onIds?: IdsSeen,
   ): Promise<VideoRow[] | undefined> {
     if (this.deepMax === 0 || latestTime <= 0 || latestTime > Date.now() - TIMELINE_PART_SETTLE_MS) {
       return undefined;
@@ -196,6 +204,7 @@ export class Timelines implements OnModuleDestroy {
       entries.map((e) => e.id),
       (missing, primary) => this.videos.viewsByIds(missing, primary),
       () => dropParts(this.store, viewerId, parts),
+      onIds,
     );
     // A deleted video: its parts dropped (pageOf asked the primary first), this page from SQL.
     return views?.map(viewRow);
@@ -206,6 +215,7 @@ export class Timelines implements OnModuleDestroy {
     take: number,
     latestTime: number,
     idBefore: number,
+    onIds?: IdsSeen,
   ): Promise<VideoRow[] | undefined> {
     if (this.versionBumpOwed) return undefined;
     const hint = this.floorHints.get(String(viewerId));
@@ -222,7 +232,7 @@ export class Timelines implements OnModuleDestroy {
       if (read === undefined || read.kind !== 'ok') return undefined;
     }
     this.floorHints.set(String(viewerId), read.floor?.time ?? 0, Date.now() + FLOOR_HINT_MS);
-    return this.assemble(viewerId, take, latestTime, idBefore, read);
+    return this.assemble(viewerId, take, latestTime, idBefore, read, onIds);
   }
 
   private async assemble(
@@ -231,6 +241,7 @@ export class Timelines implements OnModuleDestroy {
     latestTime: number,
     idBefore: number,
     read: Extract<IndexRead, { kind: 'ok' }>,
+    onIds?: IdsSeen,
   ): Promise<VideoRow[] | undefined> {
     const ids = read.entries.map((e) => e.id);
     const big = read.extra.split(',').filter(Boolean).map(Number);
@@ -239,6 +250,7 @@ export class Timelines implements OnModuleDestroy {
         ids,
         (missing, primary) => this.videos.viewsByIds(missing, primary),
         (gone) => this.removeGone(viewerId, gone),
+        onIds,
       ),
       big.length > 0
         ? this.repo.byAuthors(big, take, latestTime, idBefore, false, this.rowsOf)
@@ -273,6 +285,7 @@ export class Timelines implements OnModuleDestroy {
     take: number,
     latestTime: number,
     idBefore: number,
+    onIds?: IdsSeen,
   ): Promise<VideoRow[] | undefined> {
     if (this.mergeMax === 0 || !this.authors.timeEnabled) return undefined;
     if (this.noMerge.get(String(viewerId)) !== undefined) return undefined;
@@ -304,6 +317,7 @@ export class Timelines implements OnModuleDestroy {
       async (gone) => {
         await Promise.all(gone.map((id) => this.authors.remove(authorOf.get(id) ?? 0, [id])));
       },
+      onIds,
     );
     // A deleted video: out of its author's indexes (pageOf asked the primary first), this page from SQL.
     return views?.map(viewRow);

@@ -184,12 +184,16 @@ export class VideoDetailCache implements OnModuleDestroy {
    * The items of an index's page, in the order of `ids` ({@link getMany}). When some are gone
    * (asked again of the primary: a replica may not have them yet), `removeGone` takes those
    * really gone out of the index and the answer is undefined (the caller's SQL query answers).
+   * `onIds` is given the ids first (a viewer's liked lookup for them goes out with the MGET).
    */
   async pageOf(
     ids: number[],
     load: (ids: number[], primary: boolean) => Promise<VideoView[]>,
     removeGone: (ids: number[]) => Promise<void>,
+    onIds?: (ids: readonly number[]) => void,
   ): Promise<VideoView[] | undefined> {
+    // Told before the MGET is sent: what the caller sends now leaves in the same Redis batch.
+    onIds?.(ids);
     const views = await this.getMany(ids, load);
     const gone = ids.filter((id) => !views.get(id));
     if (gone.length === 0) return ids.map((id) => views.get(id) as VideoView);
