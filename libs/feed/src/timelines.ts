@@ -145,6 +145,7 @@ export class Timelines implements OnModuleDestroy {
    * The viewer's following rows past the cursor, `take` of them (or all there are), from its
    * timeline, else its deep parts ({@link deep}), else merged from the followed authors' time
    * indexes ({@link merged}); `undefined` when none can answer (the caller pulls from SQL).
+   * `onIds` is told each candidate page's item ids before their entries are read.
    */
   async page(
     viewerId: number,
