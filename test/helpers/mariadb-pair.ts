@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createConnection, type Connection } from 'mysql2/promise';
-import { freePort } from './processes';
+import { PortTaken, sparePort, startOnSparePorts } from './processes';
 
 const run = promisify(execFile);
 const HOST = '127.0.0.1';
@@ -53,23 +53,6 @@ async function connect(port: number): Promise<Connection> {
   return createConnection({ host: HOST, port, user: 'root', connectTimeout: 2000 });
 }
 
-/** mariadbd could not bind its port: another process took it after it was picked. */
-class PortTaken extends Error {
-  constructor(name: string, port: number) {
-    super(`mariadbd (${name}): port ${port} was taken before it could bind it`);
-  }
-}
-
-async function sparePort(taken: Set<number>): Promise<number> {
-  for (;;) {
-    const p = await freePort();
-    if (p !== SHARED_PORT && !taken.has(p)) {
-      taken.add(p);
-      return p;
-    }
-  }
-}
-
 /** mariadbd options both servers share: small, fast, test-only durability. */
 const COMMON = [
   '--bind-address=' + HOST,
@@ -109,17 +92,13 @@ export async function startMariadbPair(): Promise<MariadbPairHandle> {
   };
 
   /** The first start picks a spare port, and another when mariadbd finds it taken meanwhile. */
-  const firstStart = async (name: 'primary' | 'replica'): Promise<void> => {
-    for (let attempt = 1; ; attempt++) {
-      ports[name] = await sparePort(taken);
-      try {
-        await start(name);
-        return;
-      } catch (err) {
-        if (!(err instanceof PortTaken) || attempt === 5) throw err;
-      }
-    }
-  };
+  const firstStart = (name: 'primary' | 'replica'): Promise<void> =>
+    startOnSparePorts(
+      async () => {
+        ports[name] = await sparePort(taken, SHARED_PORT);
+      },
+      () => start(name),
+    );
 
   const start = async (name: 'primary' | 'replica'): Promise<void> => {
     const home = join(dir, name);
@@ -143,7 +122,8 @@ export async function startMariadbPair(): Promise<MariadbPairHandle> {
     for (let n = 0; ; n++) {
       if (child.exitCode !== null) {
         const log = readFileSync(join(home, 'error.log'), 'utf8');
-        if (log.includes('Address already in use')) throw new PortTaken(name, ports[name]);
+        if (log.includes('Address already in use'))
+          throw new PortTaken(`mariadbd (${name}): port ${ports[name]} was taken before it could bind it`);
         throw new Error(`mariadbd (${name}) exited: ${log.slice(-2000)}`);
       }
       try {

@@ -21,6 +21,41 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** A server could not bind a port picked for it: another process took it after it was picked. */
+export class PortTaken extends Error {}
+
+/** A free port that is neither `shared` (a service the machine runs) nor in `taken`; adds it there. */
+export async function sparePort(taken: Set<number>, shared: number): Promise<number> {
+  for (;;) {
+    const p = await freePort();
+    if (p !== shared && !taken.has(p)) {
+      taken.add(p);
+      return p;
+    }
+  }
+}
+
+/**
+ * A test server's first start: `pick` chooses its spare ports right before `start` (a port chosen
+ * earlier may be bound by another suite's process meanwhile), and again, up to `attempts` times,
+ * while `start` throws {@link PortTaken}.
+ */
+export async function startOnSparePorts(
+  pick: () => Promise<void>,
+  start: () => Promise<void>,
+  attempts = 5,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await pick();
+    try {
+      await start();
+      return;
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt === attempts) throw err;
+    }
+  }
+}
+
 /** A spawned api or worker process. */
 export interface ServerProcess {
   proc: ChildProcess;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Redis, { Cluster } from 'ioredis';
-import { freePort } from './processes';
+import { PortTaken, sparePort, startOnSparePorts } from './processes';
 
 const run = promisify(execFile);
 const HOST = '127.0.0.1';
@@ -60,24 +60,6 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** redis-server could not bind a port: another process took it after it was picked. */
-class PortTaken extends Error {
-  constructor(port: number) {
-    super(`redis-server on ${port}: a port was taken before it could bind it`);
-  }
-}
-
-async function sparePort(taken: Set<number>): Promise<number> {
-  for (;;) {
-    const p = await freePort();
-    // The bus port is set explicitly, so only the ports themselves must be free and distinct.
-    if (p !== SHARED_PORT && !taken.has(p)) {
-      taken.add(p);
-      return p;
-    }
   }
 }
 
@@ -141,7 +123,8 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
       } catch {
         /* not listening yet, or gone: redis-server exits when it cannot bind its port or bus port */
         const log = existsSync(logFile(i)) ? readFileSync(logFile(i), 'utf8') : '';
-        if (log.includes('Address already in use')) throw new PortTaken(port);
+        if (log.includes('Address already in use'))
+          throw new PortTaken(`redis-server on ${port}: a port was taken before it could bind it`);
       }
       if (n > 100) throw new Error(`redis-server on ${port} did not start`);
       await sleep(50);
@@ -150,18 +133,15 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
   };
 
   /** The first start picks spare ports, and others when redis-server finds one taken meanwhile. */
-  const firstStart = async (i: number): Promise<void> => {
-    for (let attempt = 1; ; attempt++) {
-      ports[i] = await sparePort(taken);
-      busPorts[i] = await sparePort(taken);
-      try {
-        await startNode(i);
-        return;
-      } catch (err) {
-        if (!(err instanceof PortTaken) || attempt === 5) throw err;
-      }
-    }
-  };
+  const firstStart = (i: number): Promise<void> =>
+    startOnSparePorts(
+      async () => {
+        // The bus port is set explicitly, so only the ports themselves must be free and distinct.
+        ports[i] = await sparePort(taken, SHARED_PORT);
+        busPorts[i] = await sparePort(taken, SHARED_PORT);
+      },
+      () => startNode(i),
+    );
 
   const waitOk = async (timeoutMs = 30_000): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
