@@ -4,7 +4,7 @@ import { ApplyContext } from '@app/events';
 import { VideoDetailCache, VideoRepository, type VideoEntity } from '@app/video';
 import { startApp, startSibling, TestApp } from '../helpers/test-app';
 import { PROFILES } from '../helpers/test-env';
-import { registerAndLogin } from './feed-fixtures';
+import { postAs, registerAndLogin } from './feed-fixtures';
 
 /**
  * `video:detail:id=<id>` (SPEC §5, §7.5): a getDetail whose load read the row before a like
@@ -124,6 +124,29 @@ describe.each(PROFILES)(
       expect((await items).get(id)?.likes_count).toBe(3);
       expect((await detail(t, id)).likes_count).toBe(4);
       if (sibling) expect((await detail(sibling, id)).likes_count).toBe(4);
+    });
+
+    it("a page's missing entry is cached after the page has answered (its fill is not waited for)", async () => {
+      const author = await registerAndLogin(t, `race${profile}p`);
+      const published = await postAs(t, '/video/publish', author.token, {
+        title: 'filled',
+        play_url: 'https://example.com/p.mp4',
+        cover_url: 'https://example.com/p.jpg',
+      }).expect(200);
+      const id = published.body.id as number;
+      const store = t.app.get(CacheStore);
+      await store.del(CacheKeys.videoDetail(id));
+      const repo = t.app.get(VideoRepository);
+      const items = await t.app
+        .get(VideoDetailCache)
+        .getMany([id], (ids, primary) => repo.viewsByIds(ids, primary));
+      expect(items.get(id)?.id).toBe(id);
+      let cached: string | null = null;
+      for (let i = 0; i < 50 && cached === null; i++) {
+        cached = await store.get(CacheKeys.videoDetail(id));
+        if (cached === null) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(JSON.parse(cached ?? 'null')).toMatchObject({ id, likes_count: 0 });
     });
 
     it("a batch's detail marks each carry a new video-list generation of their own (a page built between two marks is unreachable after the second)", async () => {
