@@ -1,4 +1,5 @@
 import { CacheAside } from '@app/cache';
+import { LatestIndex } from '@app/feed';
 import { LikedSets } from '@app/like';
 import { VideoDetailCache } from '@app/video';
 import { startApp, TestApp } from '../helpers/test-app';
@@ -37,6 +38,15 @@ describe.each(PROFILES)('is_liked looked up ahead of the page (%s)', (profile) =
     return res.body.video_list as Item[];
   };
   const liked = (list: Item[]): number[] => list.filter((i) => i.is_liked).map((i) => i.id);
+  const publish = async (token: string, title: string): Promise<number> => {
+    const res = await post('/video/publish', token, {
+      title,
+      play_url: 'https://cdn.example.com/v.mp4',
+      cover_url: 'https://cdn.example.com/c.jpg',
+    });
+    expect(res.status).toBe(200);
+    return res.body.id as number;
+  };
 
   /**
    * Spies on the viewer's liked lookups and on `target[method]` (a read the page waits for):
@@ -129,15 +139,6 @@ describe.each(PROFILES)('is_liked looked up ahead of the page (%s)', (profile) =
     ]) {
       expect((await post('/social/follow', who.token, { vlogger_id: whom.id })).status).toBe(200);
     }
-    const publish = async (token: string, title: string): Promise<number> => {
-      const res = await post('/video/publish', token, {
-        title,
-        play_url: 'https://cdn.example.com/v.mp4',
-        cover_url: 'https://cdn.example.com/c.jpg',
-      });
-      expect(res.status).toBe(200);
-      return res.body.id as number;
-    };
     const s1 = await publish(small.token, 's1');
     const b1 = await publish(big.token, 'b1');
     // The first page builds the timeline; then a video of each: the small author's is pushed into
@@ -185,6 +186,32 @@ describe.each(PROFILES)('is_liked looked up ahead of the page (%s)', (profile) =
           });
           expect(page.map((i) => i.id)).toEqual([v2.id, v1.id]);
           expect(liked(page)).toEqual([v1.id]);
+          expect(askedWhenAnswered).toEqual([1]);
+          expect(lookups).toHaveBeenCalledTimes(1);
+        }
+      } finally {
+        restore();
+      }
+    });
+
+    it("a deeper latest page: the lookup is asked before its items' entries have answered", async () => {
+      const viewer = await registerAndLogin(t, 'ahead');
+      const author = await registerAndLogin(t, 'auth');
+      const v1 = await publish(author.token, 'l1');
+      const v2 = await publish(author.token, 'l2');
+      expect((await post('/like/like', viewer.token, { video_id: v1 })).status).toBe(200);
+      await t.app.get(LatestIndex).warm(); // a deeper page is read from it
+      const { lookups, askedWhenAnswered, reset, restore } = watchLookups(
+        t.app.get(VideoDetailCache),
+        'getMany',
+      );
+      try {
+        // A new cursor each time (above every video): no ids known for it from an earlier read.
+        for (const latest_time of [Date.now() + 60_000, Date.now() + 60_001]) {
+          reset();
+          const page = await items('/feed/listLatest', viewer.token, { limit: 2, latest_time, id_before: 0 });
+          expect(page.map((i) => i.id)).toEqual([v2, v1]);
+          expect(liked(page)).toEqual([v1]);
           expect(askedWhenAnswered).toEqual([1]);
           expect(lookups).toHaveBeenCalledTimes(1);
         }

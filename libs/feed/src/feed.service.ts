@@ -200,14 +200,15 @@ export class FeedService {
   /**
    * The page with its ids: a deeper page straight from the latest index when it can answer (no
    * page cache: a deep cursor is rarely asked twice); else, and for the first page, this process's
-   * copy, else Redis, else built under the lock (from the index, else the database).
+   * copy, else Redis, else built under the lock (from the index, else the database). `onIds` is
+   * told a deeper page's ids before its items are read.
    */
-  private async latestPage(q: TimeCursorQuery): Promise<CachedPage> {
+  private async latestPage(q: TimeCursorQuery, onIds?: IdsSeen): Promise<CachedPage> {
     const key = FeedService.latestKey(q);
     const local = this.latestPages.get(key);
     if (local !== undefined) return local;
     if (q.latestTime > 0) {
-      const rows = await this.latestFromIndex(q);
+      const rows = await this.latestFromIndex(q, onIds);
       if (rows !== undefined) return cachedPage(this.timePage(rows, q));
     }
     const raw = await this.freshCached(key, () =>
@@ -243,25 +244,27 @@ export class FeedService {
   }
 
   /** The page's rows from the latest index, the items from their `getDetail` entries; undefined = ask SQL. */
-  private async latestFromIndex(q: TimeCursorQuery): Promise<VideoRow[] | undefined> {
+  private async latestFromIndex(q: TimeCursorQuery, onIds?: IdsSeen): Promise<VideoRow[] | undefined> {
     const ids = await this.latestIndex.ids(q.limit + 1, q.latestTime, q.idBefore);
-    return this.indexRows(ids, (gone) => this.latestIndex.remove(gone));
+    return this.indexRows(ids, (gone) => this.latestIndex.remove(gone), onIds);
   }
 
   /**
    * An index page's rows: the items from their cached entries (`getDetail`'s, one MGET; misses
    * loaded together). An id whose video is gone is removed from the index by `removeGone` and
-   * that page is left to SQL ({@link VideoDetailCache.pageOf}).
+   * that page is left to SQL ({@link VideoDetailCache.pageOf}, which tells `onIds` the ids first).
    */
   private async indexRows(
     ids: number[] | undefined,
     removeGone: (ids: number[]) => Promise<void>,
+    onIds?: IdsSeen,
   ): Promise<VideoRow[] | undefined> {
     if (ids === undefined) return undefined;
     const views = await this.items.pageOf(
       ids,
       (missing, primary) => this.videos.viewsByIds(missing, primary),
       removeGone,
+      onIds,
     );
     return views?.map(viewRow);
   }
@@ -271,7 +274,7 @@ export class FeedService {
    * none of its videos (the usual case), else the page with those `is_liked` set.
    */
   async latestJsonFor(q: TimeCursorQuery, viewerId: number): Promise<string> {
-    return this.viewerJson(FeedService.latestKey(q), () => this.latestPage(q), viewerId);
+    return this.viewerJson(FeedService.latestKey(q), (onIds) => this.latestPage(q, onIds), viewerId);
   }
 
   async listLatest(q: TimeCursorQuery, viewerId?: number): Promise<TimePage> {
@@ -471,7 +474,7 @@ export class FeedService {
    * of after it: the lookup asks for the ids this page listed when this process last served it
    * (`key` names the page), so both leave in one Redis batch and a page that did not change costs
    * one turn, not two. A page with no such guess that is built from its items' entries (a deeper
-   * following page) names its ids before it reads them (`page`'s `onIds`), and the lookup for those
+   * following or latest page) names its ids before it reads them (`page`'s `onIds`), and the lookup for those
    * leaves with that read. When the page lists an id the early lookup did not ask for, its answer is
    * dropped and the lookup is made again for the page's own ids: the answer is always a lookup
    * covering the ids served.
@@ -491,7 +494,7 @@ export class FeedService {
       asked.liked.catch(() => undefined);
     };
     if (guess !== undefined) ask(guess);
-    // A page built from its items' entries (a deeper following page) names its ids before it reads
+    // A page built from its items' entries (a deeper following or latest page) names its ids before it reads
     // them: with no guess, the lookup leaves with that read instead of after it.
     const p = await page(asked === undefined ? ask : undefined);
     if (asked !== undefined && covers(asked.ids, p.ids)) {
