@@ -10,7 +10,8 @@
  *     [--this-node-args "--flag=v …"] [--other-node-args "…"]   (`--against .`: one build, two flag sets)
  *
  * Scenarios: `latest-deep` (listLatest at random cursors over the whole dataset), `latest-index`
- * (random cursors in its newest tenth), `detail` (getDetail of the first 20,000 ids), `author`
+ * (random cursors in its newest tenth; `latest-index-viewer`: the same, logged in as the `--follows`
+ * user, with `is_liked`), `detail` (getDetail of the first 20,000 ids), `author`
  * (listByAuthorID first pages), `following` (listByFollowing at random cursors as the user who
  * follows 10 authors, or `--follows N` of bench/seed.ts's 10, 200, 2000), `following-first`,
  * `latest-viewer`, `popularity-viewer` and `likes-viewer` (that user's first pages of those feeds), `mix` (`npm run bench`'s
@@ -60,6 +61,7 @@ const THIS_NODE_ARGS = nodeArgs('this-node-args');
 const SCENARIOS = [
   'latest-deep',
   'latest-index',
+  'latest-index-viewer',
   'detail',
   'author',
   'following',
@@ -157,6 +159,7 @@ async function requestsOf(info: SeedInfo): Promise<Next> {
     case 'latest-deep':
       return () => ['/feed/listLatest', cursor(tMin)];
     case 'latest-index':
+    case 'latest-index-viewer':
       return () => ['/feed/listLatest', cursor(tMax - Math.floor((tMax - tMin) / 10))];
     case 'detail':
       return () => ['/video/getDetail', { id: 1 + rand(Math.min(20_000, info.max_video_id)) }];
@@ -191,7 +194,14 @@ async function requestsOf(info: SeedInfo): Promise<Next> {
 
 async function tokenFor(info: SeedInfo): Promise<string | undefined> {
   if (
-    !['following', 'following-first', 'latest-viewer', 'popularity-viewer', 'likes-viewer'].includes(SCENARIO)
+    ![
+      'following',
+      'following-first',
+      'latest-viewer',
+      'latest-index-viewer',
+      'popularity-viewer',
+      'likes-viewer',
+    ].includes(SCENARIO)
   )
     return undefined;
   const user = info.following_users.find((u) => u.follows === FOLLOWS);
