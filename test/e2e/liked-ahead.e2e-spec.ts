@@ -1,7 +1,7 @@
 import { CacheAside } from '@app/cache';
-import { LatestIndex } from '@app/feed';
+import { LatestIndex, TagIndex } from '@app/feed';
 import { LikedSets } from '@app/like';
-import { VideoDetailCache } from '@app/video';
+import { LikesCountIndex, VideoDetailCache } from '@app/video';
 import { startApp, TestApp } from '../helpers/test-app';
 import { PROFILES } from '../helpers/test-env';
 import { insertVideos, registerAndLogin } from './feed-fixtures';
@@ -15,9 +15,9 @@ interface Item {
  * A viewer's page sends its liked lookup along with the page's own read, for the ids that page
  * listed last time (FeedService.viewerJson). When the page lists other ids now, `is_liked` must
  * still be the lookup of the ids served: these pages change between two reads of one viewer, and
- * the video that came in is one the viewer likes. A deeper following page has no such guess: its
- * lookup leaves with the read of its items' entries, for the ids the timeline gave, and a big
- * author's videos merged in afterwards are not among them.
+ * the video that came in is one the viewer likes. A deeper page (following, latest, tag, likes
+ * count) has no such guess: its lookup leaves with the read of its items' entries, for the ids its
+ * timeline or index gave, and a big author's videos merged in afterwards are not among them.
  */
 describe.each(PROFILES)('is_liked looked up ahead of the page (%s)', (profile) => {
   let t: TestApp;
@@ -194,31 +194,63 @@ describe.each(PROFILES)('is_liked looked up ahead of the page (%s)', (profile) =
       }
     });
 
-    it("a deeper latest page: the lookup is asked before its items' entries have answered", async () => {
-      const viewer = await registerAndLogin(t, 'ahead');
-      const author = await registerAndLogin(t, 'auth');
-      const v1 = await publish(author.token, 'l1');
-      const v2 = await publish(author.token, 'l2');
-      expect((await post('/like/like', viewer.token, { video_id: v1 })).status).toBe(200);
-      await t.app.get(LatestIndex).warm(); // a deeper page is read from it
-      const { lookups, askedWhenAnswered, reset, restore } = watchLookups(
-        t.app.get(VideoDetailCache),
-        'getMany',
-      );
-      try {
-        // A new cursor each time (above every video): no ids known for it from an earlier read.
-        for (const latest_time of [Date.now() + 60_000, Date.now() + 60_001]) {
-          reset();
-          const page = await items('/feed/listLatest', viewer.token, { limit: 2, latest_time, id_before: 0 });
-          expect(page.map((i) => i.id)).toEqual([v2, v1]);
-          expect(liked(page)).toEqual([v1]);
-          expect(askedWhenAnswered).toEqual([1]);
-          expect(lookups).toHaveBeenCalledTimes(1);
+    // Each page read from its index: the index warmed, then the cursor (`n` makes each new) and the
+    // page's first ids, of the two videos published here (v1 liked by the viewer, v2 newer).
+    const fromIndex: [
+      string,
+      (app: TestApp) => Promise<void>,
+      (v1: number, n: number) => object,
+      'both' | 'v1',
+    ][] = [
+      [
+        'listLatest',
+        (app) => app.app.get(LatestIndex).warm(),
+        (_v1, n) => ({ limit: 2, latest_time: Date.now() + 60_000 + n, id_before: 0 }),
+        'both',
+      ],
+      [
+        'listByTag',
+        (app) => app.app.get(TagIndex).warm('ahead'),
+        (_v1, n) => ({ tag_name: 'ahead', limit: 2, latest_time: Date.now() + 60_000 + n, id_before: 0 }),
+        'both',
+      ],
+      [
+        // Below every video with more likes: v1 (1 like) first, then one liked by someone else.
+        'listLikesCount',
+        (app) => app.app.get(LikesCountIndex).warm(),
+        (v1, n) => ({ limit: 2, likes_count_before: 1, id_before: v1 + 1 + n }),
+        'v1',
+      ],
+    ];
+    it.each(fromIndex)(
+      "a deeper %s page: the lookup is asked before its items' entries have answered",
+      async (feed, warm, cursor, first) => {
+        const viewer = await registerAndLogin(t, 'ahead');
+        const author = await registerAndLogin(t, 'auth');
+        const v1 = await publish(author.token, 'i1 #ahead');
+        const v2 = await publish(author.token, 'i2 #ahead');
+        expect((await post('/like/like', viewer.token, { video_id: v1 })).status).toBe(200);
+        await warm(t); // a deeper page is read from it
+        const { lookups, askedWhenAnswered, reset, restore } = watchLookups(
+          t.app.get(VideoDetailCache),
+          'getMany',
+        );
+        try {
+          // A new cursor each time: no ids known for it from an earlier read.
+          for (const n of [0, 1]) {
+            reset();
+            const page = await items(`/feed/${feed}`, viewer.token, cursor(v1, n));
+            if (first === 'both') expect(page.map((i) => i.id)).toEqual([v2, v1]);
+            else expect(page[0].id).toBe(v1);
+            expect(liked(page)).toEqual([v1]);
+            expect(askedWhenAnswered).toEqual([1]);
+            expect(lookups).toHaveBeenCalledTimes(1);
+          }
+        } finally {
+          restore();
         }
-      } finally {
-        restore();
-      }
-    });
+      },
+    );
 
     it("the lookup is asked before the page's cached copy has answered (one Redis batch for both)", async () => {
       const viewer = await registerAndLogin(t, 'ahead');

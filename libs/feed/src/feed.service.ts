@@ -356,24 +356,25 @@ export class FeedService {
   /** {@link listByTag} as JSON: the shared page's bytes when the viewer likes none of its videos. */
   async tagJsonFor(tagName: string, q: TimeCursorQuery, viewerId?: number): Promise<string> {
     const key = `tag:${tagName}:${q.limit}:${q.latestTime}:${q.idBefore}`;
-    return this.viewerJson(key, () => this.tagPage(tagName, q), viewerId);
+    return this.viewerJson(key, (onIds) => this.tagPage(tagName, q, onIds), viewerId);
   }
 
-  private tagPage(tagName: string, q: TimeCursorQuery): Promise<CachedPage> {
+  /** A shared tag page; `onIds` is told its items' ids before they are read when this call builds it. */
+  private tagPage(tagName: string, q: TimeCursorQuery, onIds?: IdsSeen): Promise<CachedPage> {
     const tag = normalizeTagName(tagName);
     if (tag === '') throw fieldError('tag_name', 'must name a tag');
     return this.shared.get(`tag:${tag}:${q.limit}:${q.latestTime}:${q.idBefore}`, async () => {
-      const rows = tag === null ? [] : await this.tagRows(tag, q);
+      const rows = tag === null ? [] : await this.tagRows(tag, q, onIds);
       return cachedPage(this.timePage(rows, q));
     });
   }
 
   /** The page's rows (and one more) from the tag's index when it can answer, else the SQL query. */
-  async tagRows(tag: string, q: TimeCursorQuery): Promise<VideoRow[]> {
+  async tagRows(tag: string, q: TimeCursorQuery, onIds?: IdsSeen): Promise<VideoRow[]> {
     const take = q.limit + 1;
     const ids = await this.tagIndex.ids(tag, take, q.latestTime, q.idBefore);
     return (
-      (await this.indexRows(ids, (gone) => this.tagIndex.remove([tag], gone))) ??
+      (await this.indexRows(ids, (gone) => this.tagIndex.remove([tag], gone), onIds)) ??
       (await this.repo.byTag(tag, take, q.latestTime, q.idBefore))
     );
   }
@@ -408,21 +409,23 @@ export class FeedService {
   /** {@link listLikesCount} as JSON: the shared page's bytes when the viewer likes none of its videos. */
   async likesCountJsonFor(q: LikesCountQuery, viewerId?: number): Promise<string> {
     const key = `likes:${q.limit}:${q.likesCountBefore ?? ''}:${q.idBefore ?? ''}`;
-    return this.viewerJson(key, () => this.likesCountPage(q), viewerId);
+    return this.viewerJson(key, (onIds) => this.likesCountPage(q, onIds), viewerId);
   }
 
-  private likesCountPage(q: LikesCountQuery): Promise<CachedPage> {
+  /** A shared likes-count page; `onIds` as {@link tagPage}'s. */
+  private likesCountPage(q: LikesCountQuery, onIds?: IdsSeen): Promise<CachedPage> {
     const cursor = likesCountCursor(q);
     const key = `likes:${q.limit}:${cursor ? `${cursor.likes}:${cursor.id}` : '0'}`;
-    return this.shared.get(key, () => this.buildLikesCountPage(q, cursor));
+    return this.shared.get(key, () => this.buildLikesCountPage(q, cursor, onIds));
   }
 
   private async buildLikesCountPage(
     q: LikesCountQuery,
     cursor: { likes: number; id: number } | undefined,
+    onIds?: IdsSeen,
   ): Promise<CachedPage> {
     const rows =
-      (await this.likesCountFromIndex(q.limit + 1, cursor)) ??
+      (await this.likesCountFromIndex(q.limit + 1, cursor, onIds)) ??
       (await this.repo.likesCount(q.limit + 1, cursor));
     const items = rows.slice(0, q.limit).map(toFeedItem);
     const last = items[items.length - 1];
@@ -444,12 +447,14 @@ export class FeedService {
   private async likesCountFromIndex(
     take: number,
     cursor: { likes: number; id: number } | undefined,
+    onIds?: IdsSeen,
   ): Promise<VideoRow[] | undefined> {
     const entries = await this.likesIndex.page(take, cursor && { count: cursor.likes, id: cursor.id });
     if (entries === undefined) return undefined;
     const rows = await this.indexRows(
       entries.map((e) => e.id),
       (gone) => this.likesIndex.mark(gone),
+      onIds,
     );
     if (rows === undefined) return undefined;
     const off = rows.filter((r, i) => Number(r.likes_count) !== entries[i].count).map((r) => Number(r.id));
@@ -474,10 +479,10 @@ export class FeedService {
    * of after it: the lookup asks for the ids this page listed when this process last served it
    * (`key` names the page), so both leave in one Redis batch and a page that did not change costs
    * one turn, not two. A page with no such guess that is built from its items' entries (a deeper
-   * following or latest page) names its ids before it reads them (`page`'s `onIds`), and the lookup for those
-   * leaves with that read. When the page lists an id the early lookup did not ask for, its answer is
-   * dropped and the lookup is made again for the page's own ids: the answer is always a lookup
-   * covering the ids served.
+   * following or latest page; a tag or likes-count page this call builds) names its ids before it
+   * reads them (`page`'s `onIds`), and the lookup for those leaves with that read. When the page
+   * lists an id the early lookup did not ask for, its answer is dropped and the lookup is made
+   * again for the page's own ids: the answer is always a lookup covering the ids served.
    */
   private async viewerJson(
     key: string,
@@ -494,7 +499,8 @@ export class FeedService {
       asked.liked.catch(() => undefined);
     };
     if (guess !== undefined) ask(guess);
-    // A page built from its items' entries (a deeper following or latest page) names its ids before it reads
+    // A page built from its items' entries (a deeper following or latest page; a tag or likes-count
+    // page this call builds, not one it joins or finds held) names its ids before it reads
     // them: with no guess, the lookup leaves with that read instead of after it.
     const p = await page(asked === undefined ? ask : undefined);
     if (asked !== undefined && covers(asked.ids, p.ids)) {
