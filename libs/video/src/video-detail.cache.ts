@@ -121,7 +121,7 @@ export class VideoDetailCache implements OnModuleDestroy {
   /**
    * Many entries at once (the items of a feed page): one MGET, then the misses loaded together by
    * `load` (from the primary for keys marked "refill from the primary", else as `load` reads) and
-   * cached (the fills are sent, not waited for). `null` for an id the cache knows is gone or `load` did not return; such ids are not
+   * cached. `null` for an id the cache knows is gone or `load` did not return; such ids are not
    * cached here (the caller decides: a page's id may be a replica's lag, not a delete).
    */
   async getMany(
@@ -159,9 +159,7 @@ export class VideoDetailCache implements OnModuleDestroy {
       uncached.length > 0 ? load(uncached, true) : [],
     ]);
     const key = (v: VideoView): string => CacheKeys.videoDetail(v.id);
-    // The page does not wait for its fills (one Redis turn fewer for a page with misses); a
-    // store's writes never reject.
-    void Promise.all([
+    await Promise.all([
       ...(stamps === undefined || !stampStillGuards(stampReadAt, STAMP_TTL_MS)
         ? []
         : [
