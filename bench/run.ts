@@ -16,7 +16,7 @@
  * errors and the ratio to the bare server per scenario; writes bench/results/bench-<time>.json.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,8 +164,8 @@ async function login(username: string, password: string): Promise<string> {
 }
 
 /** The bare ceiling: node:http, same route, same bytes and headers as the api's cache hit. */
-function bareServerScript(bodyFile: string): string {
-  const file = join(tmpdir(), `fsv-bare-${process.pid}.js`);
+function bareServerScript(dir: string, bodyFile: string): string {
+  const file = join(dir, 'bare.js');
   writeFileSync(
     file,
     `const http = require('node:http');
@@ -241,9 +241,12 @@ async function main(): Promise<void> {
     startPinned(join(DIST, 'apps/api/src/main.js'), { ...env, PORT: String(apiPort(i)) }, `api ${i}`),
   );
   if (process.env.AMQP_URL) procs.push(startPinned(join(DIST, 'apps/worker/src/main.js'), env, 'worker'));
+  // The bare server's script and body, removed when the run ends.
+  const bareDir = mkdtempSync(join(tmpdir(), 'fsv-bare-'));
   const stop = (): void => {
     stopping = true;
     for (const p of procs) p.kill('SIGTERM');
+    rmSync(bareDir, { recursive: true, force: true });
   };
   process.on('SIGINT', () => {
     stop();
@@ -253,9 +256,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < APIS; i++) await waitHealthy(apiPort(i));
     const first = await post('/feed/listLatest', { limit: 10 });
     if (first.status !== 200) throw new Error(`listLatest: ${first.status} ${first.text}`);
-    const bodyFile = join(tmpdir(), `fsv-bare-body-${process.pid}.json`);
+    const bodyFile = join(bareDir, 'body.json');
     writeFileSync(bodyFile, first.text);
-    procs.push(startPinned(bareServerScript(bodyFile), {}, 'bare'));
+    procs.push(startPinned(bareServerScript(bareDir, bodyFile), {}, 'bare'));
     await waitHealthy(BARE_PORT);
 
     const tokens = new Map<number, string>();
