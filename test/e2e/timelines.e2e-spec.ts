@@ -289,6 +289,22 @@ if (PROFILES.includes('full')) {
       expect(await redis.hget(key(CacheKeys.timelineMeta(viewer.id)), 'token')).not.toBe(tokenBefore);
     });
 
+    it('a version bump alone rebuilds a ready timeline at its next page, deep or first (the version is read with the page)', async () => {
+      const meta = key(CacheKeys.timelineMeta(viewer.id));
+      const first = await timelines.page(viewer.id, 5, 0, 0);
+      expect(first && ids(first)).toEqual(ids(await repo.following(viewer.id, 5, 0, 0)));
+      const last = (first ?? [])[3];
+      const cursor = [Number(last.create_time), Number(last.id)] as const;
+      for (const [latestTime, idBefore] of [cursor, [0, 0] as const]) {
+        const tokenBefore = await redis.hget(meta, 'token');
+        const version = await redis.incr(key(CacheKeys.timelineVersion()));
+        const page = await timelines.page(viewer.id, 5, latestTime, idBefore);
+        expect(page && ids(page)).toEqual(ids(await repo.following(viewer.id, 5, latestTime, idBefore)));
+        expect(await redis.hget(meta, 'token')).not.toBe(tokenBefore);
+        expect(await redis.hget(meta, 'ver')).toBe(String(version));
+      }
+    });
+
     it('an author above FANOUT_MAX_FOLLOWERS is not pushed but merged at read, and every timeline is rebuilt', async () => {
       const big = await registerAndLogin(t, 'tlbig');
       const fans = [viewer, await registerAndLogin(t, 'fan'), await registerAndLogin(t, 'fan')];

@@ -194,7 +194,9 @@ ${PUSH_TAIL}`;
 /**
  * A page of a ready timeline: ARGV[1] the cursor's ms ('0' = first page), ARGV[2] its id as a
  * member ('' = none: strictly before the ms), ARGV[3] how many. Returns {'miss'}, {'building'}, or
- * {'ok', floor, version, big, token, member, score, member, score, …} newest first.
+ * {'ok', floor, version, big, token, member, score, member, score, …} newest first; with a fourth
+ * key (a guarded index's current version, on one Redis server), {'ok', floor, version, big, token,
+ * current version ('0' when unset), member, score, …}.
  */
 const READ_HEAD = `
 local meta = redis.call('HMGET', KEYS[2], 'state', 'floor', 'ver', 'big', 'token')
@@ -216,9 +218,11 @@ end
 const READ_TAIL = `
 local take = tonumber(ARGV[3])
 local out = {'ok', meta[2], meta[3], meta[4], meta[5]}
+if KEYS[4] then out[6] = redis.call('GET', KEYS[4]) or '0' end
+local base = #out
 local function add(list)
   for i = 1, #list, 2 do
-    if (#out - 5) / 2 >= take then return end
+    if (#out - base) / 2 >= take then return end
     out[#out + 1] = list[i]
     out[#out + 1] = list[i + 1]
   end
@@ -251,6 +255,7 @@ const scripts = {
   push: new RedisScript('fsvTimelinePush', 2, PUSH),
   read: new RedisScript('fsvTimelineRead', 2, READ),
   readGuarded: new RedisScript('fsvGuardedRead', 3, READ_GUARDED),
+  readVersioned: new RedisScript('fsvGuardedReadVersioned', 4, READ_GUARDED),
   beginGuarded: new RedisScript('fsvGuardedBegin', 4, BEGIN),
   finishGuarded: new RedisScript('fsvGuardedFinish', 4, FINISH_GUARDED),
   pushGuarded: new RedisScript('fsvGuardedPush', 4, PUSH_GUARDED),
@@ -266,6 +271,8 @@ export type IndexRead =
       version: string;
       extra: string;
       token: string;
+      /** The current version, when the read was asked for it (`versionKey`): '0' when unset. */
+      current?: string;
       entries: IndexEntry[];
     };
 
@@ -280,31 +287,49 @@ export type IndexKeys = (prefix: string) => [string, string];
  */
 export type GuardedIndexKeys = (prefix: string) => [string, string, string, string];
 
-/** The entries past the cursor, `take` of them; undefined when Redis cannot say. */
+/**
+ * The entries past the cursor, `take` of them; undefined when Redis cannot say. With `versionKey`
+ * (a guarded index's version, unprefixed), the read also returns that key's current value: read in
+ * the same script on one Redis server (one command, not two), and by a `GET` sent alongside on a
+ * Redis Cluster (another slot).
+ */
 export async function readIndex(
   store: CacheStore,
   keys: IndexKeys | GuardedIndexKeys,
   take: number,
   latestTime: number,
   idBefore: number,
+  versionKey?: string,
 ): Promise<IndexRead | undefined> {
-  const raw = await store.withRedis((redis, prefix) => {
+  const got = await store.withRedis(async (redis, prefix) => {
     const k = keys(prefix);
     const args = [
       latestTime > 0 ? latestTime : 0,
       latestTime > 0 && idBefore > 0 ? indexMember(idBefore) : '',
       take,
     ];
-    return k.length === 4
-      ? scripts.readGuarded.run(redis, k.slice(0, 3), args)
-      : scripts.read.run(redis, k, args);
+    if (k.length !== 4) return { reply: await scripts.read.run(redis, k, args) };
+    const guarded = k.slice(0, 3);
+    if (versionKey === undefined) return { reply: await scripts.readGuarded.run(redis, guarded, args) };
+    if (!redis.isCluster) {
+      return {
+        reply: await scripts.readVersioned.run(redis, [...guarded, prefix + versionKey], args),
+        inReply: true,
+      };
+    }
+    const [reply, current] = await Promise.all([
+      scripts.readGuarded.run(redis, guarded, args),
+      redis.get(prefix + versionKey),
+    ]);
+    return { reply, current: current ?? '0' };
   });
-  if (!Array.isArray(raw)) return undefined;
-  const reply = raw as (string | null)[];
+  if (got === undefined || !Array.isArray(got.reply)) return undefined;
+  const reply = got.reply as (string | null)[];
   if (reply[0] === 'miss') return { kind: 'miss' };
   if (reply[0] !== 'ok') return { kind: 'building' };
+  const base = got.inReply ? 6 : 5;
   const entries: IndexEntry[] = [];
-  for (let i = 5; i + 1 < reply.length; i += 2) {
+  for (let i = base; i + 1 < reply.length; i += 2) {
     entries.push({ id: Number(reply[i]), time: Number(reply[i + 1]) });
   }
   return {
@@ -313,6 +338,7 @@ export async function readIndex(
     version: reply[2] ?? '0',
     extra: reply[3] ?? '',
     token: reply[4] ?? '',
+    current: got.inReply ? (reply[5] ?? '0') : got.current,
     entries,
   };
 }

@@ -221,13 +221,10 @@ export class Timelines implements OnModuleDestroy {
     if (this.versionBumpOwed) return undefined;
     const hint = this.floorHints.get(String(viewerId));
     if (latestTime > 0 && hint !== undefined && latestTime < hint) return undefined;
-    const [first, version] = await Promise.all([
-      this.read(viewerId, take, latestTime, idBefore),
-      this.version(),
-    ]);
-    let read = first;
-    if (read === undefined || version === undefined || read.kind === 'building') return undefined;
-    if (read.kind === 'miss' || read.version !== version) {
+    // The current version comes with the read (the same script on one Redis server).
+    let read = await this.read(viewerId, take, latestTime, idBefore, CacheKeys.timelineVersion());
+    if (read === undefined || read.kind === 'building') return undefined;
+    if (read.kind === 'miss' || read.version !== read.current) {
       await this.build(viewerId, read.kind === 'ok' ? read.token : '');
       read = await this.read(viewerId, take, latestTime, idBefore);
       if (read === undefined || read.kind !== 'ok') return undefined;
@@ -336,8 +333,9 @@ export class Timelines implements OnModuleDestroy {
     take: number,
     latestTime: number,
     idBefore: number,
+    versionKey?: string,
   ): Promise<IndexRead | undefined> {
-    return readIndex(this.store, timelineKeys(viewerId), take, latestTime, idBefore);
+    return readIndex(this.store, timelineKeys(viewerId), take, latestTime, idBefore, versionKey);
   }
 
   /** The current timeline version ('0' before any bump); undefined when Redis cannot say. */
