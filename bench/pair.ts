@@ -58,19 +58,20 @@ const FOLLOWS = Number(opt('follows', '10'));
 const nodeArgs = (name: string): string[] => opt(name, '').split(' ').filter(Boolean);
 const OTHER_NODE_ARGS = nodeArgs('other-node-args');
 const THIS_NODE_ARGS = nodeArgs('this-node-args');
-const SCENARIOS = [
-  'latest-deep',
-  'latest-index',
-  'latest-index-viewer',
-  'detail',
-  'author',
-  'following',
-  'following-first',
-  'latest-viewer',
-  'popularity-viewer',
-  'likes-viewer',
-  'mix',
-];
+/** Each scenario, and whether it reads as a viewer (the seed's user with `--follows` follows) or anonymously. */
+const SCENARIOS: Readonly<Record<string, 'viewer' | 'anonymous'>> = {
+  'latest-deep': 'anonymous',
+  'latest-index': 'anonymous',
+  'latest-index-viewer': 'viewer',
+  detail: 'anonymous',
+  author: 'anonymous',
+  following: 'viewer',
+  'following-first': 'viewer',
+  'latest-viewer': 'viewer',
+  'popularity-viewer': 'viewer',
+  'likes-viewer': 'viewer',
+  mix: 'anonymous',
+};
 const entry = (root: string): string => join(root, 'dist/apps/api/src/main.js');
 
 /** Every option checked before anything starts. */
@@ -78,7 +79,7 @@ function optionsProblem(): string | undefined {
   if (AGAINST === '' || AGAINST.startsWith('--')) return '--against DIR: a checkout of the other build';
   if (!existsSync(entry(AGAINST))) return `${entry(AGAINST)} not found: run npm run build:server there`;
   if (!existsSync(entry(ROOT))) return `${entry(ROOT)} not found: run npm run build:server`;
-  if (!SCENARIOS.includes(SCENARIO)) return `--scenario: one of ${SCENARIOS.join(', ')}`;
+  if (!Object.hasOwn(SCENARIOS, SCENARIO)) return `--scenario: one of ${Object.keys(SCENARIOS).join(', ')}`;
   for (const [name, v, min] of [
     ['duration', DURATION, 1],
     ['rounds', ROUNDS, 1],
@@ -193,17 +194,7 @@ async function requestsOf(info: SeedInfo): Promise<Next> {
 }
 
 async function tokenFor(info: SeedInfo): Promise<string | undefined> {
-  if (
-    ![
-      'following',
-      'following-first',
-      'latest-viewer',
-      'latest-index-viewer',
-      'popularity-viewer',
-      'likes-viewer',
-    ].includes(SCENARIO)
-  )
-    return undefined;
+  if (SCENARIOS[SCENARIO] !== 'viewer') return undefined;
   const user = info.following_users.find((u) => u.follows === FOLLOWS);
   if (user === undefined)
     throw new Error(`--follows: one of ${info.following_users.map((u) => u.follows).join(', ')}`);
