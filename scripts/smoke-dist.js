@@ -2,7 +2,7 @@
 // Smoke test of a built server (`OUT`, default dist/) on the full profile: starts the api and the
 // worker on a private MariaDB database, Redis prefix and RabbitMQ vhost, waits for both
 // /healthz, then registers, publishes and likes a video and waits for the worker to count the
-// like. Used by scripts/test-node-versions.sh to run the real processes on another Node.
+// like. Used by scripts/test-node-versions.js to run the real processes on another Node.
 const { execFileSync, spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const { mkdtempSync, rmSync } = require('node:fs');

@@ -5,14 +5,13 @@
 // Node rather than a shell script, so that `npm test` needs no bash (Windows runs npm scripts in
 // cmd.exe): npm and Jest are run by this Node, not through `npm`/`npx` shims.
 const { spawnSync } = require('node:child_process');
+const { npmCli } = require('./npm-cli');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
 const started = Date.now();
 const JEST = require.resolve('jest/bin/jest', { paths: [root] });
-// Set when npm runs this script (`npm test`); else the npm next to this Node.
-const NPM_CLI =
-  process.env.npm_execpath || join(process.execPath, '..', 'node_modules', 'npm', 'bin', 'npm-cli.js');
+const NPM_CLI = npmCli();
 
 function step(title) {
   const s = String(Math.round((Date.now() - started) / 1000)).padStart(4);
