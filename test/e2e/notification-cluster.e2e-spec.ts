@@ -12,7 +12,7 @@ import { publishVideo } from '../factories/videos';
 import { startApp, TestApp } from '../helpers/test-app';
 import { TcpProxy } from '../helpers/tcp-proxy';
 import { REDIS_CLUSTER_NODES, REDIS_URL } from '../helpers/test-env';
-import { listen, SseClient } from './notification-sse';
+import { atMost, listen, SseClient } from './notification-sse';
 
 /**
  * Notification streams across api processes (SPEC §8.4): two api instances, each a complete Nest
@@ -104,7 +104,7 @@ describe('notification streams across two api processes (full: MariaDB + Redis)'
     const onA = await stream(portA, x);
     const at = Date.now();
     await postA('/account/logout', x, {}).expect(200);
-    await Promise.race([Promise.all([onA.ended, onB.ended]), sleep(5000)]);
+    await atMost(Promise.all([onA.ended, onB.ended]), 5000);
     expect([onA.closed, onB.closed]).toEqual([true, true]);
     expect(onB.endedAt - at).toBeLessThan(5000);
     expect(onB.events.at(-1)).toMatchObject({ event: 'revoked' });
@@ -116,7 +116,7 @@ describe('notification streams across two api processes (full: MariaDB + Redis)'
     const at = Date.now();
     // As if revoked by a process whose pub/sub message was lost: only the database knows.
     await a.sql('UPDATE accounts SET token = NULL WHERE id = ?', [x.id]);
-    await Promise.race([onB.ended, sleep(6000)]);
+    await atMost(onB.ended, 6000);
     expect(onB.closed).toBe(true);
     expect(onB.endedAt - at).toBeLessThan(5000);
   });
@@ -129,7 +129,7 @@ describe('notification streams across two api processes (full: MariaDB + Redis)'
       await sleep(5);
     }
     const sixth = await stream(portB, alice);
-    await Promise.race([opened[0].ended, sleep(2000)]);
+    await atMost(opened[0].ended, 2000);
     expect(opened.map((c) => c.closed)).toEqual([true, false, false, false, false]);
     expect(opened[0].events.at(-1)).toMatchObject({ event: 'superseded' });
     const open = a.app.get(NotificationStreams).count(alice.id) + b.get(NotificationStreams).count(alice.id);

@@ -18,6 +18,19 @@ export async function listen(app: NestFastifyApplication): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/**
+ * Waits for `promise`, but at most `ms`; the timer is cleared either way, so a stream that ends
+ * early leaves no timer behind to hold the Jest worker open after the file.
+ */
+export async function atMost(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class SseClient {
   readonly events: SseEvent[] = [];
   readonly comments: string[] = [];

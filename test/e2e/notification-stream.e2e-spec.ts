@@ -8,7 +8,7 @@ import { createAccount, createAccounts, TestAccount } from '../factories/account
 import { publishComment, publishVideo } from '../factories/videos';
 import { startApp, TestApp } from '../helpers/test-app';
 import { PROFILES } from '../helpers/test-env';
-import { listen, SseClient } from './notification-sse';
+import { atMost, listen, SseClient } from './notification-sse';
 
 /**
  * `GET /notification/stream` (SPEC §8.4), real Server-Sent Events from the in-process api on a
@@ -203,7 +203,7 @@ describe.each(PROFILES)('notification stream (%s)', (profile) => {
       expect([a.status, b.status]).toEqual([200, 200]);
       const at = Date.now();
       await revoke(x);
-      await Promise.race([Promise.all([a.ended, b.ended]), sleep(5000)]);
+      await atMost(Promise.all([a.ended, b.ended]), 5000);
       expect({ name, closed: [a.closed, b.closed] }).toEqual({ name, closed: [true, true] });
       expect(Math.max(a.endedAt, b.endedAt) - at).toBeLessThan(5000);
       expect(a.events.at(-1)).toMatchObject({ event: 'revoked' });
@@ -321,7 +321,7 @@ describe('notification stream: timeouts, keep-alives, token expiry (embedded)', 
       .expect(200);
     await s.next((e) => e.event === 'notification');
     // JWT_TTL 40 s: the 4 s sweep ends it soon after expiry.
-    await Promise.race([s.ended, sleep(25_000)]);
+    await atMost(s.ended, 25_000);
     expect(s.closed).toBe(true);
     expect(s.endedAt - opened).toBeLessThan(46_000);
     expect(JSON.parse(s.events.at(-1)!.data)).toEqual({ reason: 'invalid or expired token' });

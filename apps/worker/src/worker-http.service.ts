@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { APP_CONFIG, Database, nowMs, type AppConfig } from '@app/core';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { APP_CONFIG, collectStoppableDefaultMetrics, Database, nowMs, type AppConfig } from '@app/core';
 import {
   ALL_CONSUMER_QUEUES,
   AmqpTransportStrategy,
@@ -25,10 +25,11 @@ const DLQS = ALL_CONSUMER_QUEUES.map((q) => deadLetterQueueName(q.name));
  * Bound to `HOST`, like the api; meant for the orchestrator's health check and for scraping.
  */
 @Injectable()
-export class WorkerHttp {
+export class WorkerHttp implements OnModuleDestroy {
   private readonly logger = new Logger(WorkerHttp.name);
   private readonly registry = new Registry();
   private server: Server | null = null;
+  private readonly stopDefaultMetrics: () => void;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -38,7 +39,7 @@ export class WorkerHttp {
     private readonly consumers: ConsumerMetrics,
     private readonly reconciler: CounterReconciler,
   ) {
-    collectDefaultMetrics({ register: this.registry });
+    this.stopDefaultMetrics = collectStoppableDefaultMetrics({ register: this.registry });
     const [broker, database, reconciliation] = [this.publisher, this.db, this.reconciler];
     new Gauge({
       name: 'events_queue_messages',
@@ -158,6 +159,10 @@ export class WorkerHttp {
       consumption,
       dead_letters: dlq ? Object.fromEntries(dlq) : null,
     };
+  }
+
+  onModuleDestroy(): void {
+    this.stopDefaultMetrics();
   }
 
   async stop(): Promise<void> {

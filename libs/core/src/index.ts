@@ -21,3 +21,4 @@ export * from './background/periodic-duty';
 export * from './memo/expiring-map';
 export { routingAccountId } from './database/read-session.interceptor';
 export * from './hooks/after-commit-hooks';
+export * from './metrics/default-metrics';

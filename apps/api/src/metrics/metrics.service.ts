@@ -1,5 +1,5 @@
-import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CacheMetrics, CacheStore } from '@app/cache';
 import {
   ALL_CONSUMER_QUEUES,
@@ -8,17 +8,21 @@ import {
   OutboxEntity,
   OutboxStatus,
 } from '@app/events';
-import { Database } from '@app/core';
+import { collectStoppableDefaultMetrics, Database } from '@app/core';
 
 /** Prometheus metrics of one api process (its own registry, so test apps don't collide). */
 @Injectable()
-export class MetricsService {
+export class MetricsService implements OnModuleDestroy {
   readonly registry = new Registry();
   readonly requests: Counter<'method' | 'route' | 'status'>;
   readonly latency: Histogram<'method' | 'route' | 'status'>;
+  private readonly stopDefaultMetrics: () => void;
 
   constructor(cacheMetrics: CacheMetrics, cache: CacheStore, publisher: EventPublisher, db: Database) {
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    this.stopDefaultMetrics = collectStoppableDefaultMetrics({
+      register: this.registry,
+      eventLoopMonitoringPrecision: 10,
+    });
     this.requests = new Counter({
       name: 'http_requests_total',
       help: 'HTTP requests by route template and status',
@@ -106,6 +110,10 @@ export class MetricsService {
         for (const [queue, n] of depths ?? []) this.set({ queue }, n);
       },
     });
+  }
+
+  onModuleDestroy(): void {
+    this.stopDefaultMetrics();
   }
 
   observe(method: string, route: string, status: number, seconds: number): void {
