@@ -12,6 +12,11 @@ const base = {
 
 module.exports = {
   testTimeout: 60000,
+  // A worker that ran half the e2e suites holds a large heap (each suite boots its own Nest apps;
+  // 1.2–1.8 GB measured): Node took 0.5–0.7 s to tear it down after the worker had finished and
+  // released everything, over Jest's default of 0.5 s, which then kills it and warns "failed to
+  // exit gracefully".
+  workerGracefulExitTimeout: 3000,
   projects: [
     {
       ...base,
