@@ -298,7 +298,7 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
     }
   });
 
-  // 100, not more: the server resets connections past MAX_CONNECTIONS_PER_IP (128) from one address.
+  // 100: well under MAX_CONNECTIONS_PER_IP (512), past which the server resets connections from one address.
   it('stampede: 100 concurrent requests on a cold feed key reach the database once', async () => {
     // A page is loaded from the latest index or the caller's timeline, or by the SQL query: one
     // load either way.

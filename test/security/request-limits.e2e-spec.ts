@@ -4,6 +4,7 @@
  * leak their own shape): each attack as reported, at a scale that runs in seconds.
  */
 import { frameworkError, FRAMEWORK_ERRORS } from '../../apps/api/src/http/all-exceptions.filter';
+import { APP_CONFIG, type AppConfig } from '@app/core';
 import { expectError, startApp, TestApp } from '../helpers/test-app';
 import { PROFILES } from '../helpers/test-env';
 import { listen, pool, rawExchange, sleep } from './support';
@@ -197,6 +198,30 @@ describe('#3 idle connections and the per-address connection cap', () => {
       3000,
     );
     expect(again.data).toMatch(/^HTTP\/1\.1 200/);
+  });
+});
+
+describe('#3 the default cap: a few hundred connections of one address are served', () => {
+  let t: TestApp;
+  let port: number;
+  beforeAll(async () => {
+    t = await startApp('embedded');
+    port = Number(new URL(await listen(t)).port);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('300 connections open at once from one address each get their answer (MAX_CONNECTIONS_PER_IP 512)', async () => {
+    expect(t.app.get<AppConfig>(APP_CONFIG).http.maxConnectionsPerIp).toBe(512);
+    // Each holds its connection open 1.5 s before asking, so all 300 are open together.
+    const answers = await Promise.all(
+      Array.from({ length: 300 }, () =>
+        rawExchange(port, [1500, 'GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'], 15_000),
+      ),
+    );
+    const ok = answers.filter((a) => /^HTTP\/1\.1 200/.test(a.data)).length;
+    expect(ok).toBe(300);
   });
 });
 

@@ -90,7 +90,7 @@ describe('loadConfig', () => {
       uploadTimeoutMs: 600_000,
       idleTimeoutMs: 60_000,
       keepAliveTimeoutMs: 72_000,
-      maxConnectionsPerIp: 128,
+      maxConnectionsPerIp: 512,
     });
     const c = loadConfig({
       ...base(),

@@ -375,7 +375,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     uploadTimeoutMs: ms('UPLOAD_TIMEOUT', '10m'),
     idleTimeoutMs: ms('IDLE_TIMEOUT', '60s'),
     keepAliveTimeoutMs: ms('KEEP_ALIVE_TIMEOUT', '72s'),
-    maxConnectionsPerIp: int(env, 'MAX_CONNECTIONS_PER_IP', 128, 0, 1_000_000),
+    maxConnectionsPerIp: int(env, 'MAX_CONNECTIONS_PER_IP', 512, 0, 1_000_000),
   };
   if (http.uploadTimeoutMs < http.requestTimeoutMs) {
     throw new ConfigError('UPLOAD_TIMEOUT', 'must be at least REQUEST_TIMEOUT');
