@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -524,7 +525,22 @@ describe.each(STORAGE_PROFILES)('chunked uploads (%s)', (_label, profile, storag
       }
     });
 
-    it('upload: missing fields are a 400 naming each; they must come before the file', async () => {
+    it('status and complete take upload_id trimmed (SPEC §1), as the upload form does', async () => {
+      const file = video(CHUNK + 10);
+      const id = await initFile(alice, file);
+      await putPart(alice, ` ${id}\t`, 0, partOf(file, 0)).expect(200);
+      const st = await status(alice, { upload_id: `  ${id} ` });
+      expect(st.status).toBe(200);
+      expect(st.body).toEqual({ upload_id: id, uploaded_chunks: [0], total_chunks: 2 });
+      await putPart(alice, id, 1, partOf(file, 1)).expect(200);
+      const done = await complete(alice, { upload_id: `\n${id} ` });
+      expect(done.status).toBe(200);
+      expect(done.body.url).toMatch(VIDEO_URL);
+      const blank = await status(alice, { upload_id: '   ' });
+      expect(expectError(blank, 400, 'VALIDATION_FAILED').details?.[0]?.field).toBe('upload_id');
+    });
+
+    it('upload: missing fields are a 400 naming each; they may come after the file', async () => {
       const bytes = randomBytes(100);
       const none = await t.http
         .post('/video/chunk/upload')
@@ -535,9 +551,10 @@ describe.each(STORAGE_PROFILES)('chunked uploads (%s)', (_label, profile, storag
         'chunk_index',
         'chunk_hash',
       ]);
-      // The file first, the fields after it (built by hand: supertest puts fields first). A file
-      // this large is streamed before the fields behind it are parsed, so they are missing.
-      const big = randomBytes(1024 * KiB);
+      // The file first, the fields after it (built by hand: supertest puts fields first). The file
+      // is read before the fields behind it; the part is stored all the same.
+      const file = video(2 * CHUNK + 500);
+      const id = await initFile(alice, file);
       const boundary = 'orderboundary';
       const part = (headers: string, body: Buffer | string) =>
         Buffer.concat([
@@ -545,19 +562,50 @@ describe.each(STORAGE_PROFILES)('chunked uploads (%s)', (_label, profile, storag
           Buffer.from(body),
           Buffer.from('\r\n'),
         ]);
-      const fileFirst = Buffer.concat([
-        part('Content-Disposition: form-data; name="file"; filename="b"', big),
-        part('Content-Disposition: form-data; name="upload_id"', 'abc'),
-        part('Content-Disposition: form-data; name="chunk_index"', '0'),
-        part('Content-Disposition: form-data; name="chunk_hash"', md5(big)),
-        Buffer.from(`--${boundary}--\r\n`),
+      const form = (index: number, fields: [string, string][], bytesOfPart = partOf(file, index)) =>
+        Buffer.concat([
+          part('Content-Disposition: form-data; name="file"; filename="b"', bytesOfPart),
+          ...fields.map(([name, value]) => part(`Content-Disposition: form-data; name="${name}"`, value)),
+          Buffer.from(`--${boundary}--\r\n`),
+        ]);
+      const sendForm = (body: Buffer) =>
+        t.http
+          .post('/video/chunk/upload')
+          .set('Authorization', alice.auth)
+          .set('Content-Type', `multipart/form-data; boundary=${boundary}`)
+          .send(body);
+      const fieldsOf = (index: number): [string, string][] => [
+        ['upload_id', id],
+        ['chunk_index', String(index)],
+        ['chunk_hash', md5(partOf(file, index))],
+      ];
+      const after = await sendForm(form(0, fieldsOf(0)));
+      expect(after.status).toBe(200);
+      expect(after.body).toEqual({ chunk_index: 0 });
+      // Some fields before the file, the rest after it.
+      const split = Buffer.concat([
+        part('Content-Disposition: form-data; name="upload_id"', id),
+        form(2, fieldsOf(2).slice(1)),
       ]);
-      const after = await t.http
-        .post('/video/chunk/upload')
-        .set('Authorization', alice.auth)
-        .set('Content-Type', `multipart/form-data; boundary=${boundary}`)
-        .send(fileFirst);
-      expect(expectError(after, 400, 'VALIDATION_FAILED').error).toMatch(/before file/);
+      expect((await sendForm(split)).body).toEqual({ chunk_index: 2 });
+      expect(await partRows(id)).toEqual([0, 2]);
+      // After the file, the fields are checked as before it: a wrong hash keeps nothing.
+      const wrongHash = await sendForm(form(1, [...fieldsOf(1).slice(0, 2), ['chunk_hash', md5(bytes)]]));
+      expect(expectError(wrongHash, 400, 'VALIDATION_FAILED').details?.[0]?.field).toBe('chunk_hash');
+      const missing = await sendForm(form(1, fieldsOf(1).slice(0, 2)));
+      expect(expectError(missing, 400, 'VALIDATION_FAILED').details?.map((d) => d.field)).toEqual([
+        'chunk_hash',
+      ]);
+      // A file over the largest chunk_size sent before its fields is a 413, as after them.
+      const huge = await sendForm(form(1, fieldsOf(1), randomBytes(16 * 1024 * KiB + 2)));
+      expectError(huge, 413, 'PAYLOAD_TOO_LARGE');
+      expect(await partRows(id)).toEqual([0, 2]);
+      // Every file kept while its fields came was deleted.
+      expect(readdirSync(tmpdir()).filter((f) => f.startsWith('fsv-part-'))).toEqual([]);
+      await uploadAll(alice, id, file);
+      const done = await complete(alice, { upload_id: id });
+      expect(done.status).toBe(200);
+      expect(done.body.url).toMatch(VIDEO_URL);
       const badHash = await t.http
         .post('/video/chunk/upload')
         .set('Authorization', alice.auth)

@@ -52,6 +52,7 @@ import {
   multipartLimits,
   pauseBodyOnAbort,
 } from './multipart-errors';
+import { spoolPart, type SpooledPart } from './spooled-part';
 
 /** SPEC §8.1: a premature `complete` is a 400 that also carries `missing`, `completed`, `total`. */
 @Catch(IncompleteUploadError)
@@ -85,13 +86,23 @@ const PART_BODY = {
         type: 'string',
         format: 'binary',
         description:
-          'the part: exactly chunk_size bytes, the last one the rest. Send it after the three fields.',
+          'the part: exactly chunk_size bytes, the last one the rest. Best sent after the three fields (then streamed; before them, it is kept in a temporary file until they arrive).',
       },
     },
   },
 };
 
-/** The text fields sent before the file part (their order in the form matters: the file streams). */
+const PART_FIELDS = ['upload_id', 'chunk_index', 'chunk_hash'] as const;
+
+/** Whether the form has sent every text field of a part so far (each checked by {@link readPartFields}). */
+function hasPartFields(fields: MultipartFields): boolean {
+  return PART_FIELDS.every((name) => {
+    const f = fields[name];
+    return (Array.isArray(f) ? f[0] : f)?.type === 'field';
+  });
+}
+
+/** A part's three text fields, whichever side of the file they were sent on. */
 function readPartFields(fields: MultipartFields): ChunkPartInput {
   const text = (name: string): string | undefined => {
     const f = fields[name];
@@ -112,14 +123,12 @@ function readPartFields(fields: MultipartFields): ChunkPartInput {
       message: `${field} ${truncated(field) ? `is longer than ${MAX_FIELD_BYTES} bytes` : reason}`,
     });
   const uploadId = text('upload_id');
-  if (!isUploadId(uploadId))
-    bad('upload_id', 'is required before file: the string /video/chunk/init returned');
+  if (!isUploadId(uploadId)) bad('upload_id', 'is required: the string /video/chunk/init returned');
   const index = text('chunk_index');
-  if (index === undefined || !/^\d{1,9}$/.test(index))
-    bad('chunk_index', 'is required before file: an integer ≥ 0');
+  if (index === undefined || !/^\d{1,9}$/.test(index)) bad('chunk_index', 'is required: an integer ≥ 0');
   const hash = text('chunk_hash')?.toLowerCase();
   if (hash === undefined || !MD5_HEX.test(hash))
-    bad('chunk_hash', 'is required before file: the MD5 of the part (32 hex digits)');
+    bad('chunk_hash', 'is required: the MD5 of the part (32 hex digits)');
   if (errors.length) throw validationError(errors[0].message, errors);
   return { uploadId: uploadId as string, chunkIndex: Number(index), chunkHash: hash as string };
 }
@@ -160,7 +169,7 @@ export class ChunkUploadController {
   @ApiBody(PART_BODY)
   @ApiOperation({
     summary:
-      'Store one part (multipart: upload_id, chunk_index, chunk_hash, then file). An index already stored is a 200 without rewriting; 400 bad index, size or hash; 403; 404; 413 over chunk_size',
+      'Store one part (multipart: upload_id, chunk_index, chunk_hash and file; the fields best before the file, which then streams to storage). An index already stored is a 200 without rewriting; 400 bad index, size or hash; 403; 404; 413 over chunk_size',
   })
   @ApiOkResponse({ type: ChunkPartResponse })
   @ApiErrors(401, 403, 404)
@@ -169,25 +178,41 @@ export class ChunkUploadController {
     @Req() req: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ChunkPartResponse> {
+    let spool: SpooledPart | undefined;
     try {
       if (!req.isMultipart()) {
-        throw validationError('send multipart/form-data: upload_id, chunk_index, chunk_hash, then file', [
+        throw validationError('send multipart/form-data: upload_id, chunk_index, chunk_hash and file', [
           { field: 'file', message: 'file is required' },
         ]);
       }
-      const part = await req.file({
-        // One byte over the largest chunk_size reaches the service, which answers 413 itself.
-        limits: multipartLimits(CHUNK_RULES.maxChunkSize + 1),
-      });
-      if (!part) throw fieldError('file', 'is required');
-      assertFieldCount(part.fields);
-      if (part.fieldname !== 'file') throw fieldError('file', 'is required (the part must be named "file")');
-      const input = readPartFields(part.fields);
-      pauseBodyOnAbort(req, part.file);
-      await this.chunks.storePart(me.id, input, part.file);
+      let fields: MultipartFields = {};
+      // One byte over the largest chunk_size reaches the service, which answers 413 itself.
+      for await (const part of req.parts({ limits: multipartLimits(CHUNK_RULES.maxChunkSize + 1) })) {
+        fields = part.fields;
+        if (part.type !== 'file') continue;
+        assertFieldCount(part.fields);
+        if (part.fieldname !== 'file')
+          throw fieldError('file', 'is required (the part must be named "file")');
+        if (hasPartFields(part.fields)) {
+          // The usual order, fields first: the part streams straight to storage.
+          const input = readPartFields(part.fields);
+          pauseBodyOnAbort(req, part.file);
+          await this.chunks.storePart(me.id, input, part.file);
+          return { chunk_index: input.chunkIndex };
+        }
+        // The file before (some of) its fields: kept in a temporary file while the rest of the
+        // form is read, since what it is and where it goes are only known from those fields.
+        spool = await spoolPart(part.file, () => partTooLarge(CHUNK_RULES.maxChunkSize));
+      }
+      if (spool === undefined) throw fieldError('file', 'is required');
+      assertFieldCount(fields);
+      const input = readPartFields(fields);
+      await this.chunks.storePart(me.id, input, spool.read());
       return { chunk_index: input.chunkIndex };
     } catch (err) {
       throw multipartFailure(req, reply, err, () => partTooLarge(CHUNK_RULES.maxChunkSize), this.logger);
+    } finally {
+      await spool?.remove();
     }
   }
 

@@ -694,7 +694,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Store one part (multipart: upload_id, chunk_index, chunk_hash, then file). An index already stored is a 200 without rewriting; 400 bad index, size or hash; 403; 404; 413 over chunk_size */
+    /** Store one part (multipart: upload_id, chunk_index, chunk_hash and file; the fields best before the file, which then streams to storage). An index already stored is a 200 without rewriting; 400 bad index, size or hash; 403; 404; 413 over chunk_size */
     post: operations['ChunkUploadController_upload'];
     delete?: never;
     options?: never;
@@ -4609,7 +4609,7 @@ export interface operations {
           chunk_index: number;
           /**
            * Format: binary
-           * @description the part: exactly chunk_size bytes, the last one the rest. Send it after the three fields.
+           * @description the part: exactly chunk_size bytes, the last one the rest. Best sent after the three fields (then streamed; before them, it is kept in a temporary file until they arrive).
            */
           file: string;
           /** @description from /video/chunk/init */

@@ -2,7 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { ValidateBy, ValidationArguments } from 'class-validator';
 import { ErrorDetailResponse } from '../../http/api-responses';
 import { CHUNK_RULES } from '@app/storage';
-import { IsText } from '../../http/validators';
+import { IsText, Trim } from '../../http/validators';
 
 const isIntIn = (v: unknown, min: number, max: number): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
@@ -98,6 +98,7 @@ export class ChunkInitDto {
 
 export class ChunkUploadRefDto {
   @ApiProperty({ maxLength: 64, example: '5f0c2a9e8b7d4c3a1f2e0d9c8b7a6f5e' })
+  @Trim()
   @IsUploadId()
   upload_id!: string;
 }
