@@ -150,6 +150,44 @@ describe.each(PROFILES)('feed and detail caches (%s)', (profile) => {
     expect(await converges((i) => i?.id !== v.id)).toBe(true);
   });
 
+  it("a rename shows at once in the renamed caller's cached latest pages (SPEC §7.5), anonymous and logged in", async () => {
+    const who = await registerAndLogin(t, 'renfeed');
+    const [v] = await insertVideos(t, [
+      { author_id: who.id, create_time: Date.now() + 120_000, likes_count: 0, popularity: 0 },
+    ]);
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    const firstItem = async (headers: Record<string, string>, limit: number) =>
+      (await t.http.post('/feed/listLatest').set(headers).send({ limit }).expect(200)).body.video_list[0] as {
+        id: number;
+        author: { username: string };
+      };
+    // Cached (this process's copy and the page cache) under the old name, for two limits.
+    for (const limit of [1, 10]) {
+      expect(await firstItem({}, limit)).toMatchObject({ id: v.id, author: { id: who.id } });
+      expect(await firstItem(as(who.token), limit)).toMatchObject({ id: v.id });
+    }
+    const oldName = (await firstItem({}, 1)).author.username;
+    const newName = `rn${Date.now().toString(36)}`;
+    expect(oldName).not.toBe(newName);
+    const renamed = await t.http
+      .post('/account/rename')
+      .set(as(who.token))
+      .send({ new_username: newName })
+      .expect(200);
+    for (const limit of [1, 10]) {
+      expect(await firstItem(as(renamed.body.token as string), limit)).toMatchObject({
+        id: v.id,
+        author: { id: who.id, username: newName },
+      });
+      expect((await firstItem({}, limit)).author.username).toBe(newName);
+    }
+    await t.http
+      .post('/video/delete')
+      .set(as(renamed.body.token as string))
+      .send({ id: v.id })
+      .expect(200);
+  });
+
   it("a delete leaves the cached latest pages (anonymous and logged in) and the follower's cached following page at once", async () => {
     const author = await registerAndLogin(t, 'delauthor');
     const fan = await registerAndLogin(t, 'delfan');

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AccountModule } from '@app/account';
 import { LikeModule } from '@app/like';
 import { SocialModule } from '@app/social';
 import { VideoModule } from '@app/video';
@@ -16,7 +17,7 @@ import { Timelines } from './timelines';
  * handler (the timelines' fan-out); the api's FeedHttpModule is the HTTP edge.
  */
 @Module({
-  imports: [LikeModule, SocialModule, VideoModule],
+  imports: [AccountModule, LikeModule, SocialModule, VideoModule],
   controllers: [TimelineEventsController],
   providers: [FeedRepository, FeedService, HotListService, SharedPages, Timelines, LatestIndex, TagIndex],
   exports: [FeedService, HotListService, Timelines, LatestIndex, TagIndex],

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { AccountRenameHooks } from '@app/account';
 import { CacheAside, CacheKeys } from '@app/cache';
 import { ExpiringMap, fieldError, validationError } from '@app/core';
 import { LikedSets } from '@app/like';
@@ -103,8 +104,8 @@ const DELETED_MEMORY_MS = FEED_CACHE_TTL_MS + 2000;
 const LAST_IDS_MAX = 20_000;
 const LAST_IDS_TTL_MS = 60_000;
 
-/** After a follow, the following pages are dropped again this much later (a rebuild racing the follow). */
-const FOLLOWING_SECOND_DROP_MS = 500;
+/** After a follow (or a rename), its pages are dropped again this much later (a rebuild racing the write). */
+const SECOND_DROP_MS = 500;
 
 /**
  * The latest, likes-count, following (SPEC §3.6) and tag (§8.3) feeds. The viewer-independent
@@ -115,7 +116,7 @@ const FOLLOWING_SECOND_DROP_MS = 500;
  * batched query.
  */
 @Injectable()
-export class FeedService {
+export class FeedService implements OnModuleInit {
   /** Pre-serialised anonymous latest pages, for the HTTP fast path. */
   readonly latestPages = new FeedPageCache();
   /** Videos deleted through this process in the last {@link DELETED_MEMORY_MS}. */
@@ -142,6 +143,7 @@ export class FeedService {
     follows: FollowHooks,
     published: VideoPublishHooks,
     deleted: VideoDeleteHooks,
+    private readonly renamed: AccountRenameHooks,
   ) {
     this.detailRows = rowsFromDetails(items, videos, repo);
     follows.registerAfterCommit((followerId) => this.dropFollowingPages(followerId));
@@ -156,10 +158,27 @@ export class FeedService {
       this.deletedIds.set(String(v.id), true, this.deletedUntil);
       await Promise.all([latestIndex.remove([v.id]), tagIndex.remove(v.tags, [v.id])]);
       // After the indexes lost it, so no rebuild from the old index lands after these drops.
-      this.latestPages.clear();
-      const firstPages = Array.from({ length: FEED_MAX_LIMIT }, (_, i) => CacheKeys.latestFeed(i + 1, '0'));
-      await this.cache.invalidate(...firstPages);
+      await this.dropLatestFirstPages();
     });
+  }
+
+  onModuleInit(): void {
+    // A rename (SPEC §7.5: the caller's own, at once): the first latest pages cached before it show
+    // the old name, so they are dropped, and again shortly after (a rebuild that read the old
+    // names may store its page in between). Registered here, not in the constructor, so it runs
+    // after the video module's hook (its `onModuleInit` runs first: this module imports it), which
+    // drops the author's `getDetail` entries that pages are built from.
+    this.renamed.registerAfterCommit(async () => {
+      await this.dropLatestFirstPages();
+      setTimeout(() => void this.dropLatestFirstPages(), SECOND_DROP_MS).unref();
+    });
+  }
+
+  /** This process's copies of the latest pages, and the first pages (every limit) in the cache. */
+  private async dropLatestFirstPages(): Promise<void> {
+    this.latestPages.clear();
+    const firstPages = Array.from({ length: FEED_MAX_LIMIT }, (_, i) => CacheKeys.latestFeed(i + 1, '0'));
+    await this.cache.invalidate(...firstPages);
   }
 
   /**
@@ -174,7 +193,7 @@ export class FeedService {
       CacheKeys.followingFeed(i + 1, followerId, '0'),
     );
     await this.cache.invalidate(...keys);
-    setTimeout(() => void this.cache.invalidate(...keys), FOLLOWING_SECOND_DROP_MS).unref();
+    setTimeout(() => void this.cache.invalidate(...keys), SECOND_DROP_MS).unref();
   }
 
   /** The cache key of an anonymous latest page (normalised request). */
