@@ -150,11 +150,49 @@ describe.each(PROFILES)('feed and detail caches (%s)', (profile) => {
     expect(await converges((i) => i?.id !== v.id)).toBe(true);
   });
 
+  it('a publish shows at once in the cached first latest pages, anonymous and logged in', async () => {
+    const who = await registerAndLogin(t, 'pubfeed');
+    const as = { authorization: `Bearer ${who.token}` };
+    const firstIds = async (headers: Record<string, string>, limit: number): Promise<number[]> =>
+      (await t.http.post('/feed/listLatest').set(headers).send({ limit }).expect(200)).body.video_list.map(
+        (v: { id: number }) => v.id,
+      );
+    const publish = async (title: string): Promise<number> =>
+      (
+        await t.http
+          .post('/video/publish')
+          .set(as)
+          .send({ title, play_url: 'https://cdn.example/v.mp4', cover_url: 'https://cdn.example/c.jpg' })
+          .expect(200)
+      ).body.id as number;
+    await publish('first');
+    for (let round = 0; round < 2; round++) {
+      // Cached now, for two limits, anonymous and for the publisher.
+      for (const limit of [1, 10]) {
+        await firstIds({}, limit);
+        await firstIds(as, limit);
+      }
+      const id = await publish(`round ${round}`);
+      for (const limit of [1, 10]) {
+        expect((await firstIds(as, limit))[0]).toBe(id);
+        expect((await firstIds({}, limit))[0]).toBe(id);
+      }
+    }
+  });
+
   it("a rename shows at once in the renamed caller's cached latest pages (SPEC §7.5), anonymous and logged in", async () => {
     const who = await registerAndLogin(t, 'renfeed');
-    const [v] = await insertVideos(t, [
-      { author_id: who.id, create_time: Date.now() + 120_000, likes_count: 0, popularity: 0 },
-    ]);
+    const v = (
+      await t.http
+        .post('/video/publish')
+        .set({ authorization: `Bearer ${who.token}` })
+        .send({
+          title: 'rename me',
+          play_url: 'https://cdn.example/v.mp4',
+          cover_url: 'https://cdn.example/c.jpg',
+        })
+        .expect(200)
+    ).body as { id: number };
     const as = (token: string) => ({ authorization: `Bearer ${token}` });
     const firstItem = async (headers: Record<string, string>, limit: number) =>
       (await t.http.post('/feed/listLatest').set(headers).send({ limit }).expect(200)).body.video_list[0] as {

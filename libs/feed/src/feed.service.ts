@@ -149,6 +149,8 @@ export class FeedService implements OnModuleInit {
     follows.registerAfterCommit((followerId) => this.dropFollowingPages(followerId));
     published.registerAfterCommit(async (v) => {
       await Promise.all([latestIndex.push([{ id: v.id, time: v.createTime }]), tagIndex.push([v])]);
+      // After the index has it: the next first page (rebuilt) lists it, for the publisher at once.
+      await this.dropLatestFirstPages(true);
     });
     deleted.registerAfterCommit(async (v) => {
       // SPEC §3.2: a delete removes the video from every feed. The indexes lose it here; the
@@ -168,17 +170,19 @@ export class FeedService implements OnModuleInit {
     // names may store its page in between). Registered here, not in the constructor, so it runs
     // after the video module's hook (its `onModuleInit` runs first: this module imports it), which
     // drops the author's `getDetail` entries that pages are built from.
-    this.renamed.registerAfterCommit(async () => {
-      await this.dropLatestFirstPages();
-      setTimeout(() => void this.dropLatestFirstPages(), SECOND_DROP_MS).unref();
-    });
+    this.renamed.registerAfterCommit(() => this.dropLatestFirstPages(true));
   }
 
-  /** This process's copies of the latest pages, and the first pages (every limit) in the cache. */
-  private async dropLatestFirstPages(): Promise<void> {
+  /**
+   * This process's copies of the latest pages, and the first pages (every limit) in the cache;
+   * `again`: once more shortly after, since a rebuild that read before the write may store its
+   * page in between.
+   */
+  private async dropLatestFirstPages(again = false): Promise<void> {
     this.latestPages.clear();
     const firstPages = Array.from({ length: FEED_MAX_LIMIT }, (_, i) => CacheKeys.latestFeed(i + 1, '0'));
     await this.cache.invalidate(...firstPages);
+    if (again) setTimeout(() => void this.dropLatestFirstPages(), SECOND_DROP_MS).unref();
   }
 
   /**
