@@ -112,4 +112,54 @@ describe.each(PROFILES)('input rules (%s)', (profile) => {
     expect(expectError(change, 400, 'VALIDATION_FAILED').details?.[0]?.field).toBe('old_password');
     await t.http.post('/account/login').send({ username: 'carol', password: pw72 }).expect(200);
   });
+  it('#14 text with an unpaired surrogate is a 400 naming the field; paired text (emoji) is kept as sent', async () => {
+    const lone = ['x\ud800y', 'x\udfffy', '\ud83d', 'a\ude00'];
+    const urls = { play_url: 'https://cdn.example/v.mp4', cover_url: 'https://cdn.example/c.jpg' };
+    const good = 'ok 😀 𝄞 👩‍👩‍👧';
+    const video = await t.http
+      .post('/video/publish')
+      .set(...auth())
+      .send({ title: good, description: good, ...urls })
+      .expect(200);
+    expect(video.body).toMatchObject({ title: good, description: good });
+    expect(
+      (await t.http.post('/video/getDetail').send({ id: video.body.id }).expect(200)).body,
+    ).toMatchObject({
+      title: good,
+      description: good,
+    });
+    const bob = (
+      await t.http.post('/account/register').send({ username: 'surrogate_peer', password: PW }).expect(200)
+    ).body.id as number;
+    const cases: [string, string, (text: string) => Record<string, unknown>][] = [
+      ['/video/publish', 'title', (text) => ({ title: text, ...urls })],
+      ['/video/publish', 'description', (text) => ({ title: 'fine', description: text, ...urls })],
+      ['/comment/publish', 'content', (text) => ({ video_id: video.body.id, content: text })],
+      ['/message/send', 'content', (text) => ({ to_id: bob, content: text })],
+      ['/account/updateProfile', 'bio', (text) => ({ bio: text })],
+      ['/feed/listByTag', 'tag_name', (text) => ({ tag_name: text })],
+    ];
+    for (const [route, field, body] of cases) {
+      for (const text of lone) {
+        const res = await t.http
+          .post(route)
+          .set(...auth())
+          .send(body(text));
+        const err = expectError(res, 400, 'VALIDATION_FAILED');
+        expect(err.details?.map((d) => d.field)).toEqual([field]);
+        expect(err.error).toMatch(/unpaired surrogate/);
+      }
+    }
+    // Nothing was written by the refused requests: alice's videos are the ones above and before.
+    const before = Number(
+      (await t.sql<{ n: number | string }>('SELECT COUNT(*) AS n FROM videos WHERE title = ?', ['fine']))[0]
+        .n,
+    );
+    expect(before).toBe(0);
+    const comments = await t.sql<{ n: number | string }>(
+      'SELECT COUNT(*) AS n FROM comments WHERE video_id = ?',
+      [video.body.id],
+    );
+    expect(Number(comments[0].n)).toBe(0);
+  });
 });

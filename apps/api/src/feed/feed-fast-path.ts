@@ -1,6 +1,7 @@
 import { normalizeTagName } from '@app/video';
 import { clampLimit, FeedService, LikesCountQuery, TimeCursorQuery } from '@app/feed';
 import { FastRoute, uintField, uintFields } from '../http/fast-reads';
+import { isWellFormedText } from '../http/validators';
 
 /** `{limit, latest_time, id_before}` as ListLatestDto would take it unchanged; else null. */
 export function fastLatestQuery(b: Record<string, unknown>): TimeCursorQuery | null {
@@ -52,8 +53,10 @@ export function feedFastRoutes(feeds: FeedService): FastRoute<unknown>[] {
     auth: 'soft',
     query: (b) => {
       const tag = b.tag_name;
-      // Already trimmed, 1–200 UTF-16 units (so ≤ 200 code points), naming a tag: as the DTO takes it.
+      // Already trimmed, 1–200 UTF-16 units (so ≤ 200 code points), well-formed, naming a tag: as
+      // the DTO takes it.
       if (typeof tag !== 'string' || tag.length === 0 || tag.length > 200 || tag !== tag.trim()) return null;
+      if (!isWellFormedText(tag)) return null;
       if (normalizeTagName(tag) === '') return null;
       const q = fastLatestQuery(b);
       return q && { tag, q };

@@ -8,6 +8,7 @@ import {
   isMediaUrl,
   IsMediaUrl,
   IsText,
+  isWellFormedText,
   LIST_LIMIT,
   MAX_ID,
   resolveLimit,
@@ -202,6 +203,20 @@ describe('AppValidationPipe + validators', () => {
       await expect(run(TextDto, { title: ' 😀😀😀😀😀 ' })).resolves.toEqual({ title: '😀😀😀😀😀' });
       const e = await rejection(TextDto, { title: 'abcdef' });
       expect(e.details).toEqual([{ field: 'title', message: 'title must be at most 5 characters' }]);
+    });
+
+    it('rejects text with an unpaired surrogate; pairs (emoji) pass', async () => {
+      for (const title of ['a\ud800', '\udc00b', '\ude00\ud83d', 'x\ud83dy']) {
+        const e = await rejection(TextDto, { title });
+        expect(e.details).toEqual([
+          { field: 'title', message: 'title must be valid Unicode text (it holds an unpaired surrogate)' },
+        ]);
+      }
+      expect(fields(await rejection(TextDto, { title: 'x', bio: 'b\udfff' }))).toEqual(['bio']);
+      await expect(run(TextDto, { title: '😀\ud83d\ude00' })).resolves.toEqual({ title: '😀😀' });
+      expect(isWellFormedText('')).toBe(true);
+      expect(isWellFormedText('\ud800\udc00')).toBe(true);
+      expect(isWellFormedText('\udc00\ud800')).toBe(false);
     });
 
     it('optional: absent passes, "" passes when min is 0, a present non-string fails', async () => {

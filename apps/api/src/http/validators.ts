@@ -68,6 +68,15 @@ export function Trim(): PropertyDecorator {
 
 const charLength = (s: string): number => Array.from(s).length;
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Whether `s` is well-formed UTF-16 (no unpaired surrogate, which JSON's `\ud800` escapes can
+ * carry): such text has no UTF-8 form, so each database would store its own replacement of it.
+ */
+export const isWellFormedText = (s: string): boolean => !LONE_SURROGATE.test(s);
+export const NOT_WELL_FORMED = 'must be valid Unicode text (it holds an unpaired surrogate)';
+
 /**
  * Text, trimmed, `min`–`max` characters (code points, as the database counts them). Required
  * unless `optional`: an optional field may be absent, a present one must still be a string.
@@ -86,6 +95,7 @@ export function IsText(min: number, max: number, opts: { optional?: boolean } = 
       (v) => typeof v === 'string' && charLength(v) <= max,
       `must be at most ${max} characters`,
     ),
+    rule('wellFormed', (v) => typeof v === 'string' && isWellFormedText(v), NOT_WELL_FORMED),
   ];
   return applyDecorators(...(opts.optional ? [IsOptional(), ...decorators] : decorators));
 }

@@ -1,6 +1,7 @@
 import { Transform } from 'class-transformer';
 import { ValidateBy, ValidationArguments } from 'class-validator';
 import { isValidPassword, isValidUsername, normalizeUsername, PASSWORD_MAX_BYTES } from '@app/account';
+import { isWellFormedText, NOT_WELL_FORMED } from '../../http/validators';
 
 /** Trims strings (SPEC §1: text input is trimmed; passwords are not). Other types pass through. */
 export const Trim = (): PropertyDecorator =>
@@ -75,11 +76,14 @@ export const IsOptionalString = (max: number): PropertyDecorator =>
     name: 'isOptionalString',
     validator: {
       // Characters are code points (SPEC §1, as the database counts them), not UTF-16 units.
-      validate: (v: unknown) => v === undefined || (typeof v === 'string' && Array.from(v).length <= max),
+      validate: (v: unknown) =>
+        v === undefined || (typeof v === 'string' && Array.from(v).length <= max && isWellFormedText(v)),
       defaultMessage: (args) =>
         typeof args?.value !== 'string'
           ? `${args?.property} must be a string`
-          : `${args?.property} must be at most ${max} characters`,
+          : isWellFormedText(args.value)
+            ? `${args?.property} must be at most ${max} characters`
+            : `${args?.property} ${NOT_WELL_FORMED}`,
     },
   });
 
