@@ -82,8 +82,19 @@ describe.each(PROFILES)('#2 deep and wide JSON (%s)', (profile) => {
       .post('/account/findByID')
       .set('content-type', 'application/json')
       .send('{"__proto__":{"x":1},"id":1}');
-    expect(poisoned.status).toBe(400);
+    expectError(poisoned, 400, 'VALIDATION_FAILED', /__proto__, or constructor\.prototype, is not allowed/);
     expect(poisoned.body).toEqual(viaNest.body);
+    const ctor = await t.http
+      .post('/account/findByID')
+      .set('content-type', 'application/json')
+      .send('{"id":1,"constructor":{"prototype":{"x":1}}}');
+    expectError(ctor, 400, 'VALIDATION_FAILED', /is not allowed/);
+    // Malformed JSON that merely names one is still "malformed".
+    const broken = await t.http
+      .post('/account/findByID')
+      .set('content-type', 'application/json')
+      .send('{"__proto__":');
+    expectError(broken, 400, 'VALIDATION_FAILED', 'malformed JSON body');
   });
 
   it('six wide bodies at once do not stall /healthz', async () => {

@@ -84,9 +84,26 @@ export function registerJsonParser(fastify: FastifyInstance): void {
         done(validationError(problem), undefined);
         return;
       }
-      void parse(req, text, done);
+      void parse(req, text, (err, value) => {
+        // Valid JSON refused for a `__proto__` or `constructor.prototype` key: say so, not "malformed".
+        done(err && mayPoisonPrototype(text) && isJson(text) ? forbiddenKey() : err, value);
+      });
     },
   );
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The 400 for a body that Fastify's prototype-poisoning protection refuses. */
+function forbiddenKey(): Error {
+  return validationError('a JSON key named __proto__, or constructor.prototype, is not allowed');
 }
 
 /** `application/json`, with or without parameters (`; charset=utf-8`). */
