@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
 import type { Response } from 'supertest';
 import { UploadJanitor } from '@app/storage';
 import { createAccount, TestAccount } from '../factories/accounts';
@@ -538,6 +539,72 @@ describe.each(STORAGE_PROFILES)('chunked uploads (%s)', (_label, profile, storag
       expect(done.body.url).toMatch(VIDEO_URL);
       const blank = await status(alice, { upload_id: '   ' });
       expect(expectError(blank, 400, 'VALIDATION_FAILED').details?.[0]?.field).toBe('upload_id');
+    });
+
+    it('parts sent before their fields: two at once per account are kept on disk, a third is a 429', async () => {
+      const errors = jest.spyOn(Logger.prototype, 'error');
+      const file = video(3 * CHUNK);
+      const id = await initFile(alice, file);
+      const boundary = 'spoolboundary';
+      const filePart = (i: number) =>
+        Buffer.concat([
+          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="c"\r\n\r\n`),
+          partOf(file, i),
+          Buffer.from('\r\n'),
+        ]);
+      const fields = (i: number) =>
+        [
+          ['upload_id', id],
+          ['chunk_index', String(i)],
+          ['chunk_hash', md5(partOf(file, i))],
+        ]
+          .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
+          .join('') + `--${boundary}--\r\n`;
+      // Two uploads send their file, then stall before their fields: each holds a slot.
+      const stalled = await Promise.all(
+        [0, 1].map(
+          (i) =>
+            new Promise<ReturnType<typeof connect>>((resolve, reject) => {
+              const body = Buffer.concat([filePart(i), Buffer.from(fields(i))]);
+              const sock = connect(port, '127.0.0.1', () => {
+                sock.write(
+                  `POST /video/chunk/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${alice.auth}\r\n` +
+                    `Content-Type: multipart/form-data; boundary=${boundary}\r\n` +
+                    `Content-Length: ${body.length}\r\n\r\n`,
+                );
+                // The file and the next part's first line: the server has the whole file.
+                sock.write(Buffer.concat([filePart(i), Buffer.from(`--${boundary}\r\n`)]), () =>
+                  setTimeout(() => resolve(sock), 300),
+                );
+              });
+              sock.on('error', reject);
+            }),
+        ),
+      );
+      const send = (i: number) =>
+        t.http
+          .post('/video/chunk/upload')
+          .set('Authorization', alice.auth)
+          .set('Content-Type', `multipart/form-data; boundary=${boundary}`)
+          .send(Buffer.concat([filePart(i), Buffer.from(fields(i))]));
+      const third = await send(2);
+      expectError(third, 429, 'RATE_LIMITED', /send upload_id, chunk_index and chunk_hash before file/);
+      expect(third.headers['retry-after']).toBe('1');
+      // Fields first still streams, whatever is kept on disk.
+      await putPart(alice, id, 2, partOf(file, 2)).expect(200);
+      // Gone, the stalled uploads give their slots back.
+      for (const sock of stalled) sock.destroy();
+      let again = await send(0);
+      for (let i = 0; i < 30 && again.status === 429; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        again = await send(0);
+      }
+      expect(again.status).toBe(200);
+      expect((await send(1)).status).toBe(200);
+      expect(await partRows(id)).toEqual([0, 1, 2]);
+      // The stalled uploads, cut off by their clients, were not errors of ours.
+      expect(errors.mock.calls.map((c) => String(c[0])).filter((m) => /internal error/.test(m))).toEqual([]);
+      errors.mockRestore();
     });
 
     it('upload: missing fields are a 400 naming each; they may come after the file', async () => {

@@ -22,7 +22,7 @@ import {
 } from '@nestjs/swagger';
 import type { MultipartFields } from '@fastify/multipart';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { FieldError, fieldError, validationError } from '@app/core';
+import { DomainError, ErrorCode, FieldError, fieldError, validationError } from '@app/core';
 import {
   CHUNK_RULES,
   ChunkPartInput,
@@ -52,7 +52,7 @@ import {
   multipartLimits,
   pauseBodyOnAbort,
 } from './multipart-errors';
-import { spoolPart, type SpooledPart } from './spooled-part';
+import { spoolPart, type SpooledPart, SpoolSlots } from './spooled-part';
 
 /** SPEC §8.1: a premature `complete` is a 400 that also carries `missing`, `completed`, `total`. */
 @Catch(IncompleteUploadError)
@@ -140,6 +140,8 @@ function readPartFields(fields: MultipartFields): ChunkPartInput {
 @Controller('video/chunk')
 export class ChunkUploadController {
   private readonly logger = new Logger(ChunkUploadController.name);
+  /** Parts sent before their fields, kept on disk at once: 2 per account, 16 in all (≤ 256 MiB). */
+  private readonly spoolSlots = new SpoolSlots(2, 16);
 
   constructor(private readonly chunks: ChunkUploadService) {}
 
@@ -179,6 +181,7 @@ export class ChunkUploadController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ChunkPartResponse> {
     let spool: SpooledPart | undefined;
+    let slot = false;
     try {
       if (!req.isMultipart()) {
         throw validationError('send multipart/form-data: upload_id, chunk_index, chunk_hash and file', [
@@ -188,7 +191,7 @@ export class ChunkUploadController {
       let fields: MultipartFields = {};
       // One byte over the largest chunk_size reaches the service, which answers 413 itself.
       for await (const part of req.parts({ limits: multipartLimits(CHUNK_RULES.maxChunkSize + 1) })) {
-        fields = part.fields;
+        fields = part.fields ?? fields;
         if (part.type !== 'file') continue;
         assertFieldCount(part.fields);
         if (part.fieldname !== 'file')
@@ -202,8 +205,19 @@ export class ChunkUploadController {
         }
         // The file before (some of) its fields: kept in a temporary file while the rest of the
         // form is read, since what it is and where it goes are only known from those fields.
+        slot = this.spoolSlots.take(me.id);
+        if (!slot) {
+          throw new DomainError(
+            ErrorCode.RateLimited,
+            'too many parts sent before their fields at once; send upload_id, chunk_index and chunk_hash before file',
+            undefined,
+            1,
+          );
+        }
         spool = await spoolPart(part.file, () => partTooLarge(CHUNK_RULES.maxChunkSize));
       }
+      // The parts end early when the client goes away: no form was received whole, nothing is stored.
+      if (!req.raw.complete) throw Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
       if (spool === undefined) throw fieldError('file', 'is required');
       assertFieldCount(fields);
       const input = readPartFields(fields);
@@ -213,6 +227,7 @@ export class ChunkUploadController {
       throw multipartFailure(req, reply, err, () => partTooLarge(CHUNK_RULES.maxChunkSize), this.logger);
     } finally {
       await spool?.remove();
+      if (slot) this.spoolSlots.give(me.id);
     }
   }
 

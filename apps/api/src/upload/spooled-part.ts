@@ -35,3 +35,36 @@ export async function spoolPart(
   }
   return { read: () => createReadStream(path), remove };
 }
+
+/**
+ * Bounds how many parts are kept on disk at once, per account and in all (each up to the largest
+ * chunk_size): a client that sends the file before its fields costs the api's disk until they
+ * arrive, so a few such uploads at a time are taken, and the rest are asked to wait (429).
+ */
+export class SpoolSlots {
+  private readonly byAccount = new Map<number, number>();
+  private total = 0;
+
+  constructor(
+    readonly perAccount: number,
+    readonly overall: number,
+  ) {}
+
+  /** Takes a slot for `accountId`; false when its share or the whole is in use. */
+  take(accountId: number): boolean {
+    const mine = this.byAccount.get(accountId) ?? 0;
+    if (mine >= this.perAccount || this.total >= this.overall) return false;
+    this.byAccount.set(accountId, mine + 1);
+    this.total++;
+    return true;
+  }
+
+  /** Gives back a slot {@link take} gave `accountId`. */
+  give(accountId: number): void {
+    const mine = this.byAccount.get(accountId) ?? 0;
+    if (mine <= 0) return;
+    if (mine === 1) this.byAccount.delete(accountId);
+    else this.byAccount.set(accountId, mine - 1);
+    this.total--;
+  }
+}
