@@ -104,7 +104,7 @@ const DELETED_MEMORY_MS = FEED_CACHE_TTL_MS + 2000;
 const LAST_IDS_MAX = 20_000;
 const LAST_IDS_TTL_MS = 60_000;
 
-/** After a follow (or a rename), its pages are dropped again this much later (a rebuild racing the write). */
+/** After a follow, a publish or a rename, its pages are dropped again this much later (a rebuild racing the write). */
 const SECOND_DROP_MS = 500;
 
 /**
