@@ -167,6 +167,18 @@ describe.each(PROFILES)('#16 rename and updateProfile are rate limited (%s)', (p
     expectError(res, 429, 'RATE_LIMITED');
     expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   });
+
+  // Last: its failures leave this address refused for logins for the rest of the minute.
+  it('login, with the defaults: ten wrong passwords for one name from one address are 401s, the 11th is a 429 (SPEC §3.1: 10/min)', async () => {
+    await t.http.post('/account/register').send({ username: 'tenfails', password: PW }).expect(200);
+    for (let i = 0; i < 10; i++) {
+      const res = await t.http.post('/account/login').send({ username: 'tenfails', password: `wrong-${i}` });
+      expectError(res, 401, 'UNAUTHENTICATED', 'invalid username or password');
+    }
+    const eleventh = await t.http.post('/account/login').send({ username: 'tenfails', password: 'wrong-x' });
+    expectError(eleventh, 429, 'RATE_LIMITED');
+    expect(Number(eleventh.headers['retry-after'])).toBeGreaterThan(0);
+  });
 });
 
 describe.each(PROFILES)('SPEC §3: a 400 never counts against a limit (%s)', (profile) => {

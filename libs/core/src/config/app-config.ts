@@ -31,7 +31,7 @@ export type RateLimitName =
 export const DEFAULT_RATE_LIMITS: Record<RateLimitName, RateLimitRule | null> = {
   register: { limit: 5, windowSeconds: 3600 },
   login: { limit: 10, windowSeconds: 60 },
-  loginUser: { limit: 5, windowSeconds: 60 },
+  loginUser: { limit: 10, windowSeconds: 60 },
   refresh: { limit: 30, windowSeconds: 60 },
   like: { limit: 30, windowSeconds: 60 },
   comment: { limit: 10, windowSeconds: 60 },
