@@ -3,7 +3,8 @@
  * also under /api) and "request logging" (a console line per request; tokens in logs).
  */
 import request from 'supertest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricsServer } from '../../apps/api/src/metrics/metrics-server';
 import { startApp, TestApp } from '../helpers/test-app';
@@ -124,13 +125,9 @@ describe.each(PROFILES)('#10 metrics only on METRICS_PORT (%s)', (profile) => {
 describe('request logging: pino JSON lines, tokens redacted', () => {
   it('one JSON line per request at info, with the request id and status, and no token anywhere', async () => {
     const secret = 'eyJhbGciOiJIUzI1NiJ9.eyJzZWNyZXQiOjF9.c2VjcmV0LXNpZ25hdHVyZQ';
+    const dataDir = mkdtempSync(join(tmpdir(), 'fsv-logs-'));
     const api = await spawnApiProcess(
-      {
-        NODE_ENV: 'production',
-        JWT_SECRET: 'x'.repeat(40),
-        LOG_LEVEL: 'info',
-        DATA_DIR: `/tmp/fsv-logs-${process.pid}-${Date.now()}`,
-      },
+      { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), LOG_LEVEL: 'info', DATA_DIR: dataDir },
       {},
     );
     try {
@@ -147,6 +144,7 @@ describe('request logging: pino JSON lines, tokens redacted', () => {
       await sleep(300);
     } finally {
       await api.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     }
     const lines = api
       .output()
