@@ -332,9 +332,17 @@ describe.each(PROFILES)('notifications (%s)', (profile) => {
       const text = await t.http
         .post('/notification/markRead')
         .set('Authorization', owner.auth)
+        .set('Origin', 'https://elsewhere.example')
+        .set('Content-Type', 'text/plain')
+        .send('{"id":1}');
+      expectError(text, 415, 'UNSUPPORTED_MEDIA_TYPE');
+      // Without an Origin (not a browser), text/plain is read as JSON: this one is not JSON.
+      const notJson = await t.http
+        .post('/notification/markRead')
+        .set('Authorization', owner.auth)
         .set('Content-Type', 'text/plain')
         .send('id=1');
-      expectError(text, 415, 'UNSUPPORTED_MEDIA_TYPE');
+      expectError(notJson, 400, 'VALIDATION_FAILED', 'malformed JSON body');
     });
   });
 

@@ -267,6 +267,52 @@ describe.each(PROFILES)('#5 JSON only: other content types are a 415 (%s)', (pro
     const rows = await t.sql<{ n: number | string }>('SELECT COUNT(*) AS n FROM accounts');
     expect(Number(rows[0].n)).toBe(0);
   });
+
+  it('text/plain without an Origin (fetch with a string body and no content type) is read as JSON; form-encoded never is', async () => {
+    const base = await listen(t);
+    const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+      fetch(`${base}${path}`, { method: 'POST', body, headers });
+    const register = await post(
+      '/account/register',
+      JSON.stringify({ username: 'plainfetch', password: 'secret123' }),
+    );
+    expect(register.status).toBe(200);
+    expect(register.headers.get('content-type')).toMatch(/^application\/json/);
+    const login = await post(
+      '/account/login',
+      JSON.stringify({ username: 'plainfetch', password: 'secret123' }),
+    );
+    expect(login.status).toBe(200);
+    const { token } = (await login.json()) as { token: string };
+    const published = await post(
+      '/video/publish',
+      JSON.stringify({
+        title: 'sent as text',
+        play_url: 'https://cdn.example/v.mp4',
+        cover_url: 'https://cdn.example/c.jpg',
+      }),
+      { authorization: `Bearer ${token}`, 'content-type': 'text/plain; charset=utf-8' },
+    );
+    expect(published.status).toBe(200);
+    expect(((await published.json()) as { title: string }).title).toBe('sent as text');
+    // The same with an Origin (a page in a browser, any site), and form-encoded without one: 415.
+    const fromPage = await post(
+      '/account/login',
+      JSON.stringify({ username: 'plainfetch', password: 'secret123' }),
+      {
+        origin: 'https://evil.example',
+      },
+    );
+    expect(fromPage.status).toBe(415);
+    expect(((await fromPage.json()) as { code: string }).code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const form = await post('/account/login', 'username=plainfetch&password=secret123', {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    expect(form.status).toBe(415);
+    // Not JSON: the 400 of a malformed JSON body.
+    const bad = await post('/account/login', 'username=plainfetch');
+    expect(bad.status).toBe(400);
+  });
 });
 
 describe.each(PROFILES)('#12 framework errors answer SPEC §1 bodies (%s)', (profile) => {

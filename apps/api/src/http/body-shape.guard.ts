@@ -2,8 +2,7 @@ import { CanActivate, ExecutionContext, Injectable, Type } from '@nestjs/common'
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import type { FastifyRequest } from 'fastify';
-import { DomainError, ErrorCode } from '@app/core';
-import { isJsonContentType } from './json-body';
+import { isJsonBody, unsupportedType } from './json-body';
 import { AppValidationPipe } from './validation.pipe';
 
 /** The `@Body()` DTO class of a handler, if it has one. */
@@ -42,12 +41,7 @@ export class BodyShapeGuard implements CanActivate {
     const req = ctx.switchToHttp().getRequest<FastifyRequest>();
     const h = req.headers;
     const sentBody = h['transfer-encoding'] !== undefined || Number(h['content-length'] ?? 0) > 0;
-    if (sentBody && !isJsonContentType(h['content-type'])) {
-      throw new DomainError(
-        ErrorCode.UnsupportedMediaType,
-        'unsupported content type; send application/json',
-      );
-    }
+    if (sentBody && !isJsonBody(h)) throw unsupportedType();
     req.body = await this.pipe.transform(req.body, { type: 'body', metatype, data: undefined });
     return true;
   }

@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
-import { validationError } from '@app/core';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { DomainError, ErrorCode, validationError } from '@app/core';
 
 /** SPEC §1: the largest JSON body (the largest real one, a publish, is about 12 KiB). */
 export const JSON_BODY_LIMIT = 64 * 1024;
@@ -59,37 +60,70 @@ export function mayPoisonPrototype(text: string): boolean {
 }
 
 /**
- * JSON is the only body the API parses (SPEC §1): Fastify's own parsers (text/plain too) and
- * Nest's form parser are not installed, so any other content type is a 415 (multipart is added
- * back by the upload routes). JSON bodies are capped at {@link JSON_BODY_LIMIT} (413), checked
- * for depth and width (400), and parsed with Fastify's prototype-poisoning protection. An empty
- * body is `{}`, with or without a content type.
+ * JSON is the only body the API parses (SPEC §1): Fastify's own parsers and Nest's form parser are
+ * not installed, so any other content type is a 415 (multipart is added back by the upload
+ * routes). `text/plain` is read as JSON too when the request has no `Origin` header
+ * ({@link isJsonBody}): that is what `fetch` sends for a string body without a content type, and a
+ * browser, the one client a foreign page can make send `text/plain` without a CORS preflight,
+ * always names the page's origin on a cross-origin POST. JSON bodies are capped at
+ * {@link JSON_BODY_LIMIT} (413), checked for depth and width (400), and parsed with Fastify's
+ * prototype-poisoning protection. An empty body is `{}`, with or without a content type.
  */
 export function registerJsonParser(fastify: FastifyInstance): void {
   fastify.removeAllContentTypeParsers();
   const parse = fastify.getDefaultJsonParser('error', 'error');
+  const parseJson = (req: FastifyRequest, body: string | Buffer, done: ContentTypeParserDone): void => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    // An empty body is `{}` (SPEC §8.4 allows one on markRead; a route that needs a field
+    // still answers its 400 naming that field).
+    if (text.trim() === '') {
+      done(null, {});
+      return;
+    }
+    const problem = jsonShapeProblem(text);
+    if (problem !== null) {
+      done(validationError(problem), undefined);
+      return;
+    }
+    void parse(req, text, (err, value) => {
+      // Valid JSON refused for a `__proto__` or `constructor.prototype` key: say so, not "malformed".
+      done(err && mayPoisonPrototype(text) && isJson(text) ? forbiddenKey() : err, value);
+    });
+  };
   fastify.addContentTypeParser(
     'application/json',
     { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT },
+    parseJson,
+  );
+  fastify.addContentTypeParser(
+    'text/plain',
+    { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT },
     (req, body, done) => {
-      const text = typeof body === 'string' ? body : body.toString('utf8');
-      // An empty body is `{}` (SPEC §8.4 allows one on markRead; a route that needs a field
-      // still answers its 400 naming that field).
-      if (text.trim() === '') {
-        done(null, {});
-        return;
-      }
-      const problem = jsonShapeProblem(text);
-      if (problem !== null) {
-        done(validationError(problem), undefined);
-        return;
-      }
-      void parse(req, text, (err, value) => {
-        // Valid JSON refused for a `__proto__` or `constructor.prototype` key: say so, not "malformed".
-        done(err && mayPoisonPrototype(text) && isJson(text) ? forbiddenKey() : err, value);
-      });
+      if (isJsonBody(req.headers)) parseJson(req, body, done);
+      else done(unsupportedType(), undefined);
     },
   );
+}
+
+type ContentTypeParserDone = (err: Error | null, body?: unknown) => void;
+
+/** The 415 of a body the API does not read (SPEC §1). */
+export function unsupportedType(): DomainError {
+  return new DomainError(ErrorCode.UnsupportedMediaType, 'unsupported content type; send application/json');
+}
+
+/**
+ * Whether a request's body is read as JSON: `application/json`, or `text/plain` without an
+ * `Origin` header (not a browser's cross-site form or fetch; see {@link registerJsonParser}).
+ */
+export function isJsonBody(headers: IncomingHttpHeaders): boolean {
+  const type = mediaType(headers['content-type']);
+  return type === 'application/json' || (type === 'text/plain' && headers.origin === undefined);
+}
+
+/** A content type's media type, lower-cased, without parameters ('' when absent). */
+function mediaType(header: string | undefined): string {
+  return header === undefined ? '' : header.split(';', 1)[0].trim().toLowerCase();
 }
 
 function isJson(text: string): boolean {
@@ -108,7 +142,11 @@ function forbiddenKey(): Error {
 
 /** `application/json`, with or without parameters (`; charset=utf-8`). */
 export function isJsonContentType(header: string | undefined): boolean {
-  if (header === undefined) return false;
-  const type = header.split(';', 1)[0].trim().toLowerCase();
-  return type === 'application/json';
+  return mediaType(header) === 'application/json';
+}
+
+/** A body given a JSON request's deadline: `application/json` or `text/plain` ({@link isJsonBody}). */
+export function hasJsonDeadline(header: string | undefined): boolean {
+  const type = mediaType(header);
+  return type === 'application/json' || type === 'text/plain';
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BlockList, isIP, type Socket } from 'node:net';
 import type { Server } from 'node:http';
 import type { HttpLimits } from '@app/core';
-import { isJsonContentType } from './json-body';
+import { hasJsonDeadline } from './json-body';
 
 /** Route config key: a route's own body deadline in ms (else one of {@link HttpLimits}'s). */
 export const BODY_TIMEOUT = 'bodyTimeoutMs';
@@ -36,7 +36,7 @@ export function registerBodyDeadline(fastify: FastifyInstance, limits: HttpLimit
     const ms =
       typeof own === 'number'
         ? own
-        : isJsonContentType(req.headers['content-type'])
+        : hasJsonDeadline(req.headers['content-type'])
           ? limits.requestTimeoutMs
           : limits.uploadTimeoutMs;
     const timer = setTimeout(() => timedOut(reply), ms);
