@@ -1,19 +1,18 @@
 import type Redis from 'ioredis';
-import { FeedRepository, FeedService, LatestIndex, TagIndex, Timelines, type VideoRow } from '@app/feed';
+import {
+  FeedRepository,
+  FeedService,
+  itemJson,
+  LatestIndex,
+  TagIndex,
+  Timelines,
+  type PageRow,
+} from '@app/feed';
 import { AuthorIndex, encodeTags, LikesCountIndex } from '@app/video';
 import type { TestApp } from '../helpers/test-app';
 
-/** The fields a feed item shows, as numbers and strings (the SQL row and the cached item agree on these). */
-export const shownRows = (rows: VideoRow[]) =>
-  rows.map((r) => ({
-    id: Number(r.id),
-    author_id: Number(r.author_id),
-    username: r.username,
-    title: r.title,
-    create_time: Number(r.create_time),
-    likes_count: Number(r.likes_count),
-    comments_count: Number(r.comments_count),
-  }));
+/** The feed items rows show, every field (a SQL row and one made from a cached entry agree on all of them). */
+export const shownRows = (rows: PageRow[]): unknown[] => rows.map((r) => JSON.parse(itemJson(r)) as unknown);
 
 /** Waits (up to 3 s) until a Redis key exists, e.g. an index a read started building off its path. */
 export async function waitForKey(redis: Redis, k: string): Promise<void> {
@@ -208,7 +207,7 @@ export async function walkFollowingAgainstSql(
   limit: number,
 ): Promise<{ pages: number; answered: number; walked: number[] }> {
   const [repo, timelines, feed] = [t.app.get(FeedRepository), t.app.get(Timelines), t.app.get(FeedService)];
-  const ids = (rows: VideoRow[]): number[] => rows.map((r) => Number(r.id));
+  const ids = (rows: PageRow[]): number[] => rows.map((r) => Number(r.id));
   const walked: number[] = [];
   let latestTime = 0;
   let idBefore = 0;
@@ -242,7 +241,7 @@ export function timelinePageChecked(
   limit = 8,
 ): () => Promise<number[] | undefined> {
   const [repo, timelines] = [t.app.get(FeedRepository), t.app.get(Timelines)];
-  const ids = (rows: VideoRow[]): number[] => rows.map((r) => Number(r.id));
+  const ids = (rows: PageRow[]): number[] => rows.map((r) => Number(r.id));
   return async () => {
     const rows = await timelines.page(viewerId, limit, cursor.latestTime, cursor.idBefore);
     if (rows !== undefined)

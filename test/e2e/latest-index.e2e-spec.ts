@@ -9,7 +9,7 @@ import {
   BIG_SET,
   SET_GRACE_MS,
 } from '@app/cache';
-import { FeedRepository, FeedService, LatestIndex, timelineMember as member, type VideoRow } from '@app/feed';
+import { FeedRepository, FeedService, LatestIndex, timelineMember as member, type PageRow } from '@app/feed';
 import { startApp, TestApp } from '../helpers/test-app';
 import { PROFILES, redisClient } from '../helpers/test-env';
 import {
@@ -28,7 +28,7 @@ const CAP = 40;
 
 jest.setTimeout(60_000);
 
-const ids = (rows: VideoRow[]): number[] => rows.map((r) => Number(r.id));
+const ids = (rows: PageRow[]): number[] => rows.map((r) => Number(r.id));
 
 /**
  * The latest index in Redis (libs/feed/src/latest-index.ts): every listLatest page it answers

@@ -173,7 +173,7 @@ describe.each(PROFILES)('is_liked looked up ahead of the page (%s)', (profile) =
       // Each time the items' entries (one MGET) answer.
       const { lookups, askedWhenAnswered, reset, restore } = watchLookups(
         t.app.get(VideoDetailCache),
-        'getMany',
+        'entries',
       );
       try {
         // A new cursor each time: no ids known for it from an earlier read.
@@ -233,7 +233,7 @@ describe.each(PROFILES)('is_liked looked up ahead of the page (%s)', (profile) =
         await warm(t); // a deeper page is read from it
         const { lookups, askedWhenAnswered, reset, restore } = watchLookups(
           t.app.get(VideoDetailCache),
-          'getMany',
+          'entries',
         );
         try {
           // A new cursor each time: no ids known for it from an earlier read.

@@ -8,7 +8,7 @@ import {
   Timelines,
   TIMELINE_PART,
   writePart,
-  type VideoRow,
+  type PageRow,
 } from '@app/feed';
 import { startApp, TestApp } from '../helpers/test-app';
 import { PROFILES, redisClient } from '../helpers/test-env';
@@ -30,7 +30,7 @@ const TL_CAP = 10;
 
 jest.setTimeout(120_000);
 
-const ids = (rows: VideoRow[]): number[] => rows.map((r) => Number(r.id));
+const ids = (rows: PageRow[]): number[] => rows.map((r) => Number(r.id));
 
 /**
  * Deep parts of the following timelines (libs/feed/src/timeline-parts.ts): pages past a timeline,

@@ -6,7 +6,7 @@ import {
   GuardedIndexKeys,
   pushGuardedEntry,
 } from '@app/cache';
-import { FeedRepository, FeedService, Timelines, timelineMember, type VideoRow } from '@app/feed';
+import { FeedRepository, FeedService, Timelines, timelineMember, type PageRow } from '@app/feed';
 import { AuthorIndex } from '@app/video';
 import { startApp, TestApp } from '../helpers/test-app';
 import { PROFILES, REDIS_URL, redisClient } from '../helpers/test-env';
@@ -30,7 +30,7 @@ const MAX_FOLLOWERS = 2;
 
 jest.setTimeout(60_000);
 
-const ids = (rows: VideoRow[]): number[] => rows.map((r) => Number(r.id));
+const ids = (rows: PageRow[]): number[] => rows.map((r) => Number(r.id));
 
 const publish = async (t: TestApp, token: string, title: string): Promise<number> => {
   const res = await t.http

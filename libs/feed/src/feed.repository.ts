@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Database, placeholders } from '@app/core';
-import { VideoRow } from './feed.types';
+import type { PageRow, VideoRow } from './feed.types';
 
 const COLS =
   'v.id, v.author_id, v.username, v.title, v.description, v.play_url, v.cover_url, v.create_time, v.likes_count, v.comments_count, v.tags';
@@ -152,8 +152,8 @@ export class FeedRepository {
     idBefore: number,
     primary = false,
     rowsOf: RowsOf = (ids, p) => this.inOrder(ids, p),
-  ): Promise<VideoRow[]> {
-    return this.pull<VideoRow>(accountId, take, latestTime, idBefore, primary, COLS, (keys) =>
+  ): Promise<PageRow[]> {
+    return this.pull<PageRow>(accountId, take, latestTime, idBefore, primary, COLS, (keys) =>
       rowsOf(
         keys.map((k) => Number(k.id)),
         primary,
@@ -251,7 +251,7 @@ export class FeedRepository {
     idBefore: number,
     primary = false,
     rowsOf: RowsOf = (ids, p) => this.inOrder(ids, p),
-  ): Promise<VideoRow[]> {
+  ): Promise<PageRow[]> {
     const keys = await this.byAuthorsKeys(authors, take, latestTime, idBefore, primary);
     return rowsOf(
       keys.map((k) => Number(k.id)),
@@ -292,7 +292,7 @@ export class FeedRepository {
  * The rows of ids a query found, in their order: by primary key ({@link FeedRepository.inOrder}),
  * or, from the feed service, from the videos' cached `getDetail` entries.
  */
-export type RowsOf = (ids: number[], primary: boolean) => Promise<VideoRow[]>;
+export type RowsOf = (ids: number[], primary: boolean) => Promise<PageRow[]>;
 
 /** A video's id and `create_time` as a query returns them. */
 interface TimeKeyRow {

@@ -30,10 +30,10 @@ import {
   PopularityQuery,
   TimeCursorQuery,
   TimePage,
-  toFeedItem,
-  VideoRow,
-  viewRow,
+  entryRow,
+  PageRow,
 } from './feed.types';
+import { likesCountPageOf, timePageOf } from './page-json';
 
 /**
  * The ids of a serialised page's items, without parsing it: every item is written by
@@ -232,11 +232,11 @@ export class FeedService implements OnModuleInit {
     if (local !== undefined) return local;
     if (q.latestTime > 0) {
       const rows = await this.latestFromIndex(q, onIds);
-      if (rows !== undefined) return cachedPage(this.timePage(rows, q));
+      if (rows !== undefined) return timePageOf(rows, q);
     }
     const raw = await this.freshCached(key, () =>
       this.cache.getOrLoadRaw(key, { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_latest' }, async () =>
-        packPage(Date.now(), JSON.stringify(this.timePage(await this.latestRows(q), q))),
+        packPage(Date.now(), timePageOf(await this.latestRows(q), q).json),
       ),
     );
     const { builtAt, json } = unpackPage(raw);
@@ -262,12 +262,12 @@ export class FeedService implements OnModuleInit {
   }
 
   /** The page's rows (and one more) from the latest index when it can answer, else the SQL query. */
-  async latestRows(q: TimeCursorQuery): Promise<VideoRow[]> {
+  async latestRows(q: TimeCursorQuery): Promise<PageRow[]> {
     return (await this.latestFromIndex(q)) ?? (await this.repo.latest(q.limit + 1, q.latestTime, q.idBefore));
   }
 
   /** The page's rows from the latest index, the items from their `getDetail` entries; undefined = ask SQL. */
-  private async latestFromIndex(q: TimeCursorQuery, onIds?: IdsSeen): Promise<VideoRow[] | undefined> {
+  private async latestFromIndex(q: TimeCursorQuery, onIds?: IdsSeen): Promise<PageRow[] | undefined> {
     const ids = await this.latestIndex.ids(q.limit + 1, q.latestTime, q.idBefore);
     return this.indexRows(ids, (gone) => this.latestIndex.remove(gone), onIds);
   }
@@ -275,21 +275,21 @@ export class FeedService implements OnModuleInit {
   /**
    * An index page's rows: the items from their cached entries (`getDetail`'s, one MGET; misses
    * loaded together). An id whose video is gone is removed from the index by `removeGone` and
-   * that page is left to SQL ({@link VideoDetailCache.pageOf}, which tells `onIds` the ids first).
+   * that page is left to SQL ({@link VideoDetailCache.pageEntriesOf}, which tells `onIds` the ids first).
    */
   private async indexRows(
     ids: number[] | undefined,
     removeGone: (ids: number[]) => Promise<void>,
     onIds?: IdsSeen,
-  ): Promise<VideoRow[] | undefined> {
+  ): Promise<PageRow[] | undefined> {
     if (ids === undefined) return undefined;
-    const views = await this.items.pageOf(
+    const entries = await this.items.pageEntriesOf(
       ids,
       (missing, primary) => this.videos.viewsByIds(missing, primary),
       removeGone,
       onIds,
     );
-    return views?.map(viewRow);
+    return entries?.map(entryRow);
   }
 
   /**
@@ -329,7 +329,7 @@ export class FeedService implements OnModuleInit {
   private async followingPage(q: TimeCursorQuery, viewerId: number, onIds?: IdsSeen): Promise<CachedPage> {
     if (q.latestTime > 0) {
       const rows = await this.timelines.page(viewerId, q.limit + 1, q.latestTime, q.idBefore, onIds);
-      if (rows !== undefined) return cachedPage(this.timePage(rows, q));
+      if (rows !== undefined) return timePageOf(rows, q);
     }
     const json = await this.followingRaw(q, viewerId);
     return { json, ids: pageIds(json) };
@@ -352,13 +352,13 @@ export class FeedService implements OnModuleInit {
           q.latestTime > 0
             ? await this.repo.following(viewerId, take, q.latestTime, q.idBefore, false, this.detailRows)
             : await this.followingRows(viewerId, q);
-        return JSON.stringify(this.timePage(rows, q));
+        return timePageOf(rows, q).json;
       }),
     );
   }
 
   /** The page's rows (and one more) from the viewer's timeline when it can answer, else the SQL pull. */
-  async followingRows(viewerId: number, q: TimeCursorQuery): Promise<VideoRow[]> {
+  async followingRows(viewerId: number, q: TimeCursorQuery): Promise<PageRow[]> {
     const take = q.limit + 1;
     return (
       (await this.timelines.page(viewerId, take, q.latestTime, q.idBefore)) ??
@@ -388,12 +388,12 @@ export class FeedService implements OnModuleInit {
     if (tag === '') throw fieldError('tag_name', 'must name a tag');
     return this.shared.get(`tag:${tag}:${q.limit}:${q.latestTime}:${q.idBefore}`, async () => {
       const rows = tag === null ? [] : await this.tagRows(tag, q, onIds);
-      return cachedPage(this.timePage(rows, q));
+      return timePageOf(rows, q);
     });
   }
 
   /** The page's rows (and one more) from the tag's index when it can answer, else the SQL query. */
-  async tagRows(tag: string, q: TimeCursorQuery, onIds?: IdsSeen): Promise<VideoRow[]> {
+  async tagRows(tag: string, q: TimeCursorQuery, onIds?: IdsSeen): Promise<PageRow[]> {
     const take = q.limit + 1;
     const ids = await this.tagIndex.ids(tag, take, q.latestTime, q.idBefore);
     return (
@@ -450,15 +450,7 @@ export class FeedService implements OnModuleInit {
     const rows =
       (await this.likesCountFromIndex(q.limit + 1, cursor, onIds)) ??
       (await this.repo.likesCount(q.limit + 1, cursor));
-    const items = rows.slice(0, q.limit).map(toFeedItem);
-    const last = items[items.length - 1];
-    const body: LikesCountPage = {
-      video_list: items,
-      next_likes_count_before: last ? last.likes_count : (cursor?.likes ?? 0),
-      next_id_before: last ? last.id : (cursor?.id ?? 0),
-      has_more: rows.length > q.limit,
-    };
-    return cachedPage(body);
+    return likesCountPageOf(rows, q.limit, cursor);
   }
 
   /**
@@ -471,7 +463,7 @@ export class FeedService implements OnModuleInit {
     take: number,
     cursor: { likes: number; id: number } | undefined,
     onIds?: IdsSeen,
-  ): Promise<VideoRow[] | undefined> {
+  ): Promise<PageRow[] | undefined> {
     const entries = await this.likesIndex.page(take, cursor && { count: cursor.likes, id: cursor.id });
     if (entries === undefined) return undefined;
     const rows = await this.indexRows(
@@ -560,16 +552,5 @@ export class FeedService implements OnModuleInit {
 
   private async likedAmong(viewerId: number, ids: readonly number[]): Promise<Set<number>> {
     return (await this.likedSets.likedAmong(viewerId, ids)) ?? (await this.repo.likedAmong(viewerId, ids));
-  }
-
-  private timePage(rows: VideoRow[], q: TimeCursorQuery): TimePage {
-    const items = rows.slice(0, q.limit).map(toFeedItem);
-    const last = rows[Math.min(rows.length, q.limit) - 1];
-    return {
-      video_list: items,
-      next_time: last ? Number(last.create_time) : q.latestTime,
-      next_id_before: last ? Number(last.id) : q.idBefore,
-      has_more: rows.length > q.limit,
-    };
   }
 }

@@ -21,7 +21,7 @@ import { AuthorIndex, VideoDetailCache, VideoRepository } from '@app/video';
 import { FeedRepository, RowsOf } from './feed.repository';
 import { mergeFollowed } from './following-merge';
 import { dropParts, PART_KEY_LIMIT, readParts, writePart } from './timeline-parts';
-import { VideoRow, viewRow } from './feed.types';
+import { entryRow, PageRow } from './feed.types';
 
 /**
  * A query's ids as rows from the videos' `getDetail` entries (one MGET, misses loaded together by
@@ -34,17 +34,17 @@ export function rowsFromDetails(
 ): RowsOf {
   return async (ids, primary) => {
     if (primary || ids.length === 0) return repo.inOrder(ids, primary);
-    const views = await items.pageOf(
+    const entries = await items.pageEntriesOf(
       ids,
       (missing, p) => videos.viewsByIds(missing, p),
       () => Promise.resolve(),
     );
-    return views?.map(viewRow) ?? repo.inOrder(ids);
+    return entries?.map(entryRow) ?? repo.inOrder(ids);
   };
 }
 
 /**
- * Told the ids of a page's items before they are read (`VideoDetailCache.pageOf`): the feed sends
+ * Told the ids of a page's items before they are read (`VideoDetailCache.pageEntriesOf`): the feed sends
  * the viewer's liked lookup for them in the same Redis batch.
  */
 export type IdsSeen = (ids: readonly number[]) => void;
@@ -153,7 +153,7 @@ export class Timelines implements OnModuleDestroy {
     latestTime: number,
     idBefore: number,
     onIds?: IdsSeen,
-  ): Promise<VideoRow[] | undefined> {
+  ): Promise<PageRow[] | undefined> {
     if (!this.enabled || this.dirty.has(viewerId)) return undefined;
     return (
       (await this.fromTimeline(viewerId, take, latestTime, idBefore, onIds)) ??
@@ -176,7 +176,7 @@ export class Timelines implements OnModuleDestroy {
     latestTime: number,
     idBefore: number,
     onIds?: IdsSeen,
-  ): Promise<VideoRow[] | undefined> {
+  ): Promise<PageRow[] | undefined> {
     if (this.deepMax === 0 || latestTime <= 0 || latestTime > Date.now() - TIMELINE_PART_SETTLE_MS) {
       return undefined;
     }
@@ -201,14 +201,14 @@ export class Timelines implements OnModuleDestroy {
       );
       entries = loaded.slice(0, take);
     }
-    const views = await this.items.pageOf(
+    const found = await this.items.pageEntriesOf(
       entries.map((e) => e.id),
       (missing, primary) => this.videos.viewsByIds(missing, primary),
       () => dropParts(this.store, viewerId, parts),
       onIds,
     );
-    // A deleted video: its parts dropped (pageOf asked the primary first), this page from SQL.
-    return views?.map(viewRow);
+    // A deleted video: its parts dropped (pageEntriesOf asked the primary first), this page from SQL.
+    return found?.map(entryRow);
   }
 
   private async fromTimeline(
@@ -217,7 +217,7 @@ export class Timelines implements OnModuleDestroy {
     latestTime: number,
     idBefore: number,
     onIds?: IdsSeen,
-  ): Promise<VideoRow[] | undefined> {
+  ): Promise<PageRow[] | undefined> {
     if (this.versionBumpOwed) return undefined;
     const hint = this.floorHints.get(String(viewerId));
     if (latestTime > 0 && hint !== undefined && latestTime < hint) return undefined;
@@ -240,11 +240,11 @@ export class Timelines implements OnModuleDestroy {
     idBefore: number,
     read: Extract<IndexRead, { kind: 'ok' }>,
     onIds?: IdsSeen,
-  ): Promise<VideoRow[] | undefined> {
+  ): Promise<PageRow[] | undefined> {
     const ids = read.entries.map((e) => e.id);
     const big = read.extra.split(',').filter(Boolean).map(Number);
-    const [views, bigRows] = await Promise.all([
-      this.items.pageOf(
+    const [found, bigRows] = await Promise.all([
+      this.items.pageEntriesOf(
         ids,
         (missing, primary) => this.videos.viewsByIds(missing, primary),
         (gone) => this.removeGone(viewerId, gone),
@@ -254,9 +254,9 @@ export class Timelines implements OnModuleDestroy {
         ? this.repo.byAuthors(big, take, latestTime, idBefore, false, this.rowsOf)
         : Promise.resolve([]),
     ]);
-    // A deleted video: out of the timeline (pageOf asked the primary first), this page from SQL.
-    if (views === undefined) return undefined;
-    const byId = new Map<number, VideoRow>(views.map((v) => [v.id, viewRow(v)]));
+    // A deleted video: out of the timeline (pageEntriesOf asked the primary first), this page from SQL.
+    if (found === undefined) return undefined;
+    const byId = new Map<number, PageRow>(found.map((e) => entryRow(e)).map((r) => [Number(r.id), r]));
     for (const r of bigRows) byId.set(Number(r.id), r);
     const merged = [...byId.values()]
       .map((r) => ({ row: r, key: { id: Number(r.id), time: Number(r.create_time) } }))
@@ -284,7 +284,7 @@ export class Timelines implements OnModuleDestroy {
     latestTime: number,
     idBefore: number,
     onIds?: IdsSeen,
-  ): Promise<VideoRow[] | undefined> {
+  ): Promise<PageRow[] | undefined> {
     if (this.mergeMax === 0 || !this.authors.timeEnabled) return undefined;
     if (this.noMerge.get(String(viewerId)) !== undefined) return undefined;
     const merge = () =>
@@ -309,7 +309,7 @@ export class Timelines implements OnModuleDestroy {
     if (merged?.kind === 'miss') this.authors.buildTime(merged.authors);
     if (merged?.kind !== 'ok') return undefined;
     const authorOf = new Map(merged.entries.map((e) => [e.id, e.authorId]));
-    const views = await this.items.pageOf(
+    const found = await this.items.pageEntriesOf(
       merged.entries.map((e) => e.id),
       (missing, primary) => this.videos.viewsByIds(missing, primary),
       async (gone) => {
@@ -317,8 +317,8 @@ export class Timelines implements OnModuleDestroy {
       },
       onIds,
     );
-    // A deleted video: out of its author's indexes (pageOf asked the primary first), this page from SQL.
-    return views?.map(viewRow);
+    // A deleted video: out of its author's indexes (pageEntriesOf asked the primary first), this page from SQL.
+    return found?.map(entryRow);
   }
 
   private async removeGone(viewerId: number, gone: number[]): Promise<void> {

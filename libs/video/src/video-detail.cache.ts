@@ -30,6 +30,15 @@ interface RefillMark {
 const isRefillMark = (v: VideoView | RefillMark | null): v is RefillMark => v !== null && 'refill' in v;
 
 /**
+ * An entry that is `JSON.stringify` of a video's view with its tags (every entry this build
+ * writes for a video): it starts with the id, and a string value cannot hold the unescaped
+ * `"tags":[`, so only the field itself matches. Not a refill mark, not `null`.
+ */
+export function isViewText(raw: string): boolean {
+  return raw.startsWith('{"id":') && raw.includes('"tags":[');
+}
+
+/**
  * A change of the videos `ids`: their `getDetail` entries are deleted (with read replicas, marked
  * "refill from the primary" for the replica window, so no replica's older row is cached) and their
  * change stamps renewed, in one step per key ({@link CacheStore.markChanged}, which also sets what
@@ -93,9 +102,7 @@ export class VideoDetailCache implements OnModuleDestroy {
   async getText(id: number, load: () => Promise<VideoView | null>): Promise<string | VideoView | null> {
     const raw = await this.getRaw(id, load);
     if (raw === undefined) return this.db.reads.onPrimary(load);
-    // Written by JSON.stringify(view): it starts with the id, and a string value cannot hold the
-    // unescaped `"tags":[`, so only the field itself matches.
-    if (raw.startsWith('{"id":') && raw.includes('"tags":[')) return raw;
+    if (isViewText(raw)) return raw;
     const view = JSON.parse(raw) as VideoView | RefillMark | null;
     if (isRefillMark(view)) return this.refill(id, raw, load);
     return view === null || view.tags ? view : { ...view, tags: [] };
@@ -128,7 +135,21 @@ export class VideoDetailCache implements OnModuleDestroy {
     ids: number[],
     load: (ids: number[], primary: boolean) => Promise<VideoView[]>,
   ): Promise<Map<number, VideoView | null>> {
+    const entries = await this.entries(ids, load);
     const out = new Map<number, VideoView | null>();
+    for (const [id, e] of entries) out.set(id, typeof e === 'string' ? (JSON.parse(e) as VideoView) : e);
+    return out;
+  }
+
+  /**
+   * As {@link getMany}, but a hit that is a video's view with its tags (the usual one) comes back
+   * as the text it was cached as, unparsed ({@link isViewText}).
+   */
+  private async entries(
+    ids: number[],
+    load: (ids: number[], primary: boolean) => Promise<VideoView[]>,
+  ): Promise<Map<number, string | VideoView | null>> {
+    const out = new Map<number, string | VideoView | null>();
     if (ids.length === 0) return out;
     const raw = await this.store.mget(ids.map((id) => CacheKeys.videoDetail(id)));
     const misses: number[] = [];
@@ -140,6 +161,7 @@ export class VideoDetailCache implements OnModuleDestroy {
       const value = raw[i];
       if (this.dirty.has(id)) return uncached.push(id);
       if (value === null || value === undefined) return misses.push(id);
+      if (isViewText(value)) return out.set(id, value);
       const parsed = JSON.parse(value) as VideoView | RefillMark | null;
       if (isRefillMark(parsed)) {
         seen.set(id, value);
@@ -182,22 +204,25 @@ export class VideoDetailCache implements OnModuleDestroy {
   }
 
   /**
-   * The items of an index's page, in the order of `ids` ({@link getMany}). When some are gone
-   * (asked again of the primary: a replica may not have them yet), `removeGone` takes those
-   * really gone out of the index and the answer is undefined (the caller's SQL query answers).
-   * `onIds` is given the ids first (a viewer's liked lookup for them goes out with the MGET).
+   * The items of an index's page, in the order of `ids` ({@link getMany}): each that was a hit in
+   * the usual shape as the text it was cached as (`JSON.stringify` of the view, unparsed: a feed
+   * page slices its item out of it, an author's page sends it as it is), any other as the view.
+   * When some are gone (asked again of the primary: a replica may not have them yet),
+   * `removeGone` takes those really gone out of the index and the answer is undefined (the
+   * caller's SQL query answers). `onIds` is given the ids first (a viewer's liked lookup for them
+   * goes out with the MGET).
    */
-  async pageOf(
+  async pageEntriesOf(
     ids: number[],
     load: (ids: number[], primary: boolean) => Promise<VideoView[]>,
     removeGone: (ids: number[]) => Promise<void>,
     onIds?: (ids: readonly number[]) => void,
-  ): Promise<VideoView[] | undefined> {
+  ): Promise<(string | VideoView)[] | undefined> {
     // Told before the MGET is sent: what the caller sends now leaves in the same Redis batch.
     onIds?.(ids);
-    const views = await this.getMany(ids, load);
-    const gone = ids.filter((id) => !views.get(id));
-    if (gone.length === 0) return ids.map((id) => views.get(id) as VideoView);
+    const entries = await this.entries(ids, load);
+    const gone = ids.filter((id) => !entries.get(id));
+    if (gone.length === 0) return ids.map((id) => entries.get(id) as string | VideoView);
     const there = new Set((await load(gone, true)).map((v) => v.id));
     await removeGone(gone.filter((id) => !there.has(id)));
     return undefined;

@@ -102,21 +102,39 @@ export class VideoService {
    * their `getDetail` entries (one MGET); else the SQL query, which may read a replica.
    */
   async listByAuthor(authorId: number, idBefore: number | undefined, limit: number): Promise<VideoView[]> {
-    return (
-      (await this.listByAuthorFromIndex(authorId, idBefore ?? 0, limit)) ??
-      (await this.videos.listByAuthor(authorId, idBefore, limit))
-    );
+    const entries = await this.listByAuthorFromIndex(authorId, idBefore ?? 0, limit);
+    if (entries === undefined) return this.videos.listByAuthor(authorId, idBefore, limit);
+    return entries.map((e) => (typeof e === 'string' ? (JSON.parse(e) as VideoView) : e));
   }
 
-  /** The page from the author's index ({@link VideoDetailCache.pageOf}); undefined = ask SQL. */
+  /**
+   * {@link listByAuthor}'s answer as JSON text: from the author's index, each item the text its
+   * `getDetail` entry was cached as (`JSON.stringify` of the view, unparsed), so the same bytes.
+   */
+  async listByAuthorJson(authorId: number, idBefore: number | undefined, limit: number): Promise<string> {
+    const entries = await this.listByAuthorFromIndex(authorId, idBefore ?? 0, limit);
+    if (entries === undefined)
+      return JSON.stringify(await this.videos.listByAuthor(authorId, idBefore, limit));
+    let json = '[';
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      json += (i > 0 ? ',' : '') + (typeof e === 'string' ? e : JSON.stringify(e));
+    }
+    return json + ']';
+  }
+
+  /**
+   * The page from the author's index ({@link VideoDetailCache.pageEntriesOf}: an entry's text, or
+   * the view); undefined = ask SQL.
+   */
   private async listByAuthorFromIndex(
     authorId: number,
     idBefore: number,
     limit: number,
-  ): Promise<VideoView[] | undefined> {
+  ): Promise<(string | VideoView)[] | undefined> {
     const ids = await this.authorIndex.ids(authorId, limit, idBefore);
     if (ids === undefined) return undefined;
-    return this.cache.pageOf(
+    return this.cache.pageEntriesOf(
       ids,
       (missing, primary) => this.videos.viewsByIds(missing, primary),
       (gone) => this.authorIndex.remove(authorId, gone),

@@ -29,7 +29,7 @@ export class VideoHttpModule {
         const f = uintFields(b, ['id_before', 'limit']);
         return author === null || f === null ? null : { author, idBefore: f.id_before, limit: f.limit };
       },
-      answer: (q) => videos.listByAuthor(q.author, cursorOrUndefined(q.idBefore), resolveLimit(q.limit)),
+      answer: (q) => videos.listByAuthorJson(q.author, cursorOrUndefined(q.idBefore), resolveLimit(q.limit)),
     });
   }
 }
