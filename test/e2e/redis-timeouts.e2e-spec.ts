@@ -1,0 +1,71 @@
+import { RedisCacheStore } from '@app/cache';
+import { TcpProxy } from '../helpers/tcp-proxy';
+import { deleteRedisPrefix, REDIS_URL } from '../helpers/test-env';
+
+/**
+ * The store's own timeout (`REDIS_TIMEOUT_MS`): a call Redis does not answer in time gets its
+ * fallback, and the breaker opens after three (RedisCacheStore.call: its own timeout bounds an
+ * operation of several commands, each of which also has ioredis's `commandTimeout`).
+ * Redis is taken away by a partition of a proxy of our own (the connection stays up, nothing
+ * crosses it), so only the timeouts can answer.
+ */
+describe('Redis calls past their timeout', () => {
+  const prefix = `fsv:timeouts:${process.pid}:`;
+  const TIMEOUT = 200;
+  const target = new URL(REDIS_URL);
+  let proxy: TcpProxy;
+  let store: RedisCacheStore;
+
+  beforeAll(async () => {
+    proxy = new TcpProxy(target.hostname, Number(target.port || 6379));
+    const port = await proxy.start();
+    const url = new URL(REDIS_URL);
+    url.hostname = '127.0.0.1';
+    url.port = String(port);
+    store = new RedisCacheStore({ url: url.toString(), keyPrefix: prefix, timeoutMs: TIMEOUT });
+    for (let i = 0; i < 50 && store.state() !== 'up'; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(store.state()).toBe('up');
+  });
+  afterAll(async () => {
+    proxy.heal();
+    await deleteRedisPrefix(prefix);
+    await store.close();
+    await proxy.stop();
+  });
+
+  it('an operation of the store that never settles gets its fallback at the timeout, and later ones are not held up', async () => {
+    const started = Date.now();
+    // No command at all: only the store's own timeout can answer (ioredis's per command cannot).
+    const stuck = store.withRedis(() => new Promise<string>(() => undefined));
+    const quick = store.withRedis(async (redis, p) => redis.set(`${p}quick`, '1'));
+    expect(await quick).toBe('OK');
+    expect(Date.now() - started).toBeLessThan(TIMEOUT);
+    expect(await stuck).toBeUndefined();
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(TIMEOUT - 5);
+    expect(took).toBeLessThan(TIMEOUT * 3);
+    // One failure: the circuit stays closed (it opens after three).
+    expect(store.state()).toBe('up');
+    expect(await store.get('quick')).toBe('1');
+  });
+
+  it('answers through the proxy, then each call unanswered in time gets its fallback, and the breaker opens', async () => {
+    await store.set('k', 'v', 60_000);
+    expect(await store.get('k')).toBe('v');
+    expect(await store.mget(['k', 'none'])).toEqual(['v', null]);
+
+    proxy.partition();
+    const started = Date.now();
+    // Several at once, as a request sends them: each answers its fallback at its timeout.
+    const [a, b, c] = await Promise.all([store.get('k'), store.mget(['k']), store.get('k')]);
+    const took = Date.now() - started;
+    expect([a, b, c]).toEqual([null, [null], null]);
+    expect(took).toBeGreaterThanOrEqual(TIMEOUT - 5);
+    expect(took).toBeLessThan(TIMEOUT * 3);
+    // Three failures: the circuit is open, and a call answers its fallback at once.
+    expect(store.state()).toBe('down');
+    const t0 = Date.now();
+    expect(await store.get('k')).toBeNull();
+    expect(Date.now() - t0).toBeLessThan(50);
+  });
+});
