@@ -71,6 +71,7 @@ const SCENARIOS: Readonly<Record<string, 'viewer' | 'anonymous'>> = {
   'popularity-viewer': 'viewer',
   'likes-viewer': 'viewer',
   mix: 'anonymous',
+  'popularity-likes': 'anonymous',
 };
 const entry = (root: string): string => join(root, 'dist/apps/api/src/main.js');
 
@@ -176,6 +177,15 @@ async function requestsOf(info: SeedInfo): Promise<Next> {
       return () => ['/feed/listByPopularity', { limit: 10 }];
     case 'likes-viewer':
       return () => ['/feed/listLikesCount', { limit: 10 }];
+    case 'popularity-likes': {
+      // npm run bench's "listByPopularity first page under likes": 90 % the anonymous first page, 10 % likes.
+      const likers: string[] = [];
+      for (let i = 0; i < 50; i++) likers.push(await login(`user${100 + i}`, info.password));
+      return () =>
+        Math.random() < 0.1
+          ? ['/like/like', { video_id: 1 + rand(info.max_video_id) }, likers[rand(likers.length)]]
+          : ['/feed/listByPopularity', { limit: 10 }];
+    }
     case 'mix': {
       // npm run bench's mix: 10 % likes of random videos by 50 accounts, 40 % getDetail, 50 % the latest first page.
       const likers: string[] = [];
