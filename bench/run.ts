@@ -66,9 +66,20 @@ interface Row {
   non2xx: number;
   total: number;
   ratio_to_bare: number | null;
-  /** CPU time per request (Linux /proc; null elsewhere): the api processes', the local database server's. */
+  /**
+   * CPU time per request (Linux /proc; null elsewhere): the api processes', the local database
+   * server's, the local Redis server's.
+   */
   api_cpu_us: number | null;
   db_cpu_us: number | null;
+  redis_cpu_us: number | null;
+  /** The load generator's (this process's, autocannon's) CPU time per request. */
+  load_cpu_us: number;
+  /**
+   * The share of both cores left idle during the measured run (Linux `/proc/stat`; null
+   * elsewhere). Near 0, every process (load, api, Redis, database) waits for a core.
+   */
+  host_idle_pct: number | null;
   /** The unmeasured first --warmup seconds (cache fills, compilation): req/s and p99; null without one. */
   warmup: { req_per_s: number; p99_ms: number } | null;
 }
@@ -594,10 +605,15 @@ async function main(): Promise<void> {
       if (ONLY && s.target !== 'bare' && !ONLY.split('|').some((o) => s.name.includes(o))) continue;
       const apiPids = procs.slice(0, APIS).map((p) => p.pid);
       const dbPid = databaseServerPid();
+      const redisPid = redisServerPid();
       const warm = WARMUP > 0 ? await run(s, WARMUP) : null;
-      const before = [cpuMs(apiPids), cpuMs([dbPid])];
+      const before = [cpuMs(apiPids), cpuMs([dbPid]), cpuMs([redisPid])];
+      const idleBefore = hostTicks();
+      const loadBefore = process.cpuUsage();
       const r = await run(s);
-      const after = [cpuMs(apiPids), cpuMs([dbPid])];
+      const load = process.cpuUsage(loadBefore);
+      const after = [cpuMs(apiPids), cpuMs([dbPid]), cpuMs([redisPid])];
+      const idleAfter = hostTicks();
       const perRequest = (i: number): number | null =>
         Number.isNaN(after[i] - before[i]) || r.requests.total === 0 || s.target === 'bare'
           ? null
@@ -614,11 +630,14 @@ async function main(): Promise<void> {
         ratio_to_bare: bare ? Math.round((r.requests.average / bare) * 1000) / 1000 : null,
         api_cpu_us: perRequest(0),
         db_cpu_us: perRequest(1),
+        redis_cpu_us: perRequest(2),
+        load_cpu_us: r.requests.total === 0 ? 0 : Math.round((load.user + load.system) / r.requests.total),
+        host_idle_pct: idleShare(idleBefore, idleAfter),
         warmup: warm && { req_per_s: Math.round(warm.requests.average), p99_ms: warm.latency.p99 },
       };
       rows.push(row);
       console.log(
-        `${row.scenario.padEnd(58)} ${String(row.req_per_s).padStart(7)} req/s  p50 ${String(row.p50_ms).padStart(4)} ms  p99 ${String(row.p99_ms).padStart(4)} ms  errors ${row.errors}  non2xx ${row.non2xx}  ratio ${row.ratio_to_bare ?? '-'}  cpu µs/req api ${row.api_cpu_us ?? '-'} db ${row.db_cpu_us ?? '-'}${row.warmup ? `  (warm-up ${row.warmup.req_per_s} req/s p99 ${row.warmup.p99_ms} ms)` : ''}`,
+        `${row.scenario.padEnd(58)} ${String(row.req_per_s).padStart(7)} req/s  p50 ${String(row.p50_ms).padStart(4)} ms  p99 ${String(row.p99_ms).padStart(4)} ms  errors ${row.errors}  non2xx ${row.non2xx}  ratio ${row.ratio_to_bare ?? '-'}  cpu µs/req api ${row.api_cpu_us ?? '-'} db ${row.db_cpu_us ?? '-'} redis ${row.redis_cpu_us ?? '-'} load ${row.load_cpu_us}  idle ${row.host_idle_pct ?? '-'} %${row.warmup ? `  (warm-up ${row.warmup.req_per_s} req/s p99 ${row.warmup.p99_ms} ms)` : ''}`,
       );
     }
     const dir = join(process.cwd(), 'bench', 'results');
@@ -669,15 +688,48 @@ function cpuMs(pids: (number | undefined)[]): number {
 function databaseServerPid(): number | undefined {
   const url = process.env.DATABASE_URL;
   if (!url || !/@(127\.0\.0\.1|localhost)[:/]/.test(url)) return undefined;
+  return localServerPid(['mariadbd', 'mysqld']);
+}
+
+/** The local Redis server's pid (Linux /proc), when `REDIS_URL` names this host; else undefined. */
+function redisServerPid(): number | undefined {
+  const url = process.env.REDIS_URL;
+  if (!url || !/\/\/([^@/]*@)?(127\.0\.0\.1|localhost)[:/]/.test(url)) return undefined;
+  return localServerPid(['redis-server']);
+}
+
+/** The first process (Linux /proc) whose command is one of `names`; undefined when none or elsewhere. */
+function localServerPid(names: string[]): number | undefined {
   try {
     for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
       const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-      if (comm === 'mariadbd' || comm === 'mysqld') return Number(pid);
+      if (names.includes(comm)) return Number(pid);
     }
   } catch {
     return undefined;
   }
   return undefined;
+}
+
+/** The host's idle and total clock ticks over all cores (Linux `/proc/stat`), or null elsewhere. */
+function hostTicks(): { idle: number; total: number } | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already in user)
+    const ticks = f.slice(0, 8);
+    return { idle: ticks[3] + ticks[4], total: ticks.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
+/** Idle share in % between two {@link hostTicks} readings, or null. */
+function idleShare(
+  a: { idle: number; total: number } | null,
+  b: { idle: number; total: number } | null,
+): number | null {
+  if (!a || !b || b.total <= a.total) return null;
+  return Math.round(((b.idle - a.idle) * 100) / (b.total - a.total));
 }
 
 /** VmRSS of a process in MiB (Linux /proc), NaN elsewhere. */
