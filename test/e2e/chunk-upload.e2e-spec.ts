@@ -425,6 +425,60 @@ describe.each(STORAGE_PROFILES)('chunked uploads (%s)', (_label, profile, storag
       await putPart(alice, id, 1, partOf(file, 1)).expect(200);
       await complete(alice, { upload_id: id }).expect(200);
     });
+
+    it('a form that ends without its closing boundary: a 400 at once, file first or fields first, and nothing kept or held', async () => {
+      const file = video(2 * CHUNK);
+      const id = await initFile(alice, file);
+      const part = partOf(file, 0);
+      const boundary = 'openform';
+      const field = (k: string, v: string) =>
+        `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`;
+      const fields = field('upload_id', id) + field('chunk_index', '0') + field('chunk_hash', md5(part));
+      const fileHead = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="c"\r\n\r\n`;
+      /**
+       * The request with its whole body in one write (so the server has parsed the form before the
+       * route reads the file), then waits for the answer, or gives up after 5 s: a hang.
+       */
+      const send = (body: Buffer) =>
+        new Promise<{ status: number; body: { code?: string; error?: string } }>((resolve, reject) => {
+          let got = '';
+          const head =
+            `POST /video/chunk/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${alice.auth}\r\n` +
+            `Content-Type: multipart/form-data; boundary=${boundary}\r\n` +
+            `Content-Length: ${body.length}\r\n\r\n`;
+          const sock = connect(port, '127.0.0.1', () => sock.write(Buffer.concat([Buffer.from(head), body])));
+          const timer = setTimeout(() => (sock.destroy(), reject(new Error('no answer in 5 s'))), 5000);
+          sock.on('data', (d: Buffer) => {
+            got += d.toString();
+            const end = got.indexOf('\r\n\r\n');
+            const length = /content-length: (\d+)/i.exec(got);
+            if (end < 0 || !length || got.length < end + 4 + Number(length[1])) return;
+            clearTimeout(timer);
+            sock.destroy();
+            resolve({ status: Number(got.split(' ')[1]), body: JSON.parse(got.slice(end + 4)) as object });
+          });
+          sock.on('error', reject);
+        });
+      // A few bytes of the file: the form is read whole in one go, as a small part's would be.
+      const fileFirst = Buffer.from(`${fileHead}abc`);
+      const fieldsFirst = Buffer.from(`${fields}${fileHead}abc`);
+      // More than an account's two parts kept before their fields: each must be given back.
+      for (const body of [fileFirst, fileFirst, fileFirst, fieldsFirst, fileFirst]) {
+        const res = await send(body);
+        expect(res.status).toBe(400);
+        expect(res.body).toMatchObject({ code: 'VALIDATION_FAILED', error: 'malformed multipart body' });
+      }
+      expect(await partRows(id)).toEqual([]);
+      expect(readdirSync(tmpdir()).filter((f) => f.startsWith('fsv-part-'))).toEqual([]);
+      // The same part, whole, file first: its slot is free.
+      const whole = Buffer.concat([
+        Buffer.from(fileHead),
+        part,
+        Buffer.from(`\r\n${fields}--${boundary}--\r\n`),
+      ]);
+      expect(await send(whole)).toEqual({ status: 200, body: { chunk_index: 0 } });
+      expect(await partRows(id)).toEqual([0]);
+    });
   });
 
   describe('complete checks', () => {

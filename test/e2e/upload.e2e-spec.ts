@@ -470,6 +470,57 @@ describe.each(STORAGE_PROFILES)('uploads (%s)', (_label, profile, storage) => {
       expectError(json, 400, 'VALIDATION_FAILED');
     });
 
+    it('a form that ends without its closing boundary is a 400 at once on every upload route, and nothing is kept', async () => {
+      const listening = await port();
+      const before = await storedFiles(t);
+      const boundary = 'openform';
+      const files: [string, Buffer][] = [
+        ['/video/uploadVideo', media.ebml('webm')],
+        ['/video/uploadCover', media.png()],
+        ['/account/uploadAvatar', media.png()],
+      ];
+      for (const [path, bytes] of files) {
+        // The whole request in one write: the server has parsed the form before the route reads it.
+        const body = Buffer.concat([
+          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n`),
+          bytes.subarray(0, 64),
+        ]);
+        const answer = await new Promise<string>((resolve, reject) => {
+          let got = '';
+          const sock = connect(listening, '127.0.0.1', () =>
+            sock.write(
+              Buffer.concat([
+                Buffer.from(
+                  `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${auth(alice)}\r\n` +
+                    `Content-Type: multipart/form-data; boundary=${boundary}\r\n` +
+                    `Content-Length: ${body.length}\r\n\r\n`,
+                ),
+                body,
+              ]),
+            ),
+          );
+          const timer = setTimeout(
+            () => (sock.destroy(), reject(new Error(`${path}: no answer in 5 s`))),
+            5000,
+          );
+          sock.on('data', (d: Buffer) => {
+            got += d.toString();
+            if (!got.includes('\r\n\r\n') || !got.trimEnd().endsWith('}')) return;
+            clearTimeout(timer);
+            sock.destroy();
+            resolve(got);
+          });
+          sock.on('error', reject);
+        });
+        expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+        expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({
+          code: 'VALIDATION_FAILED',
+          error: 'malformed multipart body',
+        });
+      }
+      expect(await storedFiles(t)).toEqual(before);
+    });
+
     it('no token, a bad token or a revoked token is a 401', async () => {
       const anonymous = await t.http
         .post('/video/uploadVideo')

@@ -51,6 +51,7 @@ import {
   multipartFailure,
   multipartLimits,
   pauseBodyOnAbort,
+  wholePartStream,
 } from './multipart-errors';
 import { spoolPart, type SpooledPart, SpoolSlots } from './spooled-part';
 
@@ -200,7 +201,7 @@ export class ChunkUploadController {
           // The usual order, fields first: the part streams straight to storage.
           const input = readPartFields(part.fields);
           pauseBodyOnAbort(req, part.file);
-          await this.chunks.storePart(me.id, input, part.file);
+          await this.chunks.storePart(me.id, input, wholePartStream(part.file));
           return { chunk_index: input.chunkIndex };
         }
         // The file before (some of) its fields: kept in a temporary file while the rest of the

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { LoggerService } from '@nestjs/common';
 import type { MultipartFields } from '@fastify/multipart';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -65,10 +66,12 @@ export function translateMultipartError(err: unknown, tooLarge: () => DomainErro
 
 /**
  * The client closed the connection before its upload was read (a cancelled upload, a lost
- * network): its own abort, not a fault of ours.
+ * network): its own abort, not a fault of ours. A body that arrived whole is not that, whatever
+ * happened to the connection after it.
  */
 export function clientGone(req: FastifyRequest, err: unknown): boolean {
   const raw = req.raw;
+  if (raw.complete) return false;
   if (!raw.destroyed && !raw.readableAborted && !raw.socket?.destroyed) return false;
   const e = err !== null && typeof err === 'object' ? (err as MultipartError) : null;
   return (
@@ -99,6 +102,31 @@ export function multipartFailure(
   void reply.header('connection', 'close');
   lingerOnClose(req);
   return translateMultipartError(err, tooLarge);
+}
+
+/**
+ * A multipart file's bytes, failing (a premature close, as Node says it) when the stream was torn
+ * down before its end. @fastify/multipart destroys the file stream without an error when busboy
+ * gives up on the form: a body that ended without its closing boundary, a limit, the request gone.
+ * Piped later, such a stream does not fail: `pipeline` waits forever for its end (it was marked
+ * ended, never emitted it), so the route would hang, holding its temporary file and its slot. Every
+ * route reads its file through this.
+ */
+export async function* wholePart(file: Readable): AsyncGenerator<Buffer> {
+  if (file.destroyed && !file.readableEnded) throw cutShort();
+  for await (const chunk of file as AsyncIterable<Buffer>) yield chunk;
+  if (!file.readableEnded) throw cutShort();
+}
+
+/** {@link wholePart} as a byte stream, for a service that takes one. */
+export function wholePartStream(file: Readable): Readable {
+  return Readable.from(wholePart(file), { objectMode: false });
+}
+
+function cutShort(): Error {
+  return Object.assign(new Error('Premature close: the multipart file ended before its end'), {
+    code: 'ERR_STREAM_PREMATURE_CLOSE',
+  });
 }
 
 /**

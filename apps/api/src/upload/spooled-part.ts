@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DomainError } from '@app/core';
+import { wholePart } from './multipart-errors';
 
 /** A multipart file kept on local disk until the fields sent after it have been read. */
 export interface SpooledPart {
@@ -16,8 +17,9 @@ export interface SpooledPart {
 
 /**
  * Writes `file` (a multipart file stream, its size already bounded by busboy's `fileSize` limit) to
- * a new temporary directory. A file that busboy cut at that limit (`truncated`) is `tooLarge()`;
- * on any failure nothing is left behind.
+ * a new temporary directory. A file that busboy cut at that limit (`truncated`) is `tooLarge()`, one
+ * torn down before its end a premature close ({@link wholePart}); on any failure nothing is left
+ * behind.
  */
 export async function spoolPart(
   file: Readable & { truncated?: boolean },
@@ -27,7 +29,7 @@ export async function spoolPart(
   const remove = (): Promise<void> => rm(dir, { recursive: true, force: true });
   const path = join(dir, 'part');
   try {
-    await pipeline(file, createWriteStream(path));
+    await pipeline(wholePart(file), createWriteStream(path));
     if (file.truncated) throw tooLarge();
   } catch (err) {
     await remove();

@@ -9,7 +9,13 @@ import { ApiCommonErrors, ApiErrors } from '../http/api-errors';
 import { CurrentAccount } from '../http/current-account.decorator';
 import { RateLimit } from '../http/rate-limit.decorator';
 import { FILE_BODY, UploadAvatarResponse, UploadCoverResponse, UploadVideoResponse } from './dto/upload.dto';
-import { assertFieldCount, multipartFailure, multipartLimits, pauseBodyOnAbort } from './multipart-errors';
+import {
+  assertFieldCount,
+  multipartFailure,
+  multipartLimits,
+  pauseBodyOnAbort,
+  wholePartStream,
+} from './multipart-errors';
 
 /** Multipart uploads (SPEC §3.1 uploadAvatar, §3.2 uploadVideo / uploadCover), field `file`. */
 @ApiTags('uploads')
@@ -97,7 +103,7 @@ export class UploadController {
       assertFieldCount(part.fields);
       if (part.fieldname !== 'file') throw fieldError('file', 'is required (the part must be named "file")');
       pauseBodyOnAbort(req, part.file);
-      return await this.uploads.store(me.id, kind, part.file);
+      return await this.uploads.store(me.id, kind, wholePartStream(part.file));
     } catch (err) {
       throw multipartFailure(req, reply, err, () => payloadTooLarge(kind), this.logger);
     }
