@@ -661,6 +661,38 @@ describe.each(PROFILES)('accounts (%s)', (profile) => {
         .expect(200);
     });
 
+    it('null in either field reads as the field left out (SPEC §1); both null is an empty update', async () => {
+      const set = await t.http
+        .post('/account/updateProfile')
+        .set(...auth(token))
+        .send({ bio: 'kept', avatar_url: null });
+      expect(set.status).toBe(200);
+      expect(set.body).toMatchObject({ bio: 'kept', avatar_url: '' });
+      const other = await t.http
+        .post('/account/updateProfile')
+        .set(...auth(token))
+        .send({ bio: null, avatar_url: '' });
+      expect(other.status).toBe(200);
+      expect(other.body).toMatchObject({ bio: 'kept', avatar_url: '' });
+      const none = await t.http
+        .post('/account/updateProfile')
+        .set(...auth(token))
+        .send({ bio: null, avatar_url: null });
+      expect(expectError(none, 400, 'VALIDATION_FAILED').error).toBe(
+        (
+          await t.http
+            .post('/account/updateProfile')
+            .set(...auth(token))
+            .send({})
+        ).body.error,
+      );
+      await t.http
+        .post('/account/updateProfile')
+        .set(...auth(token))
+        .send({ bio: 'hello 世界' })
+        .expect(200);
+    });
+
     it('accepts the URL of one of the caller’s own image uploads, and "" clears it', async () => {
       const now = Date.now();
       for (const [kind, key] of [

@@ -7,6 +7,13 @@ import { isWellFormedText, NOT_WELL_FORMED } from '../../http/validators';
 export const Trim = (): PropertyDecorator =>
   Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
 
+/**
+ * `null` read as the field left out (SPEC §1), for an optional field of a partial update, whose
+ * service tells absent from present by `undefined`: the value becomes `undefined` before validation.
+ */
+export const NullAsAbsent = (): PropertyDecorator =>
+  Transform(({ value }: { value: unknown }) => (value === null ? undefined : value));
+
 const typeMessage = (args: ValidationArguments | undefined, what: string): string | null => {
   if (args?.value === undefined || args.value === null) return `${args?.property} is required`;
   if (typeof args.value !== 'string') return `${args?.property} must be ${what}`;

@@ -7,6 +7,7 @@ import {
   IsPassword,
   IsRequiredString,
   IsUsername,
+  NullAsAbsent,
   RequiresOneOf,
   Trim,
 } from './account-validators';
@@ -92,12 +93,14 @@ export class UpdateProfileDto {
     description: '"" clears; else one of your image uploads',
   })
   @Trim()
+  @NullAsAbsent()
   @IsOptionalString(512)
   @RequiresOneOf(['avatar_url', 'bio'], AccountMessages.emptyProfileUpdate)
   avatar_url?: string;
 
   @ApiPropertyOptional({ example: 'hello', maxLength: 255 })
   @Trim()
+  @NullAsAbsent()
   @IsOptionalString(255)
   bio?: string;
 }
