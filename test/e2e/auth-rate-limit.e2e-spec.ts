@@ -4,7 +4,8 @@ import { PROFILES } from '../helpers/test-env';
 
 const PW = 'secret123';
 const ENV = {
-  RATE_LIMITS: 'login=3/60,loginUser=2/60,register=2/3600,refresh=2/60,rename=2/3600,profile=3/60',
+  RATE_LIMITS:
+    'login=3/60,loginUser=2/60,register=2/3600,refresh=2/60,rename=2/3600,profile=3/60,follow=2/60,message=2/60',
   TRUSTED_PROXIES: '127.0.0.1,::1,::ffff:127.0.0.1',
 };
 
@@ -166,6 +167,43 @@ describe.each(PROFILES)('rate limits (%s)', (profile) => {
       .set('Authorization', `Bearer ${other}`)
       .send({ bio: 'y' })
       .expect(200);
+  });
+
+  it('a self-follow or a message to oneself is a 400 before the limit and at it, and never counts (SPEC §1, §3)', async () => {
+    const me = (
+      await t.http
+        .post('/account/register')
+        .set('X-Forwarded-For', nextIp())
+        .send({ username: 'rl_self', password: PW })
+        .expect(200)
+    ).body.id as number;
+    const token = (await login(nextIp(), 'rl_self')).body.token as string;
+    const as = (path: string, body: object) =>
+      t.http.post(path).set('Authorization', `Bearer ${token}`).send(body);
+    const follow = (id: number) => as('/social/follow', { vlogger_id: id });
+    const message = (id: number) => as('/message/send', { to_id: id, content: 'hi' });
+    const others = [1, 2].map(async (i) =>
+      t.http
+        .post('/account/register')
+        .set('X-Forwarded-For', nextIp())
+        .send({ username: `rl_self${i}`, password: PW })
+        .expect(200),
+    );
+    const [a, b] = (await Promise.all(others)).map((r) => r.body.id as number);
+    // Below the limit: 400s, uncounted, so the two real ones still pass.
+    for (let i = 0; i < 3; i++) {
+      expectError(await follow(me), 400, 'VALIDATION_FAILED', /vlogger_id cannot be yourself/);
+      expectError(await message(me), 400, 'VALIDATION_FAILED', /to_id cannot be yourself/);
+    }
+    await follow(a).expect(200);
+    await as('/social/unfollow', { vlogger_id: a }).expect(200);
+    await message(a).expect(200);
+    await message(b).expect(200);
+    // At the limit: others are 429, the self-references still their 400.
+    expect429(await follow(b));
+    expect429(await message(a));
+    expectError(await follow(me), 400, 'VALIDATION_FAILED', /vlogger_id cannot be yourself/);
+    expectError(await message(me), 400, 'VALIDATION_FAILED', /to_id cannot be yourself/);
   });
 
   it('unlimited routes are not limited', async () => {

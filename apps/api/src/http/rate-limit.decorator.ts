@@ -2,6 +2,7 @@ import { SetMetadata } from '@nestjs/common';
 import type { RateLimitName } from '@app/core';
 
 export const RATE_LIMIT = 'rate-limit:names';
+export const RATE_LIMIT_SELF = 'rate-limit:self-field';
 
 /** One named limit on a route; `failuresOnly`: a request that succeeds gives its hit back. */
 export interface RateLimitUse {
@@ -32,3 +33,11 @@ export const RateLimitFailures = (...names: RateLimitName[]): MethodDecorator =>
     RATE_LIMIT,
     names.map((name): RateLimitUse => ({ name, failuresOnly: true })),
   );
+
+/**
+ * The route answers a 400 when the body's `field` names the caller (a self-follow, a message to
+ * oneself). That 400 needs the caller, so the handler finds it, after the rate limit; marked so,
+ * the RateLimitGuard lets such a request through uncounted, and it is a 400 at the limit too
+ * (SPEC §1: 400 before 429; §3: a 400 never counts).
+ */
+export const RefusesSelf = (field: string): MethodDecorator => SetMetadata(RATE_LIMIT_SELF, field);

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
 import { RequestWithAccount, usernameKey } from '@app/account';
 import { rateLimited } from '@app/core';
-import { RATE_LIMIT, RateLimitUse } from './rate-limit.decorator';
+import { RATE_LIMIT, RATE_LIMIT_SELF, RateLimitUse } from './rate-limit.decorator';
 import { RateLimiter, RateLimitSubject } from './rate-limit.service';
 
 type Req = FastifyRequest & RequestWithAccount;
@@ -12,8 +12,9 @@ type Req = FastifyRequest & RequestWithAccount;
 /**
  * SPEC §3 rate limits for routes marked `@RateLimit()` / `@RateLimitFailures()`. A global guard
  * that runs after the body check (so keys are built only from validated values) and after the
- * auth guards (so JWT routes are keyed by account): 400 before 401 before 429 (SPEC §1). A 400
- * the handler answers after it (one that needs the caller, such as a self-follow) gives its hits
+ * auth guards (so JWT routes are keyed by account): 400 before 401 before 429 (SPEC §1). A route
+ * marked `@RefusesSelf(field)` is let through uncounted when that field names the caller (its
+ * handler's 400, at the limit too); any other 400 the handler answers after it gives its hits
  * back, so no 400 counts (SPEC §3).
  */
 @Injectable()
@@ -29,6 +30,12 @@ export class RateLimitGuard implements CanActivate {
     if (!uses?.length) return true;
     const http = ctx.switchToHttp();
     const req = http.getRequest<Req>();
+    const selfField = this.reflector.get<string | undefined>(RATE_LIMIT_SELF, ctx.getHandler());
+    if (selfField !== undefined && req.account !== undefined) {
+      // The body was validated by BodyShapeGuard: the field is an id. Naming the caller, it is the
+      // handler's 400, before any limit and never counted.
+      if ((req.body as Record<string, unknown> | undefined)?.[selfField] === req.account.id) return true;
+    }
     const subjects: RateLimitSubject[] = [];
     const failuresOnly = new Set<string>();
     for (const use of uses) {

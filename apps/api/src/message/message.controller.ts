@@ -6,7 +6,7 @@ import { ConversationPage, MessagePage, MessageService, MessageView } from '@app
 import { ApiCommonErrors, ApiErrors } from '../http/api-errors';
 import { MessageResponse } from '../http/api-responses';
 import { CurrentAccount } from '../http/current-account.decorator';
-import { RateLimit } from '../http/rate-limit.decorator';
+import { RateLimit, RefusesSelf } from '../http/rate-limit.decorator';
 import { cursorOrUndefined, resolveLimit } from '../http/validators';
 import {
   ConversationPageResponse,
@@ -31,6 +31,7 @@ export class MessageController {
   @Post('send')
   @HttpCode(200)
   @RateLimit('message')
+  @RefusesSelf('to_id')
   @ApiOperation({
     summary:
       'Send a direct message (400 to yourself, 404 recipient; Idempotency-Key: a retry returns the first response)',

@@ -5,7 +5,7 @@ import { FollowCounts, FollowersPage, SocialService, VloggersPage } from '@app/s
 import { ApiCommonErrors, ApiErrors } from '../http/api-errors';
 import { CountsResponse, FollowersResponse, MessageResponse, VloggersResponse } from '../http/api-responses';
 import { CurrentAccount } from '../http/current-account.decorator';
-import { RateLimit } from '../http/rate-limit.decorator';
+import { RateLimit, RefusesSelf } from '../http/rate-limit.decorator';
 import { cursorOrUndefined, resolveLimit } from '../http/validators';
 import { GetCountsDto } from './dto/get-counts.dto';
 import { ListFollowersDto } from './dto/list-followers.dto';
@@ -22,6 +22,7 @@ export class SocialController {
   @Post('follow')
   @HttpCode(200)
   @RateLimit('follow')
+  @RefusesSelf('vlogger_id')
   @ApiOperation({ summary: 'Follow an account (400 yourself, 404, 409 already following)' })
   @ApiOkResponse({ type: MessageResponse })
   @ApiErrors(401, 404, 409, 429)
