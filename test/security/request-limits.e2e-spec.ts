@@ -156,6 +156,20 @@ describe('#3 request, body and connection timeouts', () => {
     expect(r.closedAfterMs).toBeLessThan(4000);
   });
 
+  it('headers finished just after REQUEST_TIMEOUT are a 408, not served', async () => {
+    const r = await rawExchange(
+      port,
+      [
+        'POST /account/findByID HTTP/1.1\r\nHost: a\r\n',
+        1100,
+        'Content-Type: application/json\r\nContent-Length: 8\r\nConnection: close\r\n\r\n{"id":1}',
+      ],
+      4000,
+    );
+    expect(r.data).toMatch(/^HTTP\/1\.1 408/);
+    expect(r.data).toContain('"code":"REQUEST_TIMEOUT"');
+  });
+
   it('an idle keep-alive connection is closed after KEEP_ALIVE_TIMEOUT', async () => {
     const r = await rawExchange(port, ['GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n'], 8000);
     expect(r.data).toMatch(/^HTTP\/1\.1 200/);
@@ -351,6 +365,24 @@ describe.each(PROFILES)('#12 framework errors answer SPEC §1 bodies (%s)', (pro
     );
     expect(huge.data).toMatch(/^HTTP\/1\.1 431/);
     expect(huge.data).toContain('"code":"PAYLOAD_TOO_LARGE"');
+    // Many short lines: Node counts only their names and values (1,900 × 6 bytes), the block as
+    // sent is 19,000 bytes and over 16 KiB.
+    const lines = (n: number) =>
+      Array.from({ length: n }, (_, i) => `X${String(i).padStart(4, '0')}: v\r\n`).join('');
+    const findById = (headers: string) =>
+      'POST /account/findByID HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n' +
+      `Content-Length: 8\r\nConnection: close\r\n${headers}\r\n{"id":1}`;
+    const many = await rawExchange(port, [findById(lines(1900))], 3000);
+    expect(many.data).toMatch(/^HTTP\/1\.1 431/);
+    expect(JSON.parse(many.data.slice(many.data.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: 'request headers are too large',
+      code: 'PAYLOAD_TOO_LARGE',
+    });
+    // Just under 16 KiB as sent (1,600 lines, ~16,100 bytes): answered.
+    const under = await rawExchange(port, [findById(lines(1600))], 3000);
+    expect(Buffer.byteLength(findById(lines(1600)))).toBeLessThan(16 * 1024);
+    expect(under.data).not.toMatch(/^HTTP\/1\.1 431/);
+    expect(under.data).toMatch(/^HTTP\/1\.1 (200|404)/);
   });
 
   it('body errors (length mismatch, empty JSON, bad JSON) never echo framework text', async () => {

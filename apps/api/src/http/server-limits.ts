@@ -23,14 +23,47 @@ function hasBody(req: FastifyRequest): boolean {
   return h['transfer-encoding'] !== undefined || Number(h['content-length'] ?? 0) > 0;
 }
 
+/** SPEC §1: request headers over 16 KiB are a 431 (Node's `maxHeaderSize` is the same figure). */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+const HEADERS_TOO_LARGE_MESSAGE = 'request headers are too large';
+const HEADERS_TOO_LARGE = JSON.stringify({ error: HEADERS_TOO_LARGE_MESSAGE, code: 'PAYLOAD_TOO_LARGE' });
+
+/** The fewest bytes a header line takes (`a:\r\n`): a block of this many lines is over the limit. */
+const MIN_LINE_BYTES = 4;
+const MAX_LINES = MAX_HEADER_BYTES / MIN_LINE_BYTES;
+
 /**
- * A body must arrive in time (SPEC §1): a JSON body within `requestTimeoutMs`, any other body
- * (uploads) within `uploadTimeoutMs`, or a route's own `config[BODY_TIMEOUT]`. A client that is
- * still sending then gets a 408 and its connection is closed, so a trickled body cannot hold a
- * socket. Costs one timer per request that has a body; GETs pay nothing.
+ * The request limits of SPEC §1 that Node does not enforce itself, in one `onRequest` hook:
+ *
+ * - Headers over {@link MAX_HEADER_BYTES} as sent are a 431 and the connection is closed. Node's
+ *   parser refuses a block whose names and values pass its limit (answered by
+ *   {@link clientErrorHandler}), but counts neither the `: ` nor the line end of each line, so a
+ *   block of many short lines got through up to a quarter over. The hook counts the rest: the
+ *   request line, four bytes a line, the blank line (a sum over the raw header list, no
+ *   allocation). Node keeps only the first `maxHeadersCount` lines of a request (2,000 by
+ *   default); raised to {@link MAX_LINES}, past which a block cannot be under the limit, every
+ *   line is seen.
+ * - A body must arrive in time: a JSON body within `requestTimeoutMs`, any other body (uploads)
+ *   within `uploadTimeoutMs`, or a route's own `config[BODY_TIMEOUT]`. A client that is still
+ *   sending then gets a 408 and its connection is closed, so a trickled body cannot hold a socket.
+ *   One timer per request that has a body still to come.
  */
-export function registerBodyDeadline(fastify: FastifyInstance, limits: HttpLimits): void {
+export function registerRequestLimits(fastify: FastifyInstance, server: Server, limits: HttpLimits): void {
+  server.maxHeadersCount = MAX_LINES;
   fastify.addHook('onRequest', (req, reply, done) => {
+    const lines = req.raw.rawHeaders;
+    // "<method> <url> HTTP/1.1\r\n", then "<name>: <value>\r\n" a line, then "\r\n".
+    let size = (req.raw.method ?? '').length + req.originalUrl.length + 13;
+    for (let i = 0; i < lines.length; i++) size += lines[i].length + 2;
+    if (size > MAX_HEADER_BYTES || lines.length >= 2 * MAX_LINES) {
+      void reply
+        .status(431)
+        .header('connection', 'close')
+        .header('content-type', 'application/json; charset=utf-8')
+        .send(HEADERS_TOO_LARGE);
+      return;
+    }
     if (!hasBody(req) || req.raw.complete) return done();
     const own = (req.routeOptions.config as unknown as Record<string, unknown> | undefined)?.[BODY_TIMEOUT];
     const ms =
@@ -111,7 +144,7 @@ export function clientErrorHandler(err: ClientError, socket: Socket): void {
   } else {
     const [status, text, code, message] =
       err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large', 'PAYLOAD_TOO_LARGE', 'request headers are too large']
+        ? [431, 'Request Header Fields Too Large', 'PAYLOAD_TOO_LARGE', HEADERS_TOO_LARGE_MESSAGE]
         : [400, 'Bad Request', 'VALIDATION_FAILED', 'malformed HTTP request'];
     const body = JSON.stringify({
       error: message,
