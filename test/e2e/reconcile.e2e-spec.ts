@@ -1,3 +1,4 @@
+import { createConnection } from 'mysql2/promise';
 import { makeEvent, OutboxStatus, type DomainEvent } from '@app/events';
 import { CounterReconciler } from '../../apps/worker/src/counter-reconciler.service';
 import { WorkerHttp } from '../../apps/worker/src/worker-http.service';
@@ -45,6 +46,26 @@ describeBroker('counter reconciliation (MariaDB + Redis + RabbitMQ + worker)', (
         [e.payload.event_id, 'x', e.routingKey, JSON.stringify(e.payload), OutboxStatus.Sent, at, at],
       );
     }
+  };
+  /**
+   * A like's two events (`unpublished` or committed late), published now: applied once by the
+   * consumers, in either order (two queues), and a pass then finds the counts exact.
+   */
+  const likeArrives = async (videoId: number, events: DomainEvent[]): Promise<void> => {
+    for (const e of events) {
+      await t.sql('UPDATE outbox SET status = ? WHERE event_id = ?', [
+        OutboxStatus.Pending,
+        e.payload.event_id,
+      ]);
+    }
+    await worker.relay.runOnce(0);
+    await until(async () => {
+      const now = await video(videoId);
+      return now.l === 1 && now.p === 1;
+    });
+    expect(await video(videoId)).toEqual({ l: 1, c: 0, p: 1 });
+    const after = await reconciler.runOnce();
+    expect(Object.values(after.fixed).reduce((x, y) => x + y, 0)).toBe(0);
   };
   const metrics = async (): Promise<string> => {
     const res = await fetch(`http://127.0.0.1:${worker.app.get(WorkerHttp).port}/metrics`);
@@ -153,21 +174,69 @@ describeBroker('counter reconciliation (MariaDB + Redis + RabbitMQ + worker)', (
     expect(run.fixed.likes_count).toBe(0);
     expect(await video(v.id)).toEqual({ l: 0, c: 0, p: 0 });
     // The message arrives after all: applied once, by the consumer, and the counts agree.
-    for (const e of events) {
-      await t.sql('UPDATE outbox SET status = ? WHERE event_id = ?', [
-        OutboxStatus.Pending,
-        e.payload.event_id,
+    await likeArrives(v.id, events);
+  });
+
+  it('an event whose outbox row commits after the scan read past its id is in flight, not drift', async () => {
+    const v = await publishVideo(t, a);
+    await reconciler.runOnce(); // its mark now at the outbox's end
+    const insertOutbox =
+      'INSERT INTO outbox (event_id, exchange, routing_key, payload, status, attempts, create_time, update_time) VALUES (?, ?, ?, ?, ?, 0, ?, ?)';
+    const row = (e: DomainEvent): unknown[] => {
+      const now = Date.now();
+      return [e.payload.event_id, 'x', e.routingKey, JSON.stringify(e.payload), OutboxStatus.Sent, now, now];
+    };
+    const events = [
+      makeEvent('like.like', { account_id: c.id, video_id: v.id }),
+      makeEvent('video.popularity.update', { video_id: v.id, delta: 1, reason: 'like' }),
+    ];
+    const conn = await createConnection(t.testEnv.env.DATABASE_URL);
+    try {
+      // A like's transaction, as an api writes it: the video under a shared lock held to commit,
+      // the like row and its events (their outbox ids taken now, seen at commit).
+      await conn.beginTransaction();
+      await conn.query('SELECT id FROM videos WHERE id = ? LOCK IN SHARE MODE', [v.id]);
+      await conn.query('INSERT INTO likes (video_id, account_id, create_time) VALUES (?, ?, ?)', [
+        v.id,
+        c.id,
+        Date.now(),
       ]);
+      for (const e of events) await conn.query(insertOutbox, row(e));
+      // A later event of the same video, committed (and applied) first: the scan reads past the
+      // like's ids while they are not visible yet.
+      const later = makeEvent('video.popularity.update', { video_id: v.id, delta: 0, reason: 'like' });
+      await t.sql(insertOutbox, row(later));
+      await t.sql('INSERT INTO processed_events (event_id, routing_key, processed_at) VALUES (?, ?, ?)', [
+        later.payload.event_id,
+        later.routingKey,
+        Date.now(),
+      ]);
+      const pass = reconciler.runOnce();
+      // The pass's check waits for the video's lock; the like commits meanwhile.
+      await until(
+        async () =>
+          (
+            await t.sql<{ n: number }>(
+              "SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'",
+            )
+          ).map((r) => Number(r.n))[0] > 0,
+        900,
+      );
+      await conn.commit();
+      const run = await pass;
+      expect(run.fixed).toEqual({
+        likes_count: 0,
+        comments_count: 0,
+        popularity: 0,
+        follower_count: 0,
+        vlogger_count: 0,
+      });
+      expect(await video(v.id)).toEqual({ l: 0, c: 0, p: 0 });
+    } finally {
+      await conn.end();
     }
-    await worker.relay.runOnce(0);
-    // Two queues, two consumers: the like and the popularity event land in either order.
-    await until(async () => {
-      const now = await video(v.id);
-      return now.l === 1 && now.p === 1;
-    });
-    expect(await video(v.id)).toEqual({ l: 1, c: 0, p: 1 });
-    const after = await reconciler.runOnce();
-    expect(Object.values(after.fixed).reduce((x, y) => x + y, 0)).toBe(0);
+    // Its messages arrive: applied once, and the counts agree with the rows.
+    await likeArrives(v.id, events);
   });
 
   it('the worker’s /healthz reports the database, the broker, consumption and the dead-letter queues', async () => {

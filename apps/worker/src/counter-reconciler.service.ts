@@ -33,6 +33,12 @@ const SCAN_CHUNK = 2000;
 const CHECK_CHUNK = 100;
 /** Entities of each kind the slow full sweep checks per tick. */
 const SWEEP_PER_TICK = 500;
+/**
+ * An outbox id missing from a scan, next to a row written less than this long before, may be a
+ * transaction that has not committed yet (ids are taken at insert, seen at commit); an older gap
+ * is a rolled-back insert. A write's transaction ends within a few statement deadlines.
+ */
+export const OUTBOX_GAP_SETTLE_MS = 15_000;
 
 export interface ReconcileRun {
   /** Outbox rows read from the frontier. */
@@ -156,8 +162,8 @@ export class CounterReconciler implements OnModuleDestroy {
     if (scan.caughtUp) {
       const videos = [...touched.videos, ...(await this.sweepSlice('videos'))];
       const accounts = [...touched.accounts, ...(await this.sweepSlice('accounts'))];
-      await this.check('videos', unique(videos), inFlight, scan.upTo, run);
-      await this.check('accounts', unique(accounts), inFlight, scan.upTo, run);
+      await this.check('videos', unique(videos), inFlight, scan.unseenAfter, run);
+      await this.check('accounts', unique(accounts), inFlight, scan.unseenAfter, run);
     }
     this.totals.runs++;
     this.totals.stuckApplied += run.stuckApplied;
@@ -191,22 +197,44 @@ export class CounterReconciler implements OnModuleDestroy {
     return a - 1;
   }
 
+  /**
+   * Reads the outbox from the last pass's applied mark on. `unseenAfter`: every row the scan could
+   * not see (written after it, or an id below its end whose transaction had not committed yet: a
+   * gap next to a recent row, {@link OUTBOX_GAP_SETTLE_MS}) has a greater id, so the checks look
+   * for unapplied events from there; the applied mark stops before such a gap, so the next pass
+   * reads it again.
+   */
   private async scanFrontier(
     stuckAfterMs: number,
     touched: Entities,
     inFlight: Entities,
   ): Promise<{
     scanned: number;
-    upTo: number;
+    unseenAfter: number;
     caughtUp: boolean;
     stuck: { id: number; event: DomainEvent }[];
   }> {
-    let from = this.appliedUpTo ?? (await this.initialPosition());
+    const start = this.appliedUpTo ?? (await this.initialPosition());
+    const knownStart = this.appliedUpTo !== null;
+    let from = start;
     const stuck: { id: number; event: DomainEvent }[] = [];
-    const stuckBefore = nowMs() - stuckAfterMs;
+    const now = nowMs();
+    const stuckBefore = now - stuckAfterMs;
+    const settledBefore = now - OUTBOX_GAP_SETTLE_MS;
     let scanned = 0;
     let contiguous = true;
-    let appliedUpTo = from;
+    let appliedUpTo = start;
+    let firstGap: number | null = null;
+    let prev = start;
+    const done = (caughtUp: boolean) => {
+      this.appliedUpTo = appliedUpTo;
+      return {
+        scanned,
+        unseenAfter: firstGap === null ? from : Math.min(from, firstGap - 1),
+        caughtUp,
+        stuck,
+      };
+    };
     for (;;) {
       const rows = await this.db.query<{
         id: number;
@@ -221,6 +249,14 @@ export class CounterReconciler implements OnModuleDestroy {
         [from, SCAN_CHUNK],
       );
       for (const r of rows) {
+        const id = Number(r.id);
+        // Ids missing before a recent row: perhaps a transaction still open (the first pass after a
+        // start does not know what came before its position, so only gaps after a row it read count).
+        if (id > prev + 1 && Number(r.create_time) >= settledBefore && (prev > start || knownStart)) {
+          firstGap ??= prev + 1;
+          contiguous = false;
+        }
+        prev = id;
         const parsed = parseEvent(r.routing_key, r.payload);
         const applied = Number(r.applied) === 1;
         if (parsed.ok) {
@@ -237,14 +273,8 @@ export class CounterReconciler implements OnModuleDestroy {
       }
       scanned += rows.length;
       if (rows.length > 0) from = Number(rows[rows.length - 1].id);
-      if (rows.length < SCAN_CHUNK) {
-        this.appliedUpTo = appliedUpTo;
-        return { scanned, upTo: from, caughtUp: true, stuck };
-      }
-      if (scanned >= MAX_SCAN_ROWS) {
-        this.appliedUpTo = appliedUpTo;
-        return { scanned, upTo: from, caughtUp: false, stuck };
-      }
+      if (rows.length < SCAN_CHUNK) return done(true);
+      if (scanned >= MAX_SCAN_ROWS) return done(false);
     }
   }
 
@@ -300,7 +330,7 @@ export class CounterReconciler implements OnModuleDestroy {
     table: 'videos' | 'accounts',
     ids: number[],
     inFlight: Entities,
-    scannedUpTo: number,
+    unseenAfter: number,
     run: ReconcileRun,
   ): Promise<void> {
     const candidates = ids.filter((id) => !inFlight[table].has(id)).sort((a, b) => a - b);
@@ -308,8 +338,8 @@ export class CounterReconciler implements OnModuleDestroy {
       const chunk = candidates.slice(i, i + CHECK_CHUNK);
       const fixedIds = await this.db.transaction((m) =>
         table === 'videos'
-          ? this.checkVideos(m, chunk, scannedUpTo, run)
-          : this.checkAccounts(m, chunk, scannedUpTo, run),
+          ? this.checkVideos(m, chunk, unseenAfter, run)
+          : this.checkAccounts(m, chunk, unseenAfter, run),
       );
       run.checked += chunk.length;
       if (table === 'videos' && fixedIds.length > 0) {
@@ -322,13 +352,16 @@ export class CounterReconciler implements OnModuleDestroy {
     }
   }
 
-  /** Entities with an event written after the scan and not applied yet (read in the transaction's snapshot). */
-  private async lateInFlight(m: EntityManager, scannedUpTo: number): Promise<Entities> {
+  /**
+   * Entities with an event the scan did not see (an id past `unseenAfter`) and not applied yet,
+   * read in the transaction's snapshot, which is taken after the entities' locks.
+   */
+  private async lateInFlight(m: EntityManager, unseenAfter: number): Promise<Entities> {
     const late = entities();
     const rows = await m.query<{ routing_key: string; payload: string }[]>(
       `SELECT o.routing_key, o.payload FROM outbox o LEFT JOIN processed_events p ON p.event_id = o.event_id
        WHERE o.id > ? AND p.event_id IS NULL`,
-      [scannedUpTo],
+      [unseenAfter],
     );
     for (const r of rows) {
       const parsed = parseEvent(r.routing_key, r.payload);
@@ -340,7 +373,7 @@ export class CounterReconciler implements OnModuleDestroy {
   private async checkVideos(
     m: EntityManager,
     ids: number[],
-    scannedUpTo: number,
+    unseenAfter: number,
     run: ReconcileRun,
   ): Promise<number[]> {
     const current = await m.query<{ id: number; l: number; c: number; p: number }[]>(
@@ -348,7 +381,7 @@ export class CounterReconciler implements OnModuleDestroy {
       ids,
     );
     if (current.length === 0) return [];
-    const late = await this.lateInFlight(m, scannedUpTo);
+    const late = await this.lateInFlight(m, unseenAfter);
     const present = current.map((r) => Number(r.id));
     const likes = await countBy(m, 'likes', 'video_id', present);
     const comments = await countBy(m, 'comments', 'video_id', present);
@@ -382,7 +415,7 @@ export class CounterReconciler implements OnModuleDestroy {
   private async checkAccounts(
     m: EntityManager,
     ids: number[],
-    scannedUpTo: number,
+    unseenAfter: number,
     run: ReconcileRun,
   ): Promise<number[]> {
     const current = await m.query<{ id: number; f: number; g: number }[]>(
@@ -390,7 +423,7 @@ export class CounterReconciler implements OnModuleDestroy {
       ids,
     );
     if (current.length === 0) return [];
-    const late = await this.lateInFlight(m, scannedUpTo);
+    const late = await this.lateInFlight(m, unseenAfter);
     const present = current.map((r) => Number(r.id));
     const followers = await countBy(m, 'socials', 'vlogger_id', present);
     const vloggers = await countBy(m, 'socials', 'follower_id', present);
