@@ -7,6 +7,7 @@ import { FeedRepository } from './feed.repository';
 import { FeedService } from './feed.service';
 import { HotListService } from './hot-list.service';
 import { LatestIndex } from './latest-index';
+import { LatestPagesVersion } from './latest-pages-version';
 import { SharedPages } from './shared-pages';
 import { TagIndex } from './tag-index';
 import { TimelineEventsController } from './timeline-events.controller';
@@ -19,7 +20,16 @@ import { Timelines } from './timelines';
 @Module({
   imports: [AccountModule, LikeModule, SocialModule, VideoModule],
   controllers: [TimelineEventsController],
-  providers: [FeedRepository, FeedService, HotListService, SharedPages, Timelines, LatestIndex, TagIndex],
+  providers: [
+    FeedRepository,
+    FeedService,
+    HotListService,
+    SharedPages,
+    Timelines,
+    LatestIndex,
+    LatestPagesVersion,
+    TagIndex,
+  ],
   exports: [FeedService, HotListService, Timelines, LatestIndex, TagIndex],
 })
 export class FeedModule {}
