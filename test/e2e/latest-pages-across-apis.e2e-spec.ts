@@ -1,3 +1,4 @@
+import { LatestPagesVersion } from '@app/feed';
 import { startApp, startSibling, TestApp } from '../helpers/test-app';
 import { PROFILES } from '../helpers/test-env';
 import { postAs, registerAndLogin } from './feed-fixtures';
@@ -60,6 +61,12 @@ if (PROFILES.includes('full')) {
       const kept = await publish(author.token, 'kept');
       const gone = await publish(author.token, 'gone');
       await fill(author.token);
+      // Both readers now know the version from its channel, with no command a request.
+      for (const t of [a, n]) {
+        const version = t.app.get(LatestPagesVersion);
+        for (let i = 0; i < 100 && !version.listening; i++) await new Promise((r) => setTimeout(r, 20));
+        expect(version.listening).toBe(true);
+      }
       for (const t of [a, n]) {
         const items = await firstPage(t, author.token);
         expect(items.slice(0, 2).map((i) => i.id)).toEqual([gone, kept]);

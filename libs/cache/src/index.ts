@@ -13,3 +13,4 @@ export * from './id-index';
 export * from './scoped-id-index';
 export * from './count-index';
 export * from './hot-window';
+export * from './redis-subscriber';

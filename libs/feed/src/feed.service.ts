@@ -240,7 +240,8 @@ export class FeedService implements OnModuleInit {
       // A logged-in viewer (who may have just published, deleted or renamed through another api)
       // gets this api's copy only while no drop of the first pages has happened since it was
       // taken; when the version cannot be read (Redis not answering), the copy, as before.
-      version = await this.latestVersion.current();
+      const current = this.latestVersion.current();
+      version = typeof current === 'string' ? current : await current;
       if (version === undefined || version === local.version) return local;
     }
     if (q.latestTime > 0) {
@@ -249,7 +250,7 @@ export class FeedService implements OnModuleInit {
     }
     // Read before the page (one connection, in this order): a copy is never tagged with a version
     // newer than the page it holds.
-    const versionRead = version === undefined ? this.latestVersion.current() : Promise.resolve(version);
+    const versionRead = version ?? this.latestVersion.current();
     const raw = await this.freshCached(key, () =>
       this.cache.getOrLoadRaw(key, { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_latest' }, async () =>
         packPage(Date.now(), timePageOf(await this.latestRows(q), q).json),

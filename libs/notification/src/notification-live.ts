@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import Redis, { Cluster } from 'ioredis';
-import { CacheStore, type RedisClient } from '@app/cache';
+import { CacheStore, closeSubscriber, createSubscriber, type RedisClient } from '@app/cache';
 import { APP_CONFIG, type AppConfig } from '@app/core';
 import type { NotificationView } from './notification.types';
 
@@ -155,30 +154,8 @@ export class NotificationLive implements OnApplicationShutdown {
 
   private ensureSubscriber(): RedisClient {
     if (this.subscriber) return this.subscriber;
-    const c = this.config;
-    const retry = (times: number): number => Math.min(100 * times, 2000);
-    // Unlike the cache's client, commands wait for a connection (a SUBSCRIBE queued while
-    // disconnected is sent on connect) and subscriptions are restored after a reconnect.
-    const options = {
-      connectTimeout: Math.max(1000, c.redisTimeoutMs * 4),
-      maxRetriesPerRequest: null,
-      enableOfflineQueue: true,
-      autoResubscribe: true,
-    };
-    const sub: RedisClient =
-      c.redisClusterNodes && c.redisClusterNodes.length > 0
-        ? new Cluster(c.redisClusterNodes, {
-            enableOfflineQueue: true,
-            clusterRetryStrategy: retry,
-            redisOptions: {
-              ...options,
-              username: c.redisClusterAuth?.username,
-              password: c.redisClusterAuth?.password,
-              ...(c.redisClusterAuth?.tls ? { tls: {} } : {}),
-            },
-          })
-        : new Redis(c.redisUrl ?? '', { ...options, retryStrategy: retry });
-    sub.on('error', () => undefined); // the stream service falls back to the database meanwhile
+    // The stream service falls back to the database while it is down.
+    const sub = createSubscriber(this.config);
     sub.on('message', (channel: string, payload: string) => this.onMessage(channel, payload));
     sub.on('ready', () => {
       for (const fn of this.resubscribed) fn();
@@ -205,11 +182,6 @@ export class NotificationLive implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     const sub = this.subscriber;
     this.subscriber = null;
-    if (!sub) return;
-    try {
-      await sub.quit();
-    } catch {
-      sub.disconnect();
-    }
+    if (sub) await closeSubscriber(sub);
   }
 }
