@@ -69,4 +69,73 @@ if (PROFILES.includes('full')) {
       }
     });
   });
+
+  describe('detail cache: values cached before an outage are not read back before its repairs (full)', () => {
+    let w: TestApp; // writes, through its own proxy to Redis
+    let r: TestApp; // reads, through another (its connection comes back first)
+    let wProxy: TcpProxy;
+    let rProxy: TcpProxy;
+
+    beforeAll(async () => {
+      wProxy = new TcpProxy('127.0.0.1', 6379);
+      rProxy = new TcpProxy('127.0.0.1', 6379);
+      w = await startApp('full', { redisUrl: `redis://127.0.0.1:${await wProxy.start()}` });
+      r = await startSibling(w, { REDIS_URL: `redis://127.0.0.1:${await rProxy.start()}` });
+    });
+    afterAll(async () => {
+      await r?.close();
+      await w?.close();
+      await rProxy?.stop();
+      await wProxy?.stop();
+    });
+
+    it("a rename made while Redis was cut shows on the other api once Redis is back, before the writer's repair has landed", async () => {
+      const author = await registerAndLogin(w, 'settle');
+      const published = await w.http
+        .post('/video/publish')
+        .set('authorization', `Bearer ${author.token}`)
+        .send({
+          title: 'named',
+          play_url: 'https://example.com/v.mp4',
+          cover_url: 'https://example.com/c.jpg',
+        })
+        .expect(200);
+      const id = published.body.id as number;
+      const name = async (): Promise<string> => {
+        const res = await r.http.post('/video/getDetail').send({ id }).expect(200);
+        return res.body.username as string;
+      };
+      const before = await name(); // cached, the entry every api reads
+      expect(await name()).toBe(before);
+
+      const renamed = `settle${Date.now().toString(36)}`;
+      wProxy.cut();
+      rProxy.cut();
+      const seen = new Set<string>();
+      try {
+        await w.http
+          .post('/account/rename')
+          .set('authorization', `Bearer ${author.token}`)
+          .send({ new_username: renamed })
+          .expect(200); // committed; the entry's drop cannot reach Redis
+        // The reader finds Redis gone too (its breaker opens) and reads the database.
+        for (let i = 0; i < 4; i++) expect(await name()).toBe(renamed);
+        await new Promise((res) => setTimeout(res, 1200)); // its breaker half-open: the next read probes
+        // Redis is back for the reader first; the writer's connection (and its repair) 0.5 s later.
+        rProxy.restore();
+        const writerBack = setTimeout(() => wProxy.restore(), 500);
+        const until = Date.now() + 3500;
+        while (Date.now() < until) {
+          seen.add(await name());
+          await new Promise((res) => setTimeout(res, 25));
+        }
+        clearTimeout(writerBack);
+      } finally {
+        rProxy.restore();
+        wProxy.restore();
+      }
+      // Never the name from before the outage: the reader reads no cached value until repairs could land.
+      expect([...seen]).toEqual([renamed]);
+    });
+  });
 }

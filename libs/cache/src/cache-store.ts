@@ -124,9 +124,14 @@ export abstract class CacheStore {
   abstract pexpire(key: string, ttlMs: number): Promise<boolean>;
   /**
    * Runs raw commands on the Redis client (scripts, sorted sets) behind the timeout and the
-   * breaker. Resolves `undefined` when Redis is not configured, down, or the call failed.
+   * breaker. Resolves `undefined` when Redis is not configured, down, or the call failed; with
+   * `read` (the op reads cached values a response is built from), also for a short while after
+   * Redis came back (`SETTLE_AFTER_RECOVERY_MS`), as `get` and `mget` answer misses then.
    */
-  abstract withRedis<T>(op: (redis: RedisClient, prefix: string) => Promise<T>): Promise<T | undefined>;
+  abstract withRedis<T>(
+    op: (redis: RedisClient, prefix: string) => Promise<T>,
+    read?: boolean,
+  ): Promise<T | undefined>;
   /** Resolves once connected, or after `timeoutMs` (then the store just reports `down`). */
   ready(_timeoutMs: number): Promise<void> {
     return Promise.resolve();

@@ -69,6 +69,21 @@ describe('CircuitBreaker', () => {
     expect(breaker.isOpen).toBe(true);
   });
 
+  it('probeNow (a reconnect) lets the next call probe before openMs has passed; closed, it changes nothing', () => {
+    fail(3);
+    jest.advanceTimersByTime(100);
+    expect(breaker.allow()).toBe(false);
+    breaker.probeNow();
+    expect(breaker.allow()).toBe(true);
+    expect(breaker.allow()).toBe(false); // one probe at a time
+    expect(breaker.isOpen).toBe(true);
+    breaker.success();
+    expect(changes).toEqual([true, false]);
+    breaker.probeNow();
+    expect(breaker.isOpen).toBe(false);
+    expect(breaker.allow()).toBe(true);
+  });
+
   it('a successful probe closes the breaker and reports it', () => {
     fail(3);
     jest.advanceTimersByTime(1000);

@@ -26,6 +26,11 @@ export class CircuitBreaker {
     return true;
   }
 
+  /** The dependency is reachable again (a reconnect): an open breaker lets its next call probe now. */
+  probeNow(): void {
+    if (this.openUntil !== 0) this.openUntil = Math.min(this.openUntil, Date.now());
+  }
+
   success(): void {
     this.probing = false;
     this.failures = 0;

@@ -336,8 +336,10 @@ export async function peekCountPage(
   take: number,
   maxRefresh: number,
 ): Promise<CountPageRead | undefined> {
-  const raw = await store.withRedis((redis, prefix) =>
-    scripts.peek.run(redis, prefixed(keys, prefix), [...pageArgs(cursor, take), maxRefresh]),
+  const raw = await store.withRedis(
+    (redis, prefix) =>
+      scripts.peek.run(redis, prefixed(keys, prefix), [...pageArgs(cursor, take), maxRefresh]),
+    true,
   );
   return parsePage(raw);
 }

@@ -34,7 +34,7 @@ export const BUILD_TTL_MS = 10_000;
 /** How long a process remembers an index's floor (a page past it goes to SQL without a Redis round). */
 export const FLOOR_HINT_MS = 5000;
 /** How often a write Redis refused is repaired again (a version bump, a drop). */
-export const REPAIR_EVERY_MS = 1000;
+export const REPAIR_EVERY_MS = 250;
 
 /** Members are zero-padded ids, so equal scores (one millisecond) order by id as strings do. */
 const ID_WIDTH = 15;
@@ -322,7 +322,7 @@ export async function readIndex(
       redis.get(prefix + versionKey),
     ]);
     return { reply, current: current ?? '0' };
-  });
+  }, true);
   if (got === undefined || !Array.isArray(got.reply)) return undefined;
   const reply = got.reply as (string | null)[];
   if (reply[0] === 'miss') return { kind: 'miss' };

@@ -111,6 +111,15 @@ const UNHIT = new RedisScript(
 return 0`,
 );
 
+/**
+ * After Redis comes back (the breaker closes), reads of cached values answer "miss" this long
+ * while writes go through: an invalidation another process could not make during the outage (a
+ * rename's detail entries, a delete's index entries, a logout's token) is retried by its repair
+ * loop (every `REPAIR_EVERY_MS`, 250 ms) once that process's own probe gets through (its breaker's 1 s
+ * open window at most), so this covers the time until such repairs have landed.
+ */
+export const SETTLE_AFTER_RECOVERY_MS = 2000;
+
 /** A seed node of a Redis Cluster (`REDIS_CLUSTER_NODES`). */
 export interface RedisNode {
   host: string;
@@ -142,6 +151,8 @@ export class RedisCacheStore extends CacheStore {
   private readonly breaker: CircuitBreaker;
   private readonly prefix: string;
   private readonly timeoutMs: number;
+  /** Until when reads answer "miss" after a recovery ({@link SETTLE_AFTER_RECOVERY_MS}); 0 = not settling. */
+  private settleUntil = 0;
 
   constructor(opts: RedisStoreOptions) {
     super();
@@ -149,8 +160,11 @@ export class RedisCacheStore extends CacheStore {
     this.timeoutMs = opts.timeoutMs;
     this.breaker = new CircuitBreaker(3, 1000, (open) => {
       this.logger.warn(
-        open ? 'Redis unavailable: circuit open, using fallbacks' : 'Redis back: circuit closed',
+        open
+          ? 'Redis unavailable: circuit open, using fallbacks'
+          : `Redis back: circuit closed (cached values read again in ${SETTLE_AFTER_RECOVERY_MS} ms)`,
       );
+      if (!open) this.settleUntil = Date.now() + SETTLE_AFTER_RECOVERY_MS;
       opts.onStateChange?.(open ? 'down' : 'up');
     });
     const connectTimeout = Math.max(1000, opts.timeoutMs * 4);
@@ -193,6 +207,10 @@ export class RedisCacheStore extends CacheStore {
       });
     }
     this.client.on('error', () => undefined); // state is tracked by the breaker; avoid log floods
+    // Reconnected: the next call probes at once instead of after the breaker's open window (a call
+    // made while the client was still reconnecting re-opened it), so refused writes are repaired,
+    // and cached values read again, as soon as Redis answers.
+    this.client.on('ready', () => this.breaker.probeNow());
     RedisScript.defineAll(this.client);
   }
 
@@ -233,14 +251,33 @@ export class RedisCacheStore extends CacheStore {
     }
   }
 
+  /** Whether reads answer "miss" now, a recovery's values not trusted yet ({@link SETTLE_AFTER_RECOVERY_MS}). */
+  private settling(): boolean {
+    if (this.settleUntil === 0) return false;
+    if (Date.now() < this.settleUntil) return true;
+    this.settleUntil = 0;
+    return false;
+  }
+
+  /**
+   * A read of cached values: `fallback` (a miss) while the store settles after a recovery, and for
+   * the call that probes Redis after an outage (it tells that Redis is back, and starts the
+   * settling, but its value is not trusted).
+   */
+  private read<T>(op: () => Promise<T>, fallback: T): Promise<T> {
+    if (this.settling()) return Promise.resolve(fallback);
+    if (!this.breaker.isOpen) return this.call(op, fallback);
+    return this.call(op, fallback).then(() => fallback);
+  }
+
   get(key: string): Promise<string | null> {
-    return this.call(() => this.client.get(this.k(key)), null);
+    return this.read(() => this.client.get(this.k(key)), null);
   }
 
   mget(keys: string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return Promise.resolve([]);
     const prefixed = keys.map((k) => this.k(k));
-    return this.call(
+    return this.read(
       // MGET across slots is refused by a cluster; one GET per key (auto-pipelined per node).
       () =>
         this.isCluster ? Promise.all(prefixed.map((k) => this.client.get(k))) : this.client.mget(prefixed),
@@ -281,7 +318,9 @@ export class RedisCacheStore extends CacheStore {
     ttlMs: number,
     key: string,
   ): Promise<{ got: boolean | null; value: string | null }> {
-    if (this.isCluster) return super.lockAndPeek(lockKey, token, ttlMs, key);
+    // Settling or probing, the peek is a read of `get` (a miss).
+    if (this.isCluster || this.settling() || this.breaker.isOpen)
+      return super.lockAndPeek(lockKey, token, ttlMs, key);
     const reply = await this.call<unknown>(
       () => LOCK_AND_PEEK.run(this.client, [this.k(lockKey), this.k(key)], [token, ttlMs]),
       undefined,
@@ -424,8 +463,9 @@ export class RedisCacheStore extends CacheStore {
     return this.call(async () => (await this.client.pexpire(this.k(key), ttlMs)) === 1, false);
   }
 
-  withRedis<T>(op: (redis: RedisClient, prefix: string) => Promise<T>): Promise<T | undefined> {
-    return this.call<T | undefined>(() => op(this.client, this.prefix), undefined);
+  withRedis<T>(op: (redis: RedisClient, prefix: string) => Promise<T>, read = false): Promise<T | undefined> {
+    const run = (): Promise<T> => op(this.client, this.prefix);
+    return read ? this.read<T | undefined>(run, undefined) : this.call<T | undefined>(run, undefined);
   }
 
   /** Waits (bounded) for the first connection so a fresh process starts with Redis `up`. */

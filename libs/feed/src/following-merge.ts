@@ -140,23 +140,25 @@ export async function mergeFollowed(
   distrusted: readonly string[],
 ): Promise<MergedPage | undefined> {
   const { head, zTail, metaTail } = CacheKeys.authorTimeIndexParts();
-  const raw = await store.withRedis(async (redis, prefix) =>
-    redis.isCluster
-      ? undefined
-      : mergeScript.run(
-          redis,
-          [prefix + timelineMeta, prefix + followSet],
-          [
-            latestTime > 0 ? latestTime : 0,
-            latestTime > 0 && idBefore > 0 ? indexMember(idBefore) : '',
-            take,
-            maxFollows,
-            prefix + head,
-            zTail,
-            metaTail,
-            ...distrusted,
-          ],
-        ),
+  const raw = await store.withRedis(
+    async (redis, prefix) =>
+      redis.isCluster
+        ? undefined
+        : mergeScript.run(
+            redis,
+            [prefix + timelineMeta, prefix + followSet],
+            [
+              latestTime > 0 ? latestTime : 0,
+              latestTime > 0 && idBefore > 0 ? indexMember(idBefore) : '',
+              take,
+              maxFollows,
+              prefix + head,
+              zTail,
+              metaTail,
+              ...distrusted,
+            ],
+          ),
+    true,
   );
   if (!Array.isArray(raw)) return undefined;
   const reply = raw as string[];

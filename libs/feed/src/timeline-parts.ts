@@ -167,13 +167,15 @@ export async function readParts(
   latestTime: number,
   idBefore: number,
 ): Promise<PartsRead | undefined> {
-  const raw = await store.withRedis((redis, prefix) =>
-    scripts.read.run(redis, keysOf(viewerId, prefix), [
-      partKey(latestTime, idBefore),
-      take,
-      randomUUID(),
-      TIMELINE_PARTS_TTL_MS,
-    ]),
+  const raw = await store.withRedis(
+    (redis, prefix) =>
+      scripts.read.run(redis, keysOf(viewerId, prefix), [
+        partKey(latestTime, idBefore),
+        take,
+        randomUUID(),
+        TIMELINE_PARTS_TTL_MS,
+      ]),
+    true,
   );
   if (!Array.isArray(raw)) return undefined;
   const reply = raw as string[];

@@ -85,7 +85,7 @@ export const timelineMember = indexMember;
  * (rebuilt on the next read), and a timeline keeps the set of accounts its owner followed when its
  * build began, so a fan-out whose follower list was read before an unfollow pushes nothing into the
  * timeline rebuilt after it (pushes that come while a build runs are checked when it ends,
- * {@link pushGuardedEntry}). A drop Redis refused is retried every second ({@link repair}); until
+ * {@link pushGuardedEntry}). A drop Redis refused is retried every 250 ms ({@link repair}); until
  * then this process reads that follower's feed from SQL.
  *
  * A page the timeline does not answer (past or across its floor, a gone item, an owed version

@@ -13,7 +13,7 @@ const VERSION_TTL_MS = 2 * LIKED_SET_TTL_MS;
 const LOADED = '0';
 const TOO_MANY = '-1';
 /** How often invalidations Redis refused are tried again. */
-const REPAIR_EVERY_MS = 1000;
+const REPAIR_EVERY_MS = 250;
 
 /**
  * A write's invalidation: a new version (a value never used before, so an expired version can
@@ -82,8 +82,9 @@ export class LikedSets implements OnModuleDestroy {
   async likedAmong(accountId: number, videoIds: readonly number[]): Promise<Set<number> | undefined> {
     if (!this.enabled || this.dirty.has(accountId)) return undefined;
     const key = CacheKeys.likedSet(accountId);
-    const flags = await this.store.withRedis((redis, prefix) =>
-      redis.smismember(prefix + key, LOADED, TOO_MANY, ...videoIds),
+    const flags = await this.store.withRedis(
+      (redis, prefix) => redis.smismember(prefix + key, LOADED, TOO_MANY, ...videoIds),
+      true,
     );
     if (flags === undefined) return undefined;
     if (flags[0] === 1) return new Set(videoIds.filter((_, i) => flags[i + 2] === 1));

@@ -61,7 +61,7 @@ export async function markDetailsChanged(
 }
 
 /** How often changes Redis refused are retried. */
-const REPAIR_EVERY_MS = 1000;
+const REPAIR_EVERY_MS = 250;
 
 /**
  * `video:detail:id=<id>` (SPEC §5). Every invalidation deletes the key and renews its change stamp
@@ -69,7 +69,7 @@ const REPAIR_EVERY_MS = 1000;
  * instead) at once and again a moment later (batched); a load of it running in this process is no
  * longer joined. A fill reads the stamp before its load and lands only if it is unchanged and the
  * key still absent; a refill lands only over the mark it read. So a load that read the row before
- * a change never caches it, in any process. A change Redis refused is retried every second until
+ * a change never caches it, in any process. A change Redis refused is retried every 250 ms until
  * it lands; meanwhile this process reads that video from the primary and caches nothing for it.
  */
 @Injectable()
