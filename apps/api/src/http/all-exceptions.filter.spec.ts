@@ -16,8 +16,12 @@ import { AllExceptionsFilter, toErrorResponse } from './all-exceptions.filter';
 /** Records what would have been logged. */
 class FakeLogger {
   readonly errors: string[] = [];
+  readonly warnings: string[] = [];
   error(message: string): void {
     this.errors.push(message);
+  }
+  warn(message: string): void {
+    this.warnings.push(message);
   }
 }
 
@@ -293,6 +297,27 @@ describe('toErrorResponse', () => {
       });
       expect(fake.errors).toHaveLength(1);
     });
+
+    it.each([
+      ['ER_LOCK_WAIT_TIMEOUT', 'Lock wait timeout exceeded; try restarting transaction'],
+      ['ER_LOCK_DEADLOCK', 'Deadlock found when trying to get lock; try restarting transaction'],
+    ])(
+      '%s (the database up, a row locked too long) → 503 "database busy" with Retry-After, a warning',
+      (code, text) => {
+        const err = new QueryFailedError(
+          'UPDATE videos SET x = 1',
+          [],
+          Object.assign(new Error(text), { code }),
+        );
+        expect(toErrorResponse(err, logger)).toEqual({
+          status: 503,
+          body: { error: 'database busy, try again shortly', code: 'UNAVAILABLE' },
+          retryAfter: 1,
+        });
+        expect(fake.errors).toHaveLength(0);
+        expect(fake.warnings).toHaveLength(1);
+      },
+    );
   });
 });
 

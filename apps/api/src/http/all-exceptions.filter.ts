@@ -1,7 +1,13 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { errorCodes, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { DomainError, ErrorCode, CommitOutcomeUnknownError, isDatabaseUnavailable } from '@app/core';
+import {
+  DomainError,
+  ErrorCode,
+  CommitOutcomeUnknownError,
+  isDatabaseUnavailable,
+  isLockContention,
+} from '@app/core';
 import { codeForStatus, ErrorBody, REQUEST_TIMEOUT, STATUS_OF } from './http-errors';
 
 interface FastifyLikeError {
@@ -122,6 +128,16 @@ export function toErrorResponse(
         error: 'database unavailable while saving: the write may or may not have been saved; retry it',
         code: ErrorCode.Unavailable,
       },
+    };
+  }
+  if (isLockContention(err)) {
+    // The database answers, but a row this write needs stayed locked past the session's bound
+    // (heavy contention on one video or account): the statement was refused, nothing was written.
+    logger.warn(`database busy: ${(err as Error).message}`);
+    return {
+      status: 503,
+      body: { error: 'database busy, try again shortly', code: ErrorCode.Unavailable },
+      retryAfter: 1,
     };
   }
   if (isDatabaseUnavailable(err)) {
