@@ -144,7 +144,11 @@ export class WorkerHttp implements OnModuleDestroy {
     consumption: 'consuming' | 'paused' | 'stopped' | 'disabled';
     dead_letters: Record<string, number> | null;
   }> {
-    const [dbUp, dlq] = await Promise.all([this.db.ping(), this.publisher.queueDepths(DLQS)]);
+    const [dbUp, dlq, rabbitmq] = await Promise.all([
+      this.db.ping(),
+      this.publisher.queueDepths(DLQS),
+      this.publisher.probe(),
+    ]);
     const consumption = !this.config.amqpUrl
       ? 'disabled'
       : this.transport.isPaused
@@ -155,7 +159,7 @@ export class WorkerHttp implements OnModuleDestroy {
     return {
       status: dbUp ? 'ok' : 'unavailable',
       database: dbUp ? 'up' : 'down',
-      rabbitmq: this.publisher.state(),
+      rabbitmq,
       consumption,
       dead_letters: dlq ? Object.fromEntries(dlq) : null,
     };

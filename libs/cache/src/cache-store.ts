@@ -26,6 +26,10 @@ export abstract class CacheStore {
   abstract readonly kind: 'redis' | 'memory';
   /** `up`/`down` for Redis (breaker closed/open), `disabled` for the in-process store. */
   abstract state(): DependencyState;
+  /** {@link state}, checked with Redis where it may be stale (`/healthz` of an idle process); never throws. */
+  probe(): Promise<DependencyState> {
+    return Promise.resolve(this.state());
+  }
   abstract get(key: string): Promise<string | null>;
   abstract mget(keys: string[]): Promise<(string | null)[]>;
   abstract set(key: string, value: string, ttlMs: number): Promise<boolean>;

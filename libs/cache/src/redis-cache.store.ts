@@ -223,6 +223,12 @@ export class RedisCacheStore extends CacheStore {
     return this.breaker.isOpen || this.client.status !== 'ready' ? 'down' : 'up';
   }
 
+  /** A PING behind the timeout and the breaker: `down` when it fails (a silent Redis included). */
+  override async probe(): Promise<DependencyState> {
+    const answered = await this.call(async () => (await this.client.ping()) === 'PONG', false);
+    return answered ? this.state() : 'down';
+  }
+
   private k(key: string): string {
     return this.prefix + key;
   }

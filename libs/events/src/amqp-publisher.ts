@@ -12,6 +12,8 @@ import { declareTopology, type TopologyOptions } from './topology';
 export const PUBLISH_CONFIRM_TIMEOUT_MS = 2000;
 /** While confirms are timing out (a silent broker), one probe publish per this interval; the rest fail at once. */
 const PROBE_INTERVAL_MS = 1000;
+/** How long `/healthz`'s probe of a paused publisher waits for the broker. */
+const PROBE_WAIT_MS = 500;
 /** How long the first start waits for the broker before serving without it. */
 const FIRST_CONNECT_WAIT_MS = 3000;
 
@@ -92,6 +94,43 @@ export class AmqpPublisher extends EventPublisher implements OnModuleInit, OnApp
 
   state(): DependencyState {
     return this.channel && this.manager.isConnected() && this.suspectSince === 0 ? 'up' : 'down';
+  }
+
+  /**
+   * While publishing is paused to probes (a confirm timed out) and no write comes to probe, the
+   * state would stay `down` after the broker is back: a round trip on a short-lived channel of the
+   * managed connection (at most one per {@link PROBE_INTERVAL_MS}, bounded by {@link PROBE_WAIT_MS})
+   * ends the pause when the broker answers.
+   */
+  override async probe(): Promise<DependencyState> {
+    const conn = this.manager.connection;
+    if (!this.channel || !conn || !this.manager.isConnected()) return 'down';
+    if (this.suspectSince === 0) return 'up';
+    const now = Date.now();
+    if (now - this.lastProbe < PROBE_INTERVAL_MS) return 'down';
+    this.lastProbe = now;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      (async () => {
+        const ch = await conn.createChannel();
+        ch.on('error', () => undefined);
+        try {
+          await ch.checkExchange(EXCHANGE_OF['like.like']);
+        } finally {
+          await ch.close().catch(() => undefined);
+        }
+        return true;
+      })().catch(() => false),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), PROBE_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (answered && this.suspectSince !== 0) {
+      this.logger.log('RabbitMQ answers again: publishing resumed');
+      this.suspectSince = 0;
+    }
+    return this.state();
   }
 
   /** Reads the depths on a short-lived channel of the managed connection (a missing queue closes only that one). */

@@ -9,6 +9,10 @@ import type { DependencyState } from '@app/cache';
 export abstract class EventPublisher {
   abstract readonly enabled: boolean;
   abstract state(): DependencyState;
+  /** {@link state}, checked with the broker where it may be stale (`/healthz`); never throws. */
+  probe(): Promise<DependencyState> {
+    return Promise.resolve(this.state());
+  }
   abstract publish(event: DomainEvent): Promise<boolean>;
   /** Messages waiting in each named queue (broker-wide), or null without a reachable broker. */
   abstract queueDepths(queues: readonly string[]): Promise<Map<string, number> | null>;

@@ -66,12 +66,19 @@ export class HealthController {
   @ApiOkResponse({ type: HealthResponse })
   @ApiServiceUnavailableResponse({ type: HealthResponse, description: 'the database is down' })
   async healthz(@Res() reply: FastifyReply): Promise<void> {
-    const [dbUp, storage] = await Promise.all([this.db.ping(), this.storageHealth.state()]);
+    // Redis and the broker are asked too (a PING; a round trip when publishing is paused): their
+    // remembered states go stale on a process that serves no traffic.
+    const [dbUp, storage, redis, rabbitmq] = await Promise.all([
+      this.db.ping(),
+      this.storageHealth.state(),
+      this.cache.probe(),
+      this.publisher.probe(),
+    ]);
     const body: HealthResponse = {
       status: dbUp ? 'ok' : 'unavailable',
       database: dbUp ? 'up' : 'down',
-      redis: this.cache.state(),
-      rabbitmq: this.publisher.state(),
+      redis,
+      rabbitmq,
       storage,
     };
     const replicas = this.db.replicaStatus();
