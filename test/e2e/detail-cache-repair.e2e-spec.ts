@@ -1,6 +1,8 @@
 import { startApp, startSibling, TestApp } from '../helpers/test-app';
 import { PROFILES } from '../helpers/test-env';
 import { TcpProxy } from '../helpers/tcp-proxy';
+import { createAccounts } from '../factories/accounts';
+import { publishVideo } from '../factories/videos';
 import { registerAndLogin } from './feed-fixtures';
 
 /**
@@ -90,17 +92,8 @@ if (PROFILES.includes('full')) {
     });
 
     it("a rename made while Redis was cut shows on the other api once Redis is back, before the writer's repair has landed", async () => {
-      const author = await registerAndLogin(w, 'settle');
-      const published = await w.http
-        .post('/video/publish')
-        .set('authorization', `Bearer ${author.token}`)
-        .send({
-          title: 'named',
-          play_url: 'https://example.com/v.mp4',
-          cover_url: 'https://example.com/c.jpg',
-        })
-        .expect(200);
-      const id = published.body.id as number;
+      const [author] = await createAccounts(w, 1, 'settle');
+      const { id } = await publishVideo(w, author, { title: 'named' });
       const name = async (): Promise<string> => {
         const res = await r.http.post('/video/getDetail').send({ id }).expect(200);
         return res.body.username as string;
