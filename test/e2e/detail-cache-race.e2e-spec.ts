@@ -126,6 +126,51 @@ describe.each(PROFILES)(
       if (sibling) expect((await detail(sibling, id)).likes_count).toBe(4);
     });
 
+    it('a cold cache: the stamps read with the entries (one read) still refuse a fill after a like', async () => {
+      const author = await registerAndLogin(t, `race${profile}c`);
+      const fan = await registerAndLogin(t, `race${profile}d`);
+      const published = await postAs(t, '/video/publish', author.token, {
+        title: 'cold',
+        play_url: 'https://example.com/c.mp4',
+        cover_url: 'https://example.com/c.jpg',
+      }).expect(200);
+      const id = published.body.id as number;
+      const store = t.app.get(CacheStore);
+      const cache = t.app.get(VideoDetailCache);
+      const repo = t.app.get(VideoRepository);
+      // Pages that miss (ids with no video): past a quarter of the recent pages missing, a page
+      // reads its entries' change stamps in the same read as the entries.
+      for (let i = 0; i < 40; i++) await cache.getMany([1_900_000_000 + i], async () => []);
+      const together = jest.spyOn(store, 'mgetWithStamps');
+      try {
+        await store.del(CacheKeys.videoDetail(id));
+        let release!: () => void;
+        const gate = new Promise<void>((r) => (release = r));
+        let read!: () => void;
+        const hasRead = new Promise<void>((r) => (read = r));
+        const items = cache.getMany([id], async (ids, primary) => {
+          const rows = await repo.viewsByIds(ids, primary);
+          read();
+          await gate;
+          return rows;
+        });
+        await hasRead;
+        expect(together).toHaveBeenCalledTimes(1);
+        await postAs(t, '/like/like', fan.token, { video_id: id }).expect(200);
+        // Past the like's second invalidation (500 ms after the first).
+        await new Promise((r) => setTimeout(r, 800));
+        release();
+        expect((await items).get(id)?.likes_count).toBe(0);
+        // The fill (sent after the page's answer) was refused: no entry with the old count.
+        await new Promise((r) => setTimeout(r, 200));
+        expect(await store.get(CacheKeys.videoDetail(id))).toBeNull();
+        expect((await detail(t, id)).likes_count).toBe(1);
+        if (sibling) expect((await detail(sibling, id)).likes_count).toBe(1);
+      } finally {
+        together.mockRestore();
+      }
+    });
+
     it("a page's missing entry is cached by the page's read", async () => {
       const author = await registerAndLogin(t, `race${profile}p`);
       const published = await postAs(t, '/video/publish', author.token, {

@@ -154,4 +154,26 @@ describe('Redis scripts on an auto-pipelining client', () => {
     expect(await store.mget(keys)).toEqual(['row 1', null, 'row 3', 'cached meanwhile']);
     expect(await store.withRedis((redis, p) => redis.pttl(`${p}many:3`))).toBeGreaterThan(4000);
   });
+
+  it("a page's entries and their change stamps in one read: a fill under a stamp read with them is refused after a change", async () => {
+    const keys = ['both:1', 'both:2', 'both:3'];
+    await store.set('both:1', 'cached', 5000);
+    expect(await store.markChanged('both:3', 30_000)).toBe(true);
+    const [stamp3] = (await store.changeStamps(['both:3'])) ?? ['unread'];
+    expect(stamp3).not.toBeNull();
+    const read = await store.mgetWithStamps(keys);
+    expect(read.values).toEqual(['cached', null, null]);
+    // Each key's stamp, by position: none yet for both:2, both:3's own.
+    expect(read.stamps?.slice(1)).toEqual([null, stamp3]);
+    // both:2 changes after the read: its fill is refused; both:3's (unchanged since) lands.
+    expect(await store.markChanged('both:2', 30_000)).toBe(true);
+    await store.fillManyIfUnchanged(
+      [
+        { key: 'both:2', stamp: read.stamps?.[1] ?? null, value: 'old row 2' },
+        { key: 'both:3', stamp: read.stamps?.[2] ?? null, value: 'row 3' },
+      ],
+      5000,
+    );
+    expect(await store.mget(keys)).toEqual(['cached', null, 'row 3']);
+  });
 });

@@ -105,6 +105,24 @@ export abstract class CacheStore {
   /** The change stamps of `keys` (null: no change within a stamp's lifetime); undefined when unavailable. */
   abstract changeStamps(keys: string[]): Promise<(string | null)[] | undefined>;
   /**
+   * {@link mget} of `keys` with their change stamps read no later than the values (so before any
+   * load a miss then starts: a {@link fillIfUnchanged} with such a stamp is refused after a change
+   * made since). `stamps[i]` is `keys[i]`'s, meaningful where `values[i]` missed; `stamps`
+   * undefined when they could not be read. Here two reads, the stamps of the misses only; one
+   * Redis server reads both in one command (a page's misses then cost no round trip of their own).
+   */
+  async mgetWithStamps(
+    keys: string[],
+  ): Promise<{ values: (string | null)[]; stamps: (string | null)[] | undefined }> {
+    const values = await this.mget(keys);
+    const missed = keys.filter((_, i) => values[i] === null || values[i] === undefined);
+    if (missed.length === 0) return { values, stamps: keys.map(() => null) };
+    const read = await this.changeStamps(missed);
+    if (read === undefined) return { values, stamps: undefined };
+    const of = new Map(missed.map((k, i) => [k, read[i] ?? null]));
+    return { values, stamps: keys.map((k) => of.get(k) ?? null) };
+  }
+  /**
    * SET NX PX of `key`, only while its change stamp still is `stamp` (read before the load): a
    * change since then refuses the fill. False when refused or unavailable.
    */

@@ -401,6 +401,28 @@ export class RedisCacheStore extends CacheStore {
     );
   }
 
+  /**
+   * One MGET of the keys and their stamps (a cluster: {@link CacheStore.mgetWithStamps}'s two
+   * reads, one GET per key). While the store settles after a recovery, and for the call that
+   * probes Redis, the values are misses (as {@link mget}'s) and only the stamps are read.
+   */
+  override async mgetWithStamps(
+    keys: string[],
+  ): Promise<{ values: (string | null)[]; stamps: (string | null)[] | undefined }> {
+    if (this.isCluster) return super.mgetWithStamps(keys);
+    const misses = keys.map(() => null);
+    if (keys.length === 0) return { values: [], stamps: [] };
+    const stampKeys = keys.map((k) => this.stampKey(k));
+    const trusted = !this.settling() && !this.breaker.isOpen;
+    const read = await this.call<(string | null)[] | undefined>(
+      () => this.client.mget(trusted ? [...keys.map((k) => this.k(k)), ...stampKeys] : stampKeys),
+      undefined,
+    );
+    if (read === undefined) return { values: misses, stamps: undefined };
+    if (!trusted) return { values: misses, stamps: read };
+    return { values: read.slice(0, keys.length), stamps: read.slice(keys.length) };
+  }
+
   fillIfUnchanged(key: string, stamp: string | null, value: string, ttlMs: number): Promise<boolean> {
     return this.call(
       async () =>

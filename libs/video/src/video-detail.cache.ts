@@ -17,6 +17,10 @@ const SECOND_DELETE_MS = 500;
  * a pool connection), since its fill must find the new stamp to be refused.
  */
 const STAMP_TTL_MS = 30 * 1000;
+/** Pages over which {@link VideoDetailCache}'s miss share is a mean (exponentially weighted). */
+const MISS_SHARE_PAGES = 64;
+/** From this share of pages with a miss on, a page's MGET reads the entries' change stamps too. */
+const MISS_SHARE_TOGETHER = 0.25;
 
 /**
  * With read replicas, what an invalidated key holds for the replica window instead of nothing:
@@ -80,6 +84,8 @@ export class VideoDetailCache implements OnModuleDestroy {
   private readonly refills = new Map<number, { seen: string; view: Promise<VideoView | null> }>();
   /** Ids whose delete Redis refused: read from the primary, uncached, until a retry lands. */
   private readonly dirty = new Set<number>();
+  /** The share of this process's recent pages that missed an entry (a mean over ~{@link MISS_SHARE_PAGES}). */
+  private missShare = 0;
   private repairTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -151,7 +157,16 @@ export class VideoDetailCache implements OnModuleDestroy {
   ): Promise<Map<number, string | VideoView | null>> {
     const out = new Map<number, string | VideoView | null>();
     if (ids.length === 0) return out;
-    const raw = await this.store.mget(ids.map((id) => CacheKeys.videoDetail(id)));
+    const keys = ids.map((id) => CacheKeys.videoDetail(id));
+    // The misses' change stamps are read before their loads: a change marked after that refuses
+    // their fills. While pages often miss (a cold cache), with the entries, in the same command;
+    // else after them, for the misses only (a warm page reads no stamps).
+    const together = this.missShare >= MISS_SHARE_TOGETHER;
+    let stampReadAt = Date.now();
+    const first = together
+      ? await this.store.mgetWithStamps(keys)
+      : { values: await this.store.mget(keys), stamps: undefined };
+    const raw = first.values;
     const misses: number[] = [];
     const refills: number[] = [];
     const uncached: number[] = [];
@@ -169,26 +184,34 @@ export class VideoDetailCache implements OnModuleDestroy {
       }
       out.set(id, parsed === null ? null : parsed.tags ? parsed : { ...parsed, tags: [] });
     });
+    this.missShare += ((misses.length > 0 ? 1 : 0) - this.missShare) / MISS_SHARE_PAGES;
     if (misses.length + refills.length + uncached.length === 0) return out;
-    // Read before the loads: a change marked after them refuses the misses' fills.
-    const stampReadAt = Date.now();
-    const stamps =
-      misses.length > 0 ? await this.store.changeStamps(misses.map((id) => CacheKeys.videoDetail(id))) : [];
-    const stampOf = new Map(misses.map((id, i) => [id, stamps?.[i] ?? null]));
+    /** Each miss's change stamp; undefined when they could not be read (no fills). */
+    let stampOf: Map<number, string | null> | undefined;
+    if (together) {
+      const stamps = first.stamps;
+      if (stamps !== undefined) stampOf = new Map(ids.map((id, i) => [id, stamps[i] ?? null]));
+    } else if (misses.length > 0) {
+      stampReadAt = Date.now();
+      const stamps = await this.store.changeStamps(misses.map((id) => CacheKeys.videoDetail(id)));
+      if (stamps !== undefined) stampOf = new Map(misses.map((id, i) => [id, stamps[i] ?? null]));
+    }
     const loaded = await Promise.all([
       misses.length > 0 ? load(misses, false) : [],
       refills.length > 0 ? load(refills, true) : [],
       uncached.length > 0 ? load(uncached, true) : [],
     ]);
     const key = (v: VideoView): string => CacheKeys.videoDetail(v.id);
-    await Promise.all([
-      ...(stamps === undefined || !stampStillGuards(stampReadAt, STAMP_TTL_MS)
+    // The fills are not waited for: the page has its items, and each fill lands only over what
+    // it was read against (its stamp, its marker), whenever it arrives.
+    void Promise.all([
+      ...(stampOf === undefined || !stampStillGuards(stampReadAt, STAMP_TTL_MS)
         ? []
         : [
             this.store.fillManyIfUnchanged(
               loaded[0].map((v) => ({
                 key: key(v),
-                stamp: stampOf.get(v.id) ?? null,
+                stamp: stampOf?.get(v.id) ?? null,
                 value: JSON.stringify(v),
               })),
               DETAIL_TTL_MS,
@@ -197,7 +220,7 @@ export class VideoDetailCache implements OnModuleDestroy {
       ...loaded[1].map((v) =>
         this.store.replaceIfEquals(key(v), seen.get(v.id) ?? '', JSON.stringify(v), DETAIL_TTL_MS),
       ),
-    ]);
+    ]).catch(() => undefined);
     for (const v of [...loaded[0], ...loaded[1], ...loaded[2]]) out.set(v.id, v);
     for (const id of [...misses, ...refills, ...uncached]) if (!out.has(id)) out.set(id, null);
     return out;
