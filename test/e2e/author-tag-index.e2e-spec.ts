@@ -271,5 +271,56 @@ if (PROFILES.includes('full')) {
       await waitForKey(redis, key(CacheKeys.authorIndexMeta(authorId)));
       await waitForKey(redis, key(CacheKeys.tagIndexMeta('atiwalk')));
     });
+
+    it("a page from SQL caches its videos' getDetail entries, but not one a like changed during its read", async () => {
+      const ids = await sqlByAuthor(authorId, 0, 5);
+      const fan = await registerAndLogin(t, 'atifan');
+      // The page misses its index; its read is held until after a like of its first video.
+      await redis.del(key(CacheKeys.authorIndex(authorId)), key(CacheKeys.authorIndexMeta(authorId)));
+      await redis.del(...ids.map((id) => key(CacheKeys.videoDetail(id))));
+      const original = videoRepo.listByAuthor.bind(videoRepo);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let read!: () => void;
+      const hasRead = new Promise<void>((r) => (read = r));
+      const spy = jest
+        .spyOn(videoRepo, 'listByAuthor')
+        .mockImplementationOnce(async (...args: Parameters<VideoRepository['listByAuthor']>) => {
+          const rows = await original(...args);
+          read();
+          await gate;
+          return rows;
+        });
+      try {
+        // Sent now (a supertest request goes out when it is awaited).
+        const page = Promise.resolve(
+          t.http.post('/video/listByAuthorID').send({ author_id: authorId, limit: 5 }).expect(200),
+        );
+        await hasRead;
+        await post('/like/like', fan.token, { video_id: ids[0] }).expect(200);
+        release();
+        const body = (await page).body as VideoView[];
+        expect(body.map((v) => v.id)).toEqual(ids);
+        expect(spy).toHaveBeenCalled();
+      } finally {
+        spy.mockRestore();
+      }
+      // The others' entries are there, as the page showed them; the liked one's is not.
+      const entries = await waitForEntries(ids.slice(1));
+      expect(entries.map((e) => (JSON.parse(e) as VideoView).id)).toEqual(ids.slice(1));
+      expect(await redis.get(key(CacheKeys.videoDetail(ids[0])))).toBeNull();
+      const detail = await t.http.post('/video/getDetail').send({ id: ids[0] }).expect(200);
+      expect(detail.body.likes_count).toBe(tagged.find((v) => v.id === ids[0])!.likes_count + 1);
+    });
+
+    /** The entries' texts once every one of `ids` has one (the page's fills are not waited for). */
+    const waitForEntries = async (ids: number[]): Promise<string[]> => {
+      for (let i = 0; i < 50; i++) {
+        const got = await redis.mget(...ids.map((id) => key(CacheKeys.videoDetail(id))));
+        if (got.every((e) => e !== null)) return got as string[];
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error('entries not filled');
+    };
   });
 }

@@ -252,6 +252,22 @@ export class VideoDetailCache implements OnModuleDestroy {
   }
 
   /**
+   * Views a page has just read from SQL, its query sent at `readAt`: cached where there is no
+   * entry and no change was marked within a stamp's lifetime (each a fill expecting no stamp, so a
+   * change marked before it lands, the read's own time included, refuses it), so that the next
+   * page listing these videos reads them from Redis. Not waited for; ids whose mark Redis refused
+   * are left out.
+   */
+  offer(views: readonly VideoView[], readAt: number): void {
+    if (!stampStillGuards(readAt, STAMP_TTL_MS)) return;
+    const fills = views
+      .filter((v) => !this.dirty.has(v.id))
+      .map((v) => ({ key: CacheKeys.videoDetail(v.id), stamp: null, value: JSON.stringify(v) }));
+    if (fills.length === 0) return;
+    void this.store.fillManyIfUnchanged(fills, DETAIL_TTL_MS).catch(() => undefined);
+  }
+
+  /**
    * The key holds the marker `seen`: load from the primary (once per process and marker), and
    * cache that in place of that marker only.
    */

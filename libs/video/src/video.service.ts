@@ -103,7 +103,7 @@ export class VideoService {
    */
   async listByAuthor(authorId: number, idBefore: number | undefined, limit: number): Promise<VideoView[]> {
     const entries = await this.listByAuthorFromIndex(authorId, idBefore ?? 0, limit);
-    if (entries === undefined) return this.videos.listByAuthor(authorId, idBefore, limit);
+    if (entries === undefined) return this.listByAuthorFromSql(authorId, idBefore, limit);
     return entries.map((e) => (typeof e === 'string' ? (JSON.parse(e) as VideoView) : e));
   }
 
@@ -114,13 +114,25 @@ export class VideoService {
   async listByAuthorJson(authorId: number, idBefore: number | undefined, limit: number): Promise<string> {
     const entries = await this.listByAuthorFromIndex(authorId, idBefore ?? 0, limit);
     if (entries === undefined)
-      return JSON.stringify(await this.videos.listByAuthor(authorId, idBefore, limit));
+      return JSON.stringify(await this.listByAuthorFromSql(authorId, idBefore, limit));
     let json = '[';
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
       json += (i > 0 ? ',' : '') + (typeof e === 'string' ? e : JSON.stringify(e));
     }
     return json + ']';
+  }
+
+  /** The SQL query's page; its videos are offered to the `getDetail` entries (the next page, from the index, reads them there). */
+  private async listByAuthorFromSql(
+    authorId: number,
+    idBefore: number | undefined,
+    limit: number,
+  ): Promise<VideoView[]> {
+    const readAt = Date.now();
+    const views = await this.videos.listByAuthor(authorId, idBefore, limit);
+    this.cache.offer(views, readAt);
+    return views;
   }
 
   /**
