@@ -1,6 +1,8 @@
 import { createAccounts } from '../factories/accounts';
 import { publishVideo } from '../factories/videos';
+import { WorkerHttp } from '../../apps/worker/src/worker-http.service';
 import { startApp, TestApp } from '../helpers/test-app';
+import { startWorker } from '../helpers/worker';
 import { TcpProxy } from '../helpers/tcp-proxy';
 import { AMQP_BASE, PROFILES } from '../helpers/test-env';
 
@@ -52,6 +54,43 @@ if (PROFILES.includes('full')) {
         redisProxy.heal();
       }
       expect((await health()).redis).toBe('up');
+    });
+
+    it('a silent broker is down at once on an idle api and worker, each answering within its bound, and up again when it answers', async () => {
+      const worker = await startWorker(t.testEnv, { migrate: false, env: { RECONCILE_EVERY: 'off' } });
+      const workerHealth = async (): Promise<{ rabbitmq: string; deadLetters: unknown; ms: number }> => {
+        const started = Date.now();
+        const res = await fetch(`http://127.0.0.1:${worker.app.get(WorkerHttp).port}/healthz`);
+        expect(res.status).toBe(200);
+        const body = (await res.json()) as { rabbitmq: string; dead_letters: unknown };
+        return { rabbitmq: body.rabbitmq, deadLetters: body.dead_letters, ms: Date.now() - started };
+      };
+      try {
+        expect((await workerHealth()).rabbitmq).toBe('up');
+        expect((await health()).rabbitmq).toBe('up');
+        // Past the probes' interval: the next /healthz asks the broker again.
+        await new Promise((r) => setTimeout(r, 1100));
+        amqpProxy.partition();
+        try {
+          const w = await workerHealth();
+          expect(w).toMatchObject({ rabbitmq: 'down', deadLetters: null });
+          expect(w.ms).toBeLessThan(1500);
+          const a = await health();
+          expect(a.rabbitmq).toBe('down');
+          expect(a.ms).toBeLessThan(1500);
+        } finally {
+          amqpProxy.heal();
+        }
+        let states = [(await workerHealth()).rabbitmq, (await health()).rabbitmq];
+        for (const end = Date.now() + 5000; states.some((s) => s !== 'up') && Date.now() < end;) {
+          await new Promise((r) => setTimeout(r, 250));
+          states = [(await workerHealth()).rabbitmq, (await health()).rabbitmq];
+        }
+        expect(states).toEqual(['up', 'up']);
+        expect((await workerHealth()).deadLetters).not.toBeNull();
+      } finally {
+        await worker.close();
+      }
     });
 
     it('a broker that stopped confirming is up again once it answers, without waiting for a write', async () => {

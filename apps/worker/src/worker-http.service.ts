@@ -14,6 +14,8 @@ import {
 import { CounterReconciler } from './counter-reconciler.service';
 
 const DLQS = ALL_CONSUMER_QUEUES.map((q) => deadLetterQueueName(q.name));
+/** How long `/healthz` waits for the broker's dead-letter depths (a silent broker: `dead_letters` null). */
+const HEALTH_WAIT_MS = 500;
 
 /**
  * The worker's own small HTTP listener on `WORKER_HTTP_PORT` (default 8081; `off` disables it):
@@ -146,7 +148,7 @@ export class WorkerHttp implements OnModuleDestroy {
   }> {
     const [dbUp, dlq, rabbitmq] = await Promise.all([
       this.db.ping(),
-      this.publisher.queueDepths(DLQS),
+      this.publisher.queueDepths(DLQS, HEALTH_WAIT_MS),
       this.publisher.probe(),
     ]);
     const consumption = !this.config.amqpUrl

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import type { ConfirmChannel, Message } from 'amqplib';
+import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import { connect, type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
 import type { DependencyState } from '@app/cache';
 import { EventPublisher } from './event-publisher';
@@ -12,8 +12,23 @@ import { declareTopology, type TopologyOptions } from './topology';
 export const PUBLISH_CONFIRM_TIMEOUT_MS = 2000;
 /** While confirms are timing out (a silent broker), one probe publish per this interval; the rest fail at once. */
 const PROBE_INTERVAL_MS = 1000;
-/** How long `/healthz`'s probe of a paused publisher waits for the broker. */
+/** How long `/healthz`'s probe waits for the broker. */
 const PROBE_WAIT_MS = 500;
+/** How long a read of queue depths (`/healthz`'s dead letters, the metrics, the reconciler) waits for the broker. */
+const QUEUE_DEPTHS_WAIT_MS = 1000;
+
+/** `p`'s value, or undefined if it has not settled within `ms`. */
+async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 /** How long the first start waits for the broker before serving without it. */
 const FIRST_CONNECT_WAIT_MS = 3000;
 
@@ -43,6 +58,8 @@ export class AmqpPublisher extends EventPublisher implements OnModuleInit, OnApp
   /** Set when a confirm timed out: the broker may be partitioned. */
   private suspectSince = 0;
   private lastProbe = 0;
+  /** The last `/healthz` round trip: when it started, and whether the broker answered. */
+  private asked: { at: number; answered: Promise<boolean> } | undefined;
 
   constructor(
     url: string,
@@ -97,48 +114,60 @@ export class AmqpPublisher extends EventPublisher implements OnModuleInit, OnApp
   }
 
   /**
-   * While publishing is paused to probes (a confirm timed out) and no write comes to probe, the
-   * state would stay `down` after the broker is back: a round trip on a short-lived channel of the
-   * managed connection (at most one per {@link PROBE_INTERVAL_MS}, bounded by {@link PROBE_WAIT_MS})
-   * ends the pause when the broker answers.
+   * The broker asked (`/healthz`): a round trip on a short-lived channel of the managed connection
+   * (at most one per {@link PROBE_INTERVAL_MS}, shared by the callers meanwhile, bounded by
+   * {@link PROBE_WAIT_MS}). A broker that does not answer in time is `down` (a black-holed
+   * connection still looks connected until its heartbeats fail); one that answers while
+   * publishing is paused to probes (a confirm timed out) ends the pause, so the state is `up`
+   * again without waiting for a write.
    */
   override async probe(): Promise<DependencyState> {
     const conn = this.manager.connection;
     if (!this.channel || !conn || !this.manager.isConnected()) return 'down';
-    if (this.suspectSince === 0) return 'up';
     const now = Date.now();
-    if (now - this.lastProbe < PROBE_INTERVAL_MS) return 'down';
-    this.lastProbe = now;
-    let timer: NodeJS.Timeout | undefined;
-    const answered = await Promise.race([
-      (async () => {
-        const ch = await conn.createChannel();
-        ch.on('error', () => undefined);
-        try {
-          await ch.checkExchange(EXCHANGE_OF['like.like']);
-        } finally {
-          await ch.close().catch(() => undefined);
-        }
-        return true;
-      })().catch(() => false),
-      new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), PROBE_WAIT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (answered && this.suspectSince !== 0) {
+    if (this.asked === undefined || now - this.asked.at >= PROBE_INTERVAL_MS)
+      this.asked = { at: now, answered: this.roundTrip(conn, PROBE_WAIT_MS) };
+    const answered = await this.asked.answered;
+    if (!answered) return 'down';
+    if (this.suspectSince !== 0) {
       this.logger.log('RabbitMQ answers again: publishing resumed');
       this.suspectSince = 0;
     }
     return this.state();
   }
 
-  /** Reads the depths on a short-lived channel of the managed connection (a missing queue closes only that one). */
-  async queueDepths(queues: readonly string[]): Promise<Map<string, number> | null> {
+  /** Whether the broker answers a `checkExchange` on a channel of its own within `waitMs`. */
+  private async roundTrip(conn: ChannelModel, waitMs: number): Promise<boolean> {
+    return (
+      (await withDeadline(
+        (async () => {
+          const ch = await conn.createChannel();
+          ch.on('error', () => undefined);
+          try {
+            await ch.checkExchange(EXCHANGE_OF['like.like']);
+          } finally {
+            await ch.close().catch(() => undefined);
+          }
+          return true;
+        })().catch(() => false),
+        waitMs,
+      )) ?? false
+    );
+  }
+
+  /**
+   * Reads the depths on a short-lived channel of the managed connection (a missing queue closes
+   * only that one), within `waitMs`: a broker that does not answer in time gives the depths read
+   * so far, or null (a late channel is closed when it comes).
+   */
+  async queueDepths(
+    queues: readonly string[],
+    waitMs = QUEUE_DEPTHS_WAIT_MS,
+  ): Promise<Map<string, number> | null> {
     const conn = this.manager.connection;
     if (!conn || !this.channel) return null;
     const depths = new Map<string, number>();
-    try {
+    const read = (async () => {
       const ch = await conn.createChannel();
       ch.on('error', () => undefined);
       try {
@@ -146,10 +175,11 @@ export class AmqpPublisher extends EventPublisher implements OnModuleInit, OnApp
       } finally {
         await ch.close().catch(() => undefined);
       }
-    } catch {
-      return depths.size > 0 ? depths : null;
-    }
-    return depths;
+      return true;
+    })().catch(() => false);
+    const done = await withDeadline(read, waitMs);
+    // Read on: a copy of what there was when the deadline came.
+    return done === true || depths.size > 0 ? new Map(depths) : null;
   }
 
   publish(event: DomainEvent): Promise<boolean> {

@@ -14,8 +14,12 @@ export abstract class EventPublisher {
     return Promise.resolve(this.state());
   }
   abstract publish(event: DomainEvent): Promise<boolean>;
-  /** Messages waiting in each named queue (broker-wide), or null without a reachable broker. */
-  abstract queueDepths(queues: readonly string[]): Promise<Map<string, number> | null>;
+  /**
+   * Messages waiting in each named queue (broker-wide), or null without a reachable broker; a
+   * broker that does not answer within `waitMs` (a default of the implementation's) gives what
+   * was read by then.
+   */
+  abstract queueDepths(queues: readonly string[], waitMs?: number): Promise<Map<string, number> | null>;
 }
 
 /** The embedded profile: no broker; derived updates are applied in the source transaction. */
