@@ -68,4 +68,20 @@ describe('Redis calls past their timeout', () => {
     expect(await store.get('k')).toBeNull();
     expect(Date.now() - t0).toBeLessThan(50);
   });
+
+  it("the breaker's probe is a round trip: an operation that sends nothing does not close it while Redis is silent", async () => {
+    // Still partitioned and open (above). Past the open window, the next call is the probe.
+    expect(store.state()).toBe('down');
+    await new Promise((r) => setTimeout(r, 1100));
+    // An operation that needs no command (nothing to read, say) answers without Redis...
+    expect(await store.withRedis(async () => 'nothing to send')).toBeUndefined();
+    // ...and that is no sign that Redis answers: the circuit stays open.
+    expect(store.state()).toBe('down');
+    proxy.heal();
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await store.withRedis(async () => 'nothing to send')).toBe('nothing to send');
+    expect(store.state()).toBe('up');
+    // The partition held commands that the heal delivered: the key is still there.
+    expect(await store.withRedis((redis, p) => redis.get(`${p}k`))).toBe('v');
+  });
 });

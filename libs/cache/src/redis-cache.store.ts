@@ -239,10 +239,13 @@ export class RedisCacheStore extends CacheStore {
       this.breaker.failure();
       return fallback;
     }
+    // The half-open breaker's probe: its success closes the circuit, so it must have crossed to
+    // Redis and back, which an operation that sends no command (nothing to read) does not.
+    const probe = this.breaker.isOpen;
     let timer: NodeJS.Timeout | undefined;
     try {
       const result = await Promise.race([
-        op(),
+        probe ? Promise.all([this.client.ping(), op()]).then(([, r]) => r) : op(),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error('redis timeout')), this.timeoutMs);
         }),
