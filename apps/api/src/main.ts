@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { loadConfigOrExit } from '@app/core';
+import { describeError as describe, loadConfigOrExit, whileDatabaseUnreachable } from '@app/core';
 import { createApp, migrate } from './app.factory';
 import { createLogger, PinoNestLogger } from './http/logger';
 
@@ -9,7 +9,13 @@ async function bootstrap(): Promise<void> {
   const logger = createLogger(config);
   // Everything logs through the same pino instance, the migrations before the app too.
   Logger.overrideLogger(new PinoNestLogger(logger));
-  await migrate(config);
+  // Started while the database is unreachable (a container beside it, a brief outage): retried
+  // for up to DB_STARTUP_WAIT_MS before the process exits.
+  await whileDatabaseUnreachable(
+    () => migrate(config),
+    config.dbStartupWaitMs,
+    (err, ms) => logger.warn(`database unreachable at startup (${describe(err)}): retrying in ${ms} ms`),
+  );
   const app = await createApp(config, logger);
   await app.listen({ port: config.port, host: config.host });
   const profile = [

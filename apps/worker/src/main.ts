@@ -1,6 +1,12 @@
 import 'reflect-metadata';
 import { Logger, type LogLevel } from '@nestjs/common';
-import { loadConfigOrExit, type AppConfig } from '@app/core';
+import {
+  connectOnce,
+  describeError as describe,
+  loadConfigOrExit,
+  whileDatabaseUnreachable,
+  type AppConfig,
+} from '@app/core';
 import { createWorker } from './worker.factory';
 
 function logLevels(level: AppConfig['logLevel']): LogLevel[] {
@@ -11,6 +17,14 @@ function logLevels(level: AppConfig['logLevel']): LogLevel[] {
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
+  // Started while the database is unreachable (a container beside it, a brief outage): waits for
+  // it, up to DB_STARTUP_WAIT_MS, before any module opens a connection, then exits if it is still away.
+  const log = new Logger('Worker');
+  await whileDatabaseUnreachable(
+    () => connectOnce(config),
+    config.dbStartupWaitMs,
+    (err, ms) => log.warn(`database unreachable at startup (${describe(err)}): retrying in ${ms} ms`),
+  );
   const app = await createWorker(config, { logger: logLevels(config.logLevel) });
   // SIGTERM/SIGINT: stop consuming, finish the batches in flight, close, exit 0.
   let stopping = false;

@@ -6,6 +6,7 @@ export * from './database/database.service';
 export * from './database/data-source-options';
 export * from './database/bounded-mysql';
 export * from './database/sql';
+export * from './database/startup-wait';
 export * from './database/transaction-facts';
 export * from './database/lease';
 export * from './database/lease.entity';

@@ -144,6 +144,8 @@ export interface AppConfig {
    * gets a "database unavailable" error; also bounds the wait for a pool connection. 0 = no limit.
    */
   dbStatementTimeoutMs: number;
+  /** `DB_STARTUP_WAIT_MS`: how long a process starting while the database is unreachable retries before it exits; 0 = exit at once. */
+  dbStartupWaitMs: number;
   /** RabbitMQ queue type of every work, retry and dead-letter queue (`AMQP_QUEUE_TYPE`). */
   amqpQueueType: 'classic' | 'quorum';
   /** The worker's own HTTP listener (`/healthz`, `/metrics`); null = off. */
@@ -420,6 +422,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     dedupeRetentionSeconds: parseDuration('DEDUPE_RETENTION', str(env, 'DEDUPE_RETENTION') ?? '7d'),
     uploadQuotaBytes: parseSize('UPLOAD_QUOTA', str(env, 'UPLOAD_QUOTA') ?? '2GiB'),
     dbStatementTimeoutMs: int(env, 'DB_STATEMENT_TIMEOUT_MS', 2000, 0, 600_000),
+    dbStartupWaitMs: int(env, 'DB_STARTUP_WAIT_MS', 60_000, 0, 3_600_000),
     amqpQueueType: oneOf(env, 'AMQP_QUEUE_TYPE', ['classic', 'quorum'] as const, 'classic'),
     workerHttpPort:
       str(env, 'WORKER_HTTP_PORT') === 'off' ? null : int(env, 'WORKER_HTTP_PORT', 8081, 0, 65535),
