@@ -8,6 +8,9 @@
  *
  *   npm run bench:pair -- --against /tmp/old [--scenario latest-deep] [--duration 8] [--rounds 3] [--follows 10]
  *     [--this-node-args "--flag=v …"] [--other-node-args "…"]   (`--against .`: one build, two flag sets)
+ *     [--own-prefixes]   (each api its own Redis key prefix, `<REDIS_KEY_PREFIX>pair-this:` / `pair-other:`,
+ *                         so neither reads what the other cached: cold-cache paths compared fairly;
+ *                         the keys are deleted at the end)
  *
  * Scenarios: `latest-deep` (listLatest at random cursors over the whole dataset), `latest-index`
  * (random cursors in its newest tenth; `latest-index-viewer`: the same, logged in as the `--follows`
@@ -24,6 +27,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import Redis from 'ioredis';
 import { ROOT, sleep } from './processes';
 
 interface AcRequest {
@@ -58,6 +62,11 @@ const FOLLOWS = Number(opt('follows', '10'));
 const nodeArgs = (name: string): string[] => opt(name, '').split(' ').filter(Boolean);
 const OTHER_NODE_ARGS = nodeArgs('other-node-args');
 const THIS_NODE_ARGS = nodeArgs('this-node-args');
+/** Each api its own key prefix (a cold cache each): `--own-prefixes`. */
+const OWN_PREFIXES = argv.includes('--own-prefixes');
+const BASE_PREFIX = process.env.REDIS_KEY_PREFIX ?? '';
+const prefixOf = (who: 'this' | 'other'): string | undefined =>
+  OWN_PREFIXES ? `${BASE_PREFIX}pair-${who}:` : undefined;
 /** Each scenario, and whether it reads as a viewer (the seed's user with `--follows` follows) or anonymously. */
 const SCENARIOS: Readonly<Record<string, 'viewer' | 'anonymous'>> = {
   'latest-deep': 'anonymous',
@@ -106,7 +115,7 @@ interface SeedInfo {
 let died: string | undefined;
 let stopping = false;
 
-function startApi(root: string, port: number, flags: string[]): ChildProcess {
+function startApi(root: string, port: number, flags: string[], prefix?: string): ChildProcess {
   const node = [process.execPath, ...flags, entry(root)];
   const [cmd, ...rest] = hasTaskset ? ['taskset', '-c', '0', ...node] : node;
   return spawn(cmd, rest, {
@@ -118,6 +127,7 @@ function startApi(root: string, port: number, flags: string[]): ChildProcess {
       NODE_ENV: 'production',
       PORT: String(port),
       JWT_SECRET: process.env.JWT_SECRET ?? 'bench-secret-bench-secret-bench-secret-0123',
+      ...(prefix !== undefined ? { REDIS_KEY_PREFIX: prefix } : {}),
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   }).on('exit', (code, signal) => {
@@ -224,7 +234,10 @@ async function main(): Promise<void> {
     return;
   }
   const info = JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'seed-info.json'), 'utf8')) as SeedInfo;
-  const apis = [startApi(AGAINST, PORTS[0], OTHER_NODE_ARGS), startApi(ROOT, PORTS[1], THIS_NODE_ARGS)];
+  const apis = [
+    startApi(AGAINST, PORTS[0], OTHER_NODE_ARGS, prefixOf('other')),
+    startApi(ROOT, PORTS[1], THIS_NODE_ARGS, prefixOf('this')),
+  ];
   const stopAll = async (): Promise<void> => {
     stopping = true;
     const running = apis.filter((p) => p.exitCode === null && p.signalCode === null);
@@ -284,6 +297,24 @@ async function main(): Promise<void> {
     }
   } finally {
     await stopAll();
+    if (OWN_PREFIXES) await deleteOwnPrefixes();
+  }
+}
+
+/** The keys each api wrote under its own prefix (`--own-prefixes`). */
+async function deleteOwnPrefixes(): Promise<void> {
+  const url = process.env.REDIS_URL;
+  if (!url) return;
+  const redis = new Redis(url, { lazyConnect: true });
+  try {
+    await redis.connect();
+    for (const who of ['this', 'other'] as const) {
+      const stream = redis.scanStream({ match: `${prefixOf(who)}*`, count: 1000 });
+      for await (const keys of stream as AsyncIterable<string[]>)
+        if (keys.length > 0) await redis.unlink(...keys);
+    }
+  } finally {
+    redis.disconnect();
   }
 }
 
