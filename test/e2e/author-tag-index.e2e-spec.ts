@@ -317,7 +317,7 @@ if (PROFILES.includes('full')) {
     const waitForEntries = async (ids: number[]): Promise<string[]> => {
       for (let i = 0; i < 50; i++) {
         const got = await redis.mget(...ids.map((id) => key(CacheKeys.videoDetail(id))));
-        if (got.every((e) => e !== null)) return got as string[];
+        if (got.every((e) => e !== null)) return got;
         await new Promise((r) => setTimeout(r, 20));
       }
       throw new Error('entries not filled');
