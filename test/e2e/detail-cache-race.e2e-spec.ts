@@ -2,6 +2,8 @@ import type { EntityManager } from 'typeorm';
 import { CacheKeys, CacheStore } from '@app/cache';
 import { ApplyContext } from '@app/events';
 import { VideoDetailCache, VideoRepository, type VideoEntity } from '@app/video';
+import { createAccounts } from '../factories/accounts';
+import { publishVideo } from '../factories/videos';
 import { startApp, startSibling, TestApp } from '../helpers/test-app';
 import { PROFILES } from '../helpers/test-env';
 import { postAs, registerAndLogin } from './feed-fixtures';
@@ -127,14 +129,8 @@ describe.each(PROFILES)(
     });
 
     it('a cold cache: the stamps read with the entries (one read) still refuse a fill after a like', async () => {
-      const author = await registerAndLogin(t, `race${profile}c`);
-      const fan = await registerAndLogin(t, `race${profile}d`);
-      const published = await postAs(t, '/video/publish', author.token, {
-        title: 'cold',
-        play_url: 'https://example.com/c.mp4',
-        cover_url: 'https://example.com/c.jpg',
-      }).expect(200);
-      const id = published.body.id as number;
+      const [author, fan] = await createAccounts(t, 2, `race${profile}c`);
+      const { id } = await publishVideo(t, author, { title: 'cold' });
       const store = t.app.get(CacheStore);
       const cache = t.app.get(VideoDetailCache);
       const repo = t.app.get(VideoRepository);
