@@ -19,6 +19,8 @@ import {
   ROUTING_KEYS,
   deadLetterQueueName,
   replayDeadLetters,
+  EventApplier,
+  type AfterCommitEffect,
   type DeferredWrite,
   type DomainEvent,
   type EventContext,
@@ -55,6 +57,17 @@ class CountWrites implements DeferredWrite {
   }
 }
 
+/** The event ids whose after-commit effect ran, in order. */
+const effectsRun: string[] = [];
+
+class RecordEffects implements AfterCommitEffect {
+  readonly ids: string[] = [];
+  run(): Promise<void> {
+    effectsRun.push(...this.ids);
+    return Promise.resolve();
+  }
+}
+
 @Controller()
 class CountingHandlers {
   @EventPattern([...ROUTING_KEYS])
@@ -69,6 +82,7 @@ class CountingHandlers {
       throw new DependencyUnavailableError('redis', 'test: Redis is down');
     }
     ctx.apply.defer('pipeline_counts', () => new CountWrites()).keys.push(`${ctx.routingKey}:${id}`);
+    ctx.apply.afterCommit('pipeline_effects', () => new RecordEffects()).ids.push(payload.event_id);
   }
 }
 
@@ -229,6 +243,44 @@ describe('event pipeline (MariaDB + RabbitMQ)', () => {
       [e.payload.event_id],
     );
     expect(Number(rows[0].n)).toBe(1);
+  });
+
+  it('a batch mixing applied and new events takes two transactions, not one per event; each counts once, every effect runs', async () => {
+    const applier = producer.get(EventApplier);
+    const like = (i: number): DomainEvent => makeEvent('like.like', { account_id: i, video_id: 4100 + i });
+    const applied = [1, 2, 3].map(like);
+    await applier.applyDirectly(applied);
+    const fresh = [4, 5, 6, 7].map(like);
+    const mixed = [applied[0], fresh[0], applied[1], fresh[1], fresh[2], applied[2], fresh[3]];
+    const ids = mixed.map((e) => e.payload.event_id).sort();
+
+    const transactions = jest.spyOn(db, 'transaction');
+    try {
+      effectsRun.length = 0;
+      expect(await applier.applyConsumerBatch(mixed)).toEqual(mixed.map(() => null));
+      // The whole batch's attempt, rolled back, then the split one.
+      expect(transactions).toHaveBeenCalledTimes(2);
+      expect([...effectsRun].sort()).toEqual(ids);
+
+      // All of them applied before now: one transaction, writes discarded, effects run.
+      transactions.mockClear();
+      effectsRun.length = 0;
+      expect(await applier.applyConsumerBatch(mixed)).toEqual(mixed.map(() => null));
+      expect(transactions).toHaveBeenCalledTimes(1);
+      expect([...effectsRun].sort()).toEqual(ids);
+    } finally {
+      transactions.mockRestore();
+    }
+    for (const i of [1, 2, 3, 4, 5, 6, 7]) expect(await count('like.like', 4100 + i)).toBe(1);
+  });
+
+  it('a batch with one event twice counts it once', async () => {
+    const applier = producer.get(EventApplier);
+    const e = makeEvent('like.like', { account_id: 1, video_id: 4200 });
+    const other = makeEvent('like.like', { account_id: 2, video_id: 4201 });
+    expect(await applier.applyConsumerBatch([e, other, e])).toEqual([null, null, null]);
+    expect(await count('like.like', 4200)).toBe(1);
+    expect(await count('like.like', 4201)).toBe(1);
   });
 
   it('a malformed message goes straight to the dead-letter queue', async () => {

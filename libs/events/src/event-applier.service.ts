@@ -9,7 +9,13 @@ import type { DomainEvent } from './events';
 /** Runs an event's handlers with its context: directly, or through Nest's microservice pipeline. */
 export type HandlerInvoker = (event: DomainEvent, ctx: EventContext) => Promise<void>;
 
-/** Some events of a batch were applied before: the batch is redone one event at a time. */
+/** Events run through their handlers in one context, and that context. */
+interface Part {
+  events: DomainEvent[];
+  ctx: ApplyContext;
+}
+
+/** Some events of a batch were applied before and some not: the batch is split (see `applyBatch`). */
 export class AlreadyApplied extends Error {
   constructor() {
     super('some events of the batch were already applied');
@@ -69,30 +75,66 @@ export class EventApplier {
   /**
    * All events in one transaction: one multi-row insert into `processed_events`, every handler,
    * the writes they deferred (one statement per kind for the whole batch), commit, then the
-   * after-commit effects once. If the shared transaction fails because an event was applied
-   * before, or one event's handler fails, each event is applied alone, so one bad event cannot
-   * hold back the others nor be counted twice. An unreachable database fails them all at once.
+   * after-commit effects once. A batch whose events were all applied before (redeliveries, or
+   * events back from a retry queue after an after-commit step failed) runs its handlers for their
+   * effects in one transaction, its writes discarded. A batch that mixes the two is split by one
+   * read of `processed_events` and applied in one more transaction: new events' writes kept, the
+   * others' discarded. If that read is overtaken (another applier recorded one of the events in
+   * between), or a handler fails, each event is applied alone, so one bad event cannot hold back
+   * the others nor be counted twice. An unreachable database fails them all at once.
    */
   private async applyBatch(events: DomainEvent[], invoke: HandlerInvoker): Promise<(Error | null)[]> {
     if (events.length === 0) return [];
-    if (events.length > 1) {
-      let ctx: ApplyContext;
+    if (events.length === 1) return this.oneByOne(events, invoke);
+    let parts: Part[];
+    try {
+      parts = await this.db.transaction(async (m) => {
+        const recorded = await this.record(m, events);
+        if (recorded === events.length) return [await this.run(m, events, invoke, true)];
+        if (recorded === 0) return [await this.run(m, events, invoke, false)];
+        throw new AlreadyApplied();
+      });
+    } catch (err) {
+      if (isConnectionError(err)) return events.map(() => asError(err));
+      if (!(err instanceof AlreadyApplied)) return this.oneByOne(events, invoke);
       try {
-        ctx = await this.db.transaction(async (m) => {
-          const c = new ApplyContext(m);
-          if ((await this.record(m, events)) !== events.length) throw new AlreadyApplied();
-          for (const e of events) await invoke(e, new EventContext([e, c]));
-          await c.flushWrites();
-          return c;
-        });
-      } catch (err) {
-        if (isConnectionError(err)) return events.map(() => asError(err));
+        parts = await this.db.transaction((m) => this.applySplit(m, events, invoke));
+      } catch (again) {
+        if (isConnectionError(again)) return events.map(() => asError(again));
         return this.oneByOne(events, invoke);
       }
-      const err = await ctx.runAfterCommit();
-      return events.map(() => err);
     }
-    return this.oneByOne(events, invoke);
+    const failures = await Promise.all(parts.map((p) => p.ctx.runAfterCommit()));
+    const byEvent = new Map<DomainEvent, Error | null>();
+    parts.forEach((p, i) => p.events.forEach((e) => byEvent.set(e, failures[i])));
+    return events.map((e) => byEvent.get(e) ?? null);
+  }
+
+  /** A batch of new and already applied events, told apart by one read, in one transaction. */
+  private async applySplit(m: EntityManager, events: DomainEvent[], invoke: HandlerInvoker): Promise<Part[]> {
+    const seen = await this.recordedAmong(m, events);
+    const fresh = events.filter((e) => !seen.has(e.payload.event_id));
+    const stale = events.filter((e) => seen.has(e.payload.event_id));
+    // A duplicate within the batch, or an event recorded since the read: one at a time instead.
+    if (fresh.length > 0 && (await this.record(m, fresh)) !== fresh.length) throw new AlreadyApplied();
+    const parts: Part[] = [];
+    if (fresh.length > 0) parts.push(await this.run(m, fresh, invoke, true));
+    if (stale.length > 0) parts.push(await this.run(m, stale, invoke, false));
+    return parts;
+  }
+
+  /** Runs the events' handlers in one context; their writes flushed when the events are new, else discarded. */
+  private async run(
+    m: EntityManager,
+    events: DomainEvent[],
+    invoke: HandlerInvoker,
+    fresh: boolean,
+  ): Promise<Part> {
+    const ctx = new ApplyContext(m);
+    for (const e of events) await invoke(e, new EventContext([e, ctx]));
+    if (fresh) await ctx.flushWrites();
+    else ctx.discardWrites();
+    return { events, ctx };
   }
 
   private async oneByOne(events: DomainEvent[], invoke: HandlerInvoker): Promise<(Error | null)[]> {
@@ -114,14 +156,9 @@ export class EventApplier {
    * after-commit effects (which dedupe themselves), and their writes are discarded.
    */
   private async applyOne(event: DomainEvent, invoke: HandlerInvoker): Promise<void> {
-    const ctx = await this.db.transaction(async (m) => {
-      const c = new ApplyContext(m);
-      const fresh = (await this.record(m, [event])) === 1;
-      await invoke(event, new EventContext([event, c]));
-      if (fresh) await c.flushWrites();
-      else c.discardWrites();
-      return c;
-    });
+    const { ctx } = await this.db.transaction(async (m) =>
+      this.run(m, [event], invoke, (await this.record(m, [event])) === 1),
+    );
     const err = await ctx.runAfterCommit();
     if (err) throw err;
   }
@@ -142,6 +179,17 @@ export class EventApplier {
       true,
     )) as { affected?: number };
     return result.affected ?? 0;
+  }
+
+  /** The ids among the events' that `processed_events` already holds (a plain read). */
+  private async recordedAmong(manager: EntityManager, events: DomainEvent[]): Promise<Set<string>> {
+    const runner = manager.queryRunner;
+    if (!runner) throw new Error('events are recorded inside a transaction');
+    const rows = (await runner.query(
+      `SELECT event_id FROM processed_events WHERE event_id IN (${events.map(() => '?').join(', ')})`,
+      events.map((e) => e.payload.event_id),
+    )) as { event_id: string }[];
+    return new Set(rows.map((r) => r.event_id));
   }
 }
 
