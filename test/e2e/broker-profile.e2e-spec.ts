@@ -1,12 +1,19 @@
 import { connect, type Channel, type ChannelModel } from 'amqplib';
 import { Database } from '@app/core';
-import { ALL_CONSUMER_QUEUES, deadLetterQueueName, EventPublisher, OutboxStatus } from '@app/events';
+import {
+  ALL_CONSUMER_QUEUES,
+  deadLetterQueueName,
+  EventPublisher,
+  OutboxStatus,
+  type RoutingKey,
+} from '@app/events';
 import { recountAll } from '../../apps/worker/src/recount-all';
 import { createAccount, createAccounts, TestAccount } from '../factories/accounts';
 import { publishComment, publishVideo } from '../factories/videos';
 import { expectError, startApp, TestApp } from '../helpers/test-app';
 import { AMQP_BASE } from '../helpers/test-env';
 import { startWorker, TestWorker } from '../helpers/worker';
+import { waitFor as waitUntil } from '../helpers/wait';
 
 /**
  * SPEC §3.2–§3.5 and §7 on the full profile with the broker: MariaDB + Redis + RabbitMQ, the api
@@ -20,15 +27,8 @@ jest.setTimeout(60_000);
 const CONVERGE_MS = 10_000;
 const UNKNOWN = 987654321;
 
-async function waitFor<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = CONVERGE_MS): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let v = await fn();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 100));
-    v = await fn();
-  }
-  return v;
-}
+const waitFor = <T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = CONVERGE_MS): Promise<T> =>
+  waitUntil(fn, ok, timeoutMs);
 
 const ZERO_RECOUNT = {
   likes_count: 0,
@@ -415,7 +415,16 @@ describe('interactions on the broker profile (MariaDB + Redis + RabbitMQ + worke
     expect(settled[OutboxStatus.Pending] ?? 0).toBe(0);
     // 3 like/unlike + 1 comment, each with a popularity event, + 1 follow.
     expect((settled[OutboxStatus.Sent] ?? 0) + (settled[OutboxStatus.Applied] ?? 0)).toBe(9);
-    expect(await queued()).toBe(settled[OutboxStatus.Sent] ?? 0);
+    // Each confirmed event waits in every queue bound to its key (popularity: its column's and the hot buckets').
+    const sent = await t.sql<{ routing_key: RoutingKey }>(
+      'SELECT routing_key FROM outbox WHERE id > ? AND status = ?',
+      [outboxBefore, OutboxStatus.Sent],
+    );
+    expect(sent).toHaveLength(settled[OutboxStatus.Sent] ?? 0);
+    const copies = sent.map(
+      (r) => ALL_CONSUMER_QUEUES.filter((q) => q.routingKeys.includes(r.routing_key)).length,
+    );
+    expect(await queued()).toBe(copies.reduce((a, b) => a + b, 0));
 
     worker = await startWorker(t.testEnv, { migrate: false });
     await detailConverges(v.id, { likes_count: 1, comments_count: 1, popularity: 2 });

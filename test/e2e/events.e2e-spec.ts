@@ -15,6 +15,7 @@ import {
   EventPublisher,
   EventsModule,
   makeEvent,
+  onQueue,
   OutboxStatus,
   ROUTING_KEYS,
   deadLetterQueueName,
@@ -32,6 +33,7 @@ import { migrate } from '../../apps/api/src/app.factory';
 import { createTestEnv, AMQP_BASE, type TestEnv } from '../helpers/test-env';
 import { startWorker, type TestWorker } from '../helpers/worker';
 import { TcpProxy } from '../helpers/tcp-proxy';
+import { waitFor as waitUntil } from '../helpers/wait';
 
 jest.setTimeout(60_000);
 
@@ -86,8 +88,25 @@ class CountingHandlers {
   }
 }
 
-@Module({ controllers: [CountingHandlers] })
+/** The event ids the hot queue's lane ran, and whether each ran inside a transaction. */
+const hotRuns: { id: string; inTransaction: boolean }[] = [];
+
+@Controller()
+class HotQueueHandlers {
+  @EventPattern('video.popularity.update', onQueue(CONSUMER_QUEUES.hot))
+  hot(@Payload() payload: EventPayloads['video.popularity.update'], @Ctx() ctx: EventContext): void {
+    hotRuns.push({
+      id: payload.event_id,
+      inTransaction: ctx.apply.manager.queryRunner?.isTransactionActive === true,
+    });
+  }
+}
+
+@Module({ controllers: [CountingHandlers, HotQueueHandlers] })
 class CountingHandlersModule {}
+
+@Module({ controllers: [CountingHandlers] })
+class NoHotQueueModule {}
 
 /** The api's side of the pipeline without HTTP: EventBus + publisher on the given env. */
 async function startProducer(env: Record<string, string>): Promise<INestApplicationContext> {
@@ -109,15 +128,8 @@ async function startProducer(env: Record<string, string>): Promise<INestApplicat
   return app;
 }
 
-async function waitFor<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let v = await fn();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 100));
-    v = await fn();
-  }
-  return v;
-}
+const waitFor = <T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15000): Promise<T> =>
+  waitUntil(fn, ok, timeoutMs);
 
 describe('event pipeline (MariaDB + RabbitMQ)', () => {
   let env: TestEnv;
@@ -180,12 +192,19 @@ describe('event pipeline (MariaDB + RabbitMQ)', () => {
     ).toBe(OutboxStatus.Sent);
     expect(await queueDepth(CONSUMER_QUEUES.like.name)).toBe(1);
     expect(await queueDepth(CONSUMER_QUEUES.popularity.name)).toBe(1);
+    expect(await queueDepth(CONSUMER_QUEUES.hot.name)).toBe(1);
     expect(await count('like.like', 1)).toBe(0);
   });
 
   it('the worker refuses to start while a routing key has no handler', async () => {
     await expect(startWorker(env, { domainModules: [], migrate: false })).rejects.toThrow(
       /no @EventPattern handler for: like\.like/,
+    );
+  });
+
+  it("the worker refuses to start while one of its queues' routing keys has no handler in that queue", async () => {
+    await expect(startWorker(env, { domainModules: [NoHotQueueModule], migrate: false })).rejects.toThrow(
+      /no @EventPattern handler for: video\.popularity\.update \(hot\.worker\)/,
     );
   });
 
@@ -203,7 +222,7 @@ describe('event pipeline (MariaDB + RabbitMQ)', () => {
         (n) => n === 1,
       ),
     ).toBe(1);
-    await Promise.all(Array.from({ length: 50 }, () => emitLike(2)));
+    const emitted = await Promise.all(Array.from({ length: 50 }, () => emitLike(2)));
     expect(
       await waitFor(
         () => count('like.like', 2),
@@ -216,6 +235,17 @@ describe('event pipeline (MariaDB + RabbitMQ)', () => {
         (n) => n === 50,
       ),
     ).toBe(50);
+    // The hot queue's lane ran each popularity event's hot handler once, outside any transaction.
+    const popularityIds = emitted.map(([, popularity]) => popularity.payload.event_id);
+    const ran = (): typeof hotRuns => hotRuns.filter((r) => popularityIds.includes(r.id));
+    expect(
+      await waitFor(
+        async () => ran().length,
+        (n) => n === 50,
+      ),
+    ).toBe(50);
+    expect(new Set(ran().map((r) => r.id)).size).toBe(50);
+    expect(ran().every((r) => !r.inTransaction)).toBe(true);
     const pending = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM outbox WHERE status = 0');
     expect(Number(pending[0].n)).toBe(0);
   });
@@ -272,6 +302,15 @@ describe('event pipeline (MariaDB + RabbitMQ)', () => {
       transactions.mockRestore();
     }
     for (const i of [1, 2, 3, 4, 5, 6, 7]) expect(await count('like.like', 4100 + i)).toBe(1);
+  });
+
+  it('an effects-only batch whose handler defers a database write is refused, and writes nothing', async () => {
+    const applier = producer.get(EventApplier);
+    const e = makeEvent('video.popularity.update', { video_id: 4300, delta: 1, reason: 'like' });
+    // The direct invoker runs every handler of the key, the counting one (which defers a write) too.
+    const [err] = await applier.applyEffectsOnly([e]);
+    expect(err?.message).toMatch(/deferred a database write in an effects-only queue/);
+    expect(await count('video.popularity.update', 4300)).toBe(0);
   });
 
   it('a batch with one event twice counts it once', async () => {

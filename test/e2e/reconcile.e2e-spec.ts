@@ -249,6 +249,7 @@ describeBroker('counter reconciliation (MariaDB + Redis + RabbitMQ + worker)', (
       'comment.worker.dlq': 0,
       'social.worker.dlq': 0,
       'popularity.worker.dlq': 0,
+      'hot.worker.dlq': 0,
       'video.worker.dlq': 0,
     });
     expect(await metrics()).toMatch(/worker_events_total\{queue="like\.worker",outcome="applied"\} \d+/);

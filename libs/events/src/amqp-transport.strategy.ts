@@ -10,13 +10,14 @@ import { ConsumerMetrics } from './consumer-metrics';
 import type { EventApplier, HandlerInvoker } from './event-applier.service';
 import { MissingHandlersError } from './event-handlers';
 import { parseEvent } from './event-validation';
-import { ROUTING_KEYS, type DomainEvent } from './events';
+import { ROUTING_KEYS, type DomainEvent, type RoutingKey } from './events';
 import {
   ALL_CONSUMER_QUEUES,
   CONSUMER_BATCH,
   CONSUMER_PREFETCH,
   DEAD_LETTER_EXCHANGE,
   declareTopology,
+  handlerQueue,
   Headers,
   retryDelayMs,
   retryQueueName,
@@ -100,8 +101,13 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
   /** One channel per queue (see {@link Lane}), in the order of {@link queues}. */
   private lanes: Lane[] = [];
   private readonly pending = new Map<string, Delivery[]>();
-  /** Every `@EventPattern` handler of each routing key, in registration order (see {@link addHandler}). */
+  /**
+   * Every `@EventPattern` handler of each queue and routing key (`<queue> <key>`), in registration
+   * order (see {@link addHandler}).
+   */
   private readonly handlerLists = new Map<string, MessageHandler[]>();
+  /** Each queue's {@link HandlerInvoker}, made once. */
+  private readonly invokers = new Map<string, HandlerInvoker>();
   private readonly flushing = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
   private paused = false;
@@ -134,7 +140,15 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
 
   private async start(): Promise<void> {
     if (!this.deps) throw new Error('AmqpTransportStrategy.bind() must run before listen()');
-    const missing = ROUTING_KEYS.filter((k) => !this.messageHandlers.has(k));
+    const missing = [
+      ...ROUTING_KEYS.filter((k) => !this.messageHandlers.has(k)),
+      // A queue of this worker's with a routing key nobody here handles would ack its messages unapplied.
+      ...this.queues.flatMap((q) =>
+        q.routingKeys
+          .filter((k) => this.messageHandlers.has(k) && !this.handlerLists.has(listKey(q.name, k)))
+          .map((k) => `${k} (${q.name})`),
+      ),
+    ];
     const unbound = unboundRoutingKeys(ROUTING_KEYS);
     if (missing.length + unbound.length > 0) throw new MissingHandlersError([...missing, ...unbound]);
     if (!this.options.url) {
@@ -276,11 +290,13 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
         const batch = all.splice(0, CONSUMER_BATCH);
         this.deps!.metrics.batch(batch.length);
         let results: (Error | null)[];
+        const queue = batch[0].queue;
+        const events = batch.map((d) => d.event);
+        const invoke = this.invokerOf(queue.name);
         try {
-          results = await this.deps!.applier.applyConsumerBatch(
-            batch.map((d) => d.event),
-            this.invoke,
-          );
+          results = queue.effectsOnly
+            ? await this.deps!.applier.applyEffectsOnly(events, invoke)
+            : await this.deps!.applier.applyConsumerBatch(events, invoke);
         } catch (err) {
           results = batch.map(() => (err instanceof Error ? err : new Error(String(err))));
         }
@@ -296,7 +312,8 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
    * guards, interceptors, filters). `Server` chains a routing key's further handlers behind the
    * first (`handler.next`), and Nest then runs the chain through an rxjs `forkJoin` per event
    * (~25 µs per event with two or three handlers, measured); the handlers of a routing key are
-   * kept in a list here instead and run one after another by {@link invoke}.
+   * kept in a list per queue here instead (the queue its `@EventPattern` extras name, else the
+   * key's first: {@link handlerQueue}) and run one after another by the queue's invoker.
    */
   override addHandler(
     pattern: unknown,
@@ -305,28 +322,35 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
     extras: Record<string, unknown> = {},
   ): void {
     const key = this.normalizePattern(pattern as string);
-    const list = this.handlerLists.get(key);
-    if (list && isEventHandler) {
-      callback.isEventHandler = true;
-      callback.extras = extras;
-      list.push(callback);
+    if (!isEventHandler || !(ROUTING_KEYS as string[]).includes(key)) {
+      super.addHandler(pattern, callback, isEventHandler, extras);
       return;
     }
-    super.addHandler(pattern, callback, isEventHandler, extras);
-    this.handlerLists.set(key, [callback]);
+    // The first handler of a key is Nest's (it answers `getHandlers()`); none is chained behind it.
+    if (!this.messageHandlers.has(key)) super.addHandler(pattern, callback, isEventHandler, extras);
+    callback.isEventHandler = true;
+    callback.extras = extras;
+    const list = listKey(handlerQueue(key as RoutingKey, extras), key);
+    this.handlerLists.set(list, [...(this.handlerLists.get(list) ?? []), callback]);
   }
 
-  /** The `@EventPattern` handlers of the event's routing key, through Nest's microservice pipeline. */
-  private readonly invoke: HandlerInvoker = async (event, ctx) => {
-    // Keyed by the routing key itself; `getHandlerByPattern` would first try to JSON.parse it
-    // (a thrown error per event: ~14 µs, measured).
-    const handlers = this.handlerLists.get(event.routingKey);
-    if (!handlers) throw new MissingHandlersError([event.routingKey]);
-    for (const handler of handlers) {
-      const result: unknown = await handler(event.payload, ctx);
-      if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
-    }
-  };
+  /** The `@EventPattern` handlers of the event's routing key for `queue`, through Nest's microservice pipeline. */
+  private invokerOf(queue: string): HandlerInvoker {
+    let invoke = this.invokers.get(queue);
+    if (invoke) return invoke;
+    invoke = async (event, ctx) => {
+      // Keyed by the routing key itself; `getHandlerByPattern` would first try to JSON.parse it
+      // (a thrown error per event: ~14 µs, measured).
+      const handlers = this.handlerLists.get(listKey(queue, event.routingKey));
+      if (!handlers) throw new MissingHandlersError([event.routingKey]);
+      for (const handler of handlers) {
+        const result: unknown = await handler(event.payload, ctx);
+        if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+      }
+    };
+    this.invokers.set(queue, invoke);
+    return invoke;
+  }
 
   private async settle(d: Delivery, err: Error | null): Promise<void> {
     const metrics = this.deps!.metrics;
@@ -508,3 +532,5 @@ function settleAlone(acks: AckBatcher, msg: ConsumeMessage, fn: () => void): voi
     /* channel closed */
   }
 }
+
+const listKey = (queue: string, key: string): string => `${queue} ${key}`;

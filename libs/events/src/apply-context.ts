@@ -45,6 +45,11 @@ export class ApplyContext {
     this.writes.clear();
   }
 
+  /** Whether a handler deferred a write that has not been flushed or discarded. */
+  get hasWrites(): boolean {
+    return this.writes.size > 0;
+  }
+
   /** Drops the deferred writes (the events were applied before). */
   discardWrites(): void {
     this.writes.clear();

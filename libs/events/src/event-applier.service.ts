@@ -73,6 +73,38 @@ export class EventApplier {
   }
 
   /**
+   * Caller 4, a consumer's micro-batch from a queue whose handlers only add after-commit effects
+   * that dedupe themselves (`ConsumerQueue.effectsOnly`: the hot buckets): the handlers, then
+   * the effects once, with no transaction and nothing recorded (the events' writes are applied, and
+   * recorded, through another queue). A handler that defers a write here is a bug, refused. If a
+   * handler throws, each event is run alone, so one cannot hold back the others.
+   */
+  async applyEffectsOnly(
+    events: DomainEvent[],
+    invoke: HandlerInvoker = this.direct,
+  ): Promise<(Error | null)[]> {
+    if (events.length === 0) return [];
+    const attempt = async (batch: DomainEvent[]): Promise<Error | null> => {
+      const ctx = new ApplyContext(this.db.manager);
+      for (const e of batch) await invoke(e, new EventContext([e, ctx]));
+      if (ctx.hasWrites)
+        throw new Error(
+          `a handler deferred a database write in an effects-only queue (${batch[0].routingKey})`,
+        );
+      return ctx.runAfterCommit();
+    };
+    try {
+      const err = await attempt(events);
+      return events.map(() => err);
+    } catch (err) {
+      if (events.length === 1) return [asError(err)];
+    }
+    const out: (Error | null)[] = [];
+    for (const e of events) out.push(await attempt([e]).catch(asError));
+    return out;
+  }
+
+  /**
    * All events in one transaction: one multi-row insert into `processed_events`, every handler,
    * the writes they deferred (one statement per kind for the whole batch), commit, then the
    * after-commit effects once. A batch whose events were all applied before (redeliveries, or

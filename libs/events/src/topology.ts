@@ -6,17 +6,47 @@ export interface ConsumerQueue {
   /** Work queue name; its retry queues are `<name>.retry.<ms>`, its dead-letter queue `<name>.dlq`. */
   name: string;
   routingKeys: readonly RoutingKey[];
+  /**
+   * Its handlers only add after-commit effects that dedupe themselves (by `event_id`, in Redis):
+   * the worker runs them with no transaction and no `processed_events` row, since the events'
+   * database writes are applied, and recorded, through the routing key's first queue.
+   */
+  effectsOnly?: boolean;
 }
 
+/**
+ * A routing key's handlers run in the worker from its first queue below, unless a handler names
+ * another with {@link onQueue}. `video.popularity.update` has two: `popularity.worker` applies the
+ * `videos.popularity` column, `hot.worker` the hot buckets in Redis, so a Redis outage, which makes
+ * the buckets wait in `hot.worker`'s retry queues, does not hold the column back.
+ */
 export const CONSUMER_QUEUES = {
   like: { name: 'like.worker', routingKeys: ['like.like', 'like.unlike'] },
   comment: { name: 'comment.worker', routingKeys: ['comment.publish', 'comment.delete'] },
   social: { name: 'social.worker', routingKeys: ['social.follow', 'social.unfollow'] },
   popularity: { name: 'popularity.worker', routingKeys: ['video.popularity.update'] },
+  hot: { name: 'hot.worker', routingKeys: ['video.popularity.update'], effectsOnly: true },
   video: { name: 'video.worker', routingKeys: ['video.publish'] },
 } as const satisfies Record<string, ConsumerQueue>;
 
 export const ALL_CONSUMER_QUEUES: readonly ConsumerQueue[] = Object.values(CONSUMER_QUEUES);
+
+/** The `@EventPattern` extra naming the queue whose worker lane runs that handler. */
+export const QUEUE_EXTRA = 'queue';
+
+/** `@EventPattern(key, onQueue(CONSUMER_QUEUES.hot))`: the handler runs in the worker from that queue. */
+export function onQueue(queue: ConsumerQueue): Record<string, string> {
+  return { [QUEUE_EXTRA]: queue.name };
+}
+
+/** The queue whose lane runs a handler of `key` with these `@EventPattern` extras. */
+export function handlerQueue(key: RoutingKey, extras: Record<string, unknown> | undefined): string {
+  const named = extras?.[QUEUE_EXTRA];
+  if (typeof named === 'string') return named;
+  const first = ALL_CONSUMER_QUEUES.find((q) => q.routingKeys.includes(key));
+  if (!first) throw new Error(`routing key ${key} is bound to no queue`);
+  return first.name;
+}
 
 /** Direct exchange every work queue dead-letters into (routing key = the work queue's name). */
 export const DEAD_LETTER_EXCHANGE = 'events.dlx';

@@ -2,7 +2,13 @@ import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { CacheKeys, CacheStore, HOT_WINDOW_ADD_LUA, minuteBucket, RedisScript } from '@app/cache';
 import { DependencyUnavailableError, nowMs } from '@app/core';
-import type { AfterCommitEffect, EventContext, PopularityEventPayload } from '@app/events';
+import {
+  CONSUMER_QUEUES,
+  onQueue,
+  type AfterCommitEffect,
+  type EventContext,
+  type PopularityEventPayload,
+} from '@app/events';
 import { VideoDetailCache } from './video-detail.cache';
 import { VideoRepository } from './video.repository';
 
@@ -112,7 +118,7 @@ export class VideoEventsController {
     private readonly store: CacheStore,
   ) {}
 
-  /** `videos.popularity += delta`; after commit, the detail cache and the hot bucket of the event's minute. */
+  /** `videos.popularity += delta`; after commit, the detail cache. */
   @EventPattern('video.popularity.update')
   popularityChanged(
     @Payload() p: PopularityEventPayload,
@@ -120,6 +126,16 @@ export class VideoEventsController {
   ): void {
     this.videos.counters(ctx.apply).add(p.video_id, 'popularity', p.delta);
     this.cache.invalidateAfterCommit(ctx.apply, p.video_id);
+  }
+
+  /**
+   * The hot bucket of the event's minute, after commit (deduped per `event_id` in Redis). In the
+   * worker it runs from its own queue, with no transaction: while Redis is down these events wait
+   * in that queue's retries, and the column above is not held back. The direct paths (no broker,
+   * an unconfirmed publish, the outbox relay) run both handlers.
+   */
+  @EventPattern('video.popularity.update', onQueue(CONSUMER_QUEUES.hot))
+  hotBucket(@Payload() p: PopularityEventPayload, @Ctx() ctx: EventContext<'video.popularity.update'>): void {
     ctx.apply.afterCommit('video.hot-buckets', () => new HotBuckets(this.store)).events.push(p);
   }
 }

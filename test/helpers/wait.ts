@@ -1,0 +1,17 @@
+/**
+ * Reads `read` every 100 ms until `ok` holds or `timeoutMs` has passed; the last value read (the
+ * caller asserts on it, so a timeout fails with what was seen).
+ */
+export async function waitFor<T>(
+  read: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs: number,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let v = await read();
+  while (!ok(v) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    v = await read();
+  }
+  return v;
+}
