@@ -226,6 +226,57 @@ describe.each(PROFILES)('feed and detail caches (%s)', (profile) => {
       .expect(200);
   });
 
+  it("a logged-in reader's latest pages show likes and comments at once, its own and others'; the anonymous page may keep its 5 s copy", async () => {
+    const author = await registerAndLogin(t, 'lpauthor');
+    const reader = await registerAndLogin(t, 'lpreader');
+    const other = await registerAndLogin(t, 'lpother');
+    const as = (who: { token: string }) => ({ authorization: `Bearer ${who.token}` });
+    const res = await t.http
+      .post('/video/publish')
+      .set(as(author))
+      .send({
+        title: 'counted',
+        play_url: 'https://cdn.example/v.mp4',
+        cover_url: 'https://cdn.example/c.jpg',
+      })
+      .expect(200);
+    const id = res.body.id as number;
+    type Item = { id: number; likes_count: number; comments_count: number; is_liked: boolean };
+    const item = async (body: object, who?: { token: string }): Promise<Item | undefined> => {
+      const req = t.http.post('/feed/listLatest');
+      if (who) void req.set(as(who));
+      const page = await req.send(body).expect(200);
+      return (page.body.video_list as Item[]).find((v) => v.id === id);
+    };
+    // Both pages read (and held) before the writes; a deeper page too (a cursor just above the video).
+    const deep = { limit: 3, latest_time: Date.now() + 60_000, id_before: 0 };
+    for (const body of [{ limit: 5 }, deep]) {
+      expect(await item(body, reader)).toMatchObject({ likes_count: 0, comments_count: 0, is_liked: false });
+      expect(await item(body)).toMatchObject({ likes_count: 0, comments_count: 0 });
+    }
+
+    await t.http.post('/like/like').set(as(reader)).send({ video_id: id }).expect(200);
+    await t.http.post('/comment/publish').set(as(reader)).send({ video_id: id, content: 'mine' }).expect(200);
+    for (const body of [{ limit: 5 }, deep]) {
+      expect(await item(body, reader)).toMatchObject({ likes_count: 1, comments_count: 1, is_liked: true });
+    }
+    await t.http.post('/like/like').set(as(other)).send({ video_id: id }).expect(200);
+    for (const body of [{ limit: 5 }, deep]) {
+      expect(await item(body, reader)).toMatchObject({ likes_count: 2, comments_count: 1, is_liked: true });
+      expect(await item(body, other)).toMatchObject({ likes_count: 2, comments_count: 1, is_liked: true });
+    }
+    await t.http.post('/like/unlike').set(as(reader)).send({ video_id: id }).expect(200);
+    expect(await item({ limit: 5 }, reader)).toMatchObject({ likes_count: 1, is_liked: false });
+    // The anonymous first page follows within the page cache's 5 s (SPEC §5).
+    const end = Date.now() + 7000;
+    let anonymous = await item({ limit: 5 });
+    while (anonymous?.likes_count !== 1 && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 200));
+      anonymous = await item({ limit: 5 });
+    }
+    expect(anonymous).toMatchObject({ likes_count: 1, comments_count: 1, is_liked: false });
+  });
+
   it("a delete leaves the cached latest pages (anonymous and logged in) and the follower's cached following page at once", async () => {
     const author = await registerAndLogin(t, 'delauthor');
     const fan = await registerAndLogin(t, 'delfan');

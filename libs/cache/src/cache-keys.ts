@@ -30,11 +30,6 @@ export const CacheKeys = {
   /** Changes whenever a video's listed fields may have (every detail invalidation): likes-count pages. */
   videoListGeneration: (): string => 'feed:videos:gen',
   /**
-   * Changes whenever the latest first pages are dropped (a publish, a delete, a rename): an api's
-   * own copy of a page serves a logged-in viewer only while it is current (SPEC §7.5 on every api).
-   */
-  latestFirstPagesVersion: (): string => 'feed:listLatest:version',
-  /**
    * A follower's timeline (issue 14): the ids of the followed authors' videos by create_time, and
    * its state (building or ready, completeness floor, version, the followed authors merged at read).
    */

@@ -4,7 +4,7 @@ import { ExpiringMap } from '@app/core';
  * A tiny in-process LRU of pre-serialised latest pages (every `is_liked` false), in front of Redis:
  * the HTTP fast path answers an anonymous hit from here without any await. An entry never outlives
  * the TTL of the page it copies (it expires when the Redis copy was built + TTL), so feeds still
- * converge within 5 s; a logged-in viewer's read also checks the entry's `version`.
+ * converge within 5 s. Anonymous pages only: a logged-in viewer's latest page is a shared page.
  */
 export class FeedPageCache extends ExpiringMap<CachedPage> {}
 
@@ -14,8 +14,6 @@ export interface CachedPage {
   ids: number[];
   /** Where each item's `"is_liked":false` starts in `json` (found on the first viewer who likes one). */
   likedAt?: number[];
-  /** The latest first pages' version read before the page ({@link LatestPagesVersion}; this process's copies only). */
-  version?: string;
 }
 
 const NOT_LIKED = '"is_liked":false';

@@ -7,7 +7,6 @@ import { FeedRepository } from './feed.repository';
 import { FeedService } from './feed.service';
 import { HotListService } from './hot-list.service';
 import { LatestIndex } from './latest-index';
-import { LatestPagesVersion } from './latest-pages-version';
 import { SharedPages } from './shared-pages';
 import { TagIndex } from './tag-index';
 import { TimelineEventsController } from './timeline-events.controller';
@@ -20,16 +19,7 @@ import { Timelines } from './timelines';
 @Module({
   imports: [AccountModule, LikeModule, SocialModule, VideoModule],
   controllers: [TimelineEventsController],
-  providers: [
-    FeedRepository,
-    FeedService,
-    HotListService,
-    SharedPages,
-    Timelines,
-    LatestIndex,
-    LatestPagesVersion,
-    TagIndex,
-  ],
+  providers: [FeedRepository, FeedService, HotListService, SharedPages, Timelines, LatestIndex, TagIndex],
   exports: [FeedService, HotListService, Timelines, LatestIndex, TagIndex],
 })
 export class FeedModule {}

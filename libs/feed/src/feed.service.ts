@@ -16,7 +16,6 @@ import { CachedPage, FeedPageCache, packPage, unpackPage, withLiked } from './fe
 import { FeedRepository, RowsOf } from './feed.repository';
 import { HotListService } from './hot-list.service';
 import { LatestIndex } from './latest-index';
-import { LatestPagesVersion } from './latest-pages-version';
 import { SharedPages } from './shared-pages';
 import { TagIndex } from './tag-index';
 import { IdsSeen, rowsFromDetails, Timelines } from './timelines';
@@ -137,7 +136,6 @@ export class FeedService implements OnModuleInit {
     private readonly hot: HotListService,
     private readonly timelines: Timelines,
     private readonly latestIndex: LatestIndex,
-    private readonly latestVersion: LatestPagesVersion,
     private readonly tagIndex: TagIndex,
     private readonly items: VideoDetailCache,
     private readonly videos: VideoRepository,
@@ -184,8 +182,6 @@ export class FeedService implements OnModuleInit {
     this.latestPages.clear();
     const firstPages = Array.from({ length: FEED_MAX_LIMIT }, (_, i) => CacheKeys.latestFeed(i + 1, '0'));
     await this.cache.invalidate(...firstPages);
-    // After the drop: an api that reads the new version finds the pages gone.
-    await this.latestVersion.bump();
     if (again) setTimeout(() => void this.dropLatestFirstPages(), SECOND_DROP_MS).unref();
   }
 
@@ -225,41 +221,46 @@ export class FeedService implements OnModuleInit {
   }
 
   /**
-   * The page with its ids: a deeper page straight from the latest index when it can answer (no
-   * page cache: a deep cursor is rarely asked twice); else, and for the first page, this process's
-   * copy (for a logged-in `viewer`, while the first pages' version is the one it was taken under),
-   * else Redis, else built under the lock (from the index, else the database). `onIds` is told a
-   * deeper page's ids before its items are read.
+   * The anonymous page with its ids (SPEC §5: the anonymous latest feed is the one cached 5 s): a
+   * deeper page straight from the latest index when it can answer (no page cache: a deep cursor is
+   * rarely asked twice); else, and for the first page, this process's copy, else Redis, else built
+   * under the lock (from the index, else the database). `onIds` is told a deeper page's ids before
+   * its items are read.
    */
-  private async latestPage(q: TimeCursorQuery, onIds?: IdsSeen, viewer = false): Promise<CachedPage> {
+  private async latestPage(q: TimeCursorQuery, onIds?: IdsSeen): Promise<CachedPage> {
     const key = FeedService.latestKey(q);
     const local = this.latestPages.get(key);
-    let version: string | undefined;
-    if (local !== undefined) {
-      if (!viewer) return local;
-      // A logged-in viewer (who may have just published, deleted or renamed through another api)
-      // gets this api's copy only while no drop of the first pages has happened since it was
-      // taken; when the version cannot be read (Redis not answering), the copy, as before.
-      const current = this.latestVersion.current();
-      version = typeof current === 'string' ? current : await current;
-      if (version === undefined || version === local.version) return local;
-    }
+    if (local !== undefined) return local;
     if (q.latestTime > 0) {
       const rows = await this.latestFromIndex(q, onIds);
       if (rows !== undefined) return timePageOf(rows, q);
     }
-    // Read before the page (one connection, in this order): a copy is never tagged with a version
-    // newer than the page it holds.
-    const versionRead = version ?? this.latestVersion.current();
     const raw = await this.freshCached(key, () =>
       this.cache.getOrLoadRaw(key, { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_latest' }, async () =>
         packPage(Date.now(), timePageOf(await this.latestRows(q), q).json),
       ),
     );
     const { builtAt, json } = unpackPage(raw);
-    const page: CachedPage = { json, ids: pageIds(json), version: await versionRead };
+    const page: CachedPage = { json, ids: pageIds(json) };
     this.latestPages.set(key, page, builtAt + FEED_CACHE_TTL_MS);
     return page;
+  }
+
+  /**
+   * A logged-in viewer's page, before its `is_liked`: not the anonymous 5 s page (SPEC §5 caches
+   * the anonymous feed only, and §7.5 wants the caller's own like, comment, publish, delete and
+   * rename at once) but a shared page ({@link SharedPages}, as the likes-count and tag pages):
+   * built from the latest index's ids and the items' `getDetail` entries (else the query), held
+   * while no listed video has changed. `onIds` as {@link tagPage}'s.
+   */
+  private viewerLatestPage(q: TimeCursorQuery, onIds?: IdsSeen): Promise<CachedPage> {
+    return this.shared.get(`latest:${q.limit}:${q.latestTime}:${q.idBefore}`, async () =>
+      timePageOf(
+        (await this.latestFromIndex(q, onIds)) ??
+          (await this.repo.latest(q.limit + 1, q.latestTime, q.idBefore)),
+        q,
+      ),
+    );
   }
 
   /**
@@ -314,11 +315,12 @@ export class FeedService implements OnModuleInit {
    * none of its videos (the usual case), else the page with those `is_liked` set.
    */
   async latestJsonFor(q: TimeCursorQuery, viewerId: number): Promise<string> {
-    return this.viewerJson(FeedService.latestKey(q), (onIds) => this.latestPage(q, onIds, true), viewerId);
+    return this.viewerJson(FeedService.latestKey(q), (onIds) => this.viewerLatestPage(q, onIds), viewerId);
   }
 
   async listLatest(q: TimeCursorQuery, viewerId?: number): Promise<TimePage> {
-    const page = JSON.parse((await this.latestPage(q, undefined, viewerId !== undefined)).json) as TimePage;
+    const built = viewerId === undefined ? this.latestPage(q) : this.viewerLatestPage(q);
+    const page = JSON.parse((await built).json) as TimePage;
     if (viewerId !== undefined) await this.markLiked(viewerId, page.video_list);
     return page;
   }

@@ -13,5 +13,4 @@ export {
 } from './timelines';
 export { dropParts, partKey, readParts, writePart } from './timeline-parts';
 export { LatestIndex } from './latest-index';
-export { LatestPagesVersion } from './latest-pages-version';
 export { TagIndex } from './tag-index';
