@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 /**
  * Issue 12, findings #2 (deep or wide JSON stalls the loop or crashes), #3 (no request or
  * connection timeouts), #5 (form-encoded bodies accepted cross-site) and #12 (framework errors
@@ -114,6 +115,31 @@ describe.each(PROFILES)('#2 deep and wide JSON (%s)', (profile) => {
     expect(health.status).toBe(200);
     for (const r of await Promise.all(attack)) expect(r.status).toBeLessThan(500);
     expect(healthMs).toBeLessThan(1000);
+  });
+  it('a body that is not UTF-8 is a 400 saying so, through Nest and through the fast reads alike', async () => {
+    // Listening already when the test before ran.
+    const address = t.app.getHttpServer().address() as AddressInfo | null;
+    const base = address ? `http://127.0.0.1:${address.port}` : await listen(t);
+    const post = async (
+      route: string,
+      body: Buffer,
+    ): Promise<{ status: number; body: { error?: string } }> => {
+      const res = await fetch(base + route, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      return { status: res.status, body: (await res.json()) as { error?: string } };
+    };
+    const bad = Buffer.concat([Buffer.from('{"username":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    for (const route of ['/account/findByUsername', '/feed/listLatest', '/video/getDetail']) {
+      expect(await post(route, bad)).toEqual({
+        status: 400,
+        body: { error: 'request body is not valid UTF-8', code: 'VALIDATION_FAILED', details: [] },
+      });
+    }
+    // Multi-byte UTF-8 is read as it is.
+    expect((await post('/account/findByUsername', Buffer.from('{"username":"名前"}'))).status).toBe(404);
   });
 });
 

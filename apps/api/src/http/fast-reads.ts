@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isUtf8 } from 'node:buffer';
 import { PassThrough } from 'node:stream';
 import { AuthService } from '@app/account';
 import { APP_CONFIG, type AppConfig, Database, routingAccountId } from '@app/core';
@@ -191,6 +192,8 @@ export class FastReads implements OnModuleInit {
 
 /** The route's query from a raw body, or null (not JSON, not an object, or not taken as is). */
 function parseQuery(route: FastRoute<unknown>, raw: Buffer): unknown {
+  // Not UTF-8: its 400 comes from the JSON parser, as without this hook.
+  if (!isUtf8(raw)) return null;
   const text = raw.toString('utf8');
   // Too deep or wide, or a key the parser refuses: its 400 comes from Fastify's parser, as without this hook.
   if (jsonShapeProblem(text) !== null || mayPoisonPrototype(text)) return null;

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DomainError, ErrorCode, validationError } from '@app/core';
@@ -67,12 +68,18 @@ export function mayPoisonPrototype(text: string): boolean {
  * browser, the one client a foreign page can make send `text/plain` without a CORS preflight,
  * always names the page's origin on a cross-origin POST. JSON bodies are capped at
  * {@link JSON_BODY_LIMIT} (413), checked for depth and width (400), and parsed with Fastify's
- * prototype-poisoning protection. An empty body is `{}`, with or without a content type.
+ * prototype-poisoning protection. An empty body is `{}`, with or without a content type. Bodies are
+ * read as bytes and decoded here: bytes that are not UTF-8 are a 400 saying so (read as a string,
+ * each became U+FFFD and the body's length no longer matched `Content-Length`).
  */
 export function registerJsonParser(fastify: FastifyInstance): void {
   fastify.removeAllContentTypeParsers();
   const parse = fastify.getDefaultJsonParser('error', 'error');
   const parseJson = (req: FastifyRequest, body: string | Buffer, done: ContentTypeParserDone): void => {
+    if (typeof body !== 'string' && !isUtf8(body)) {
+      done(validationError('request body is not valid UTF-8'), undefined);
+      return;
+    }
     const text = typeof body === 'string' ? body : body.toString('utf8');
     // An empty body is `{}` (SPEC §8.4 allows one on markRead; a route that needs a field
     // still answers its 400 naming that field).
@@ -92,12 +99,12 @@ export function registerJsonParser(fastify: FastifyInstance): void {
   };
   fastify.addContentTypeParser(
     'application/json',
-    { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT },
+    { parseAs: 'buffer', bodyLimit: JSON_BODY_LIMIT },
     parseJson,
   );
   fastify.addContentTypeParser(
     'text/plain',
-    { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT },
+    { parseAs: 'buffer', bodyLimit: JSON_BODY_LIMIT },
     (req, body, done) => {
       if (isJsonBody(req.headers)) parseJson(req, body, done);
       else done(unsupportedType(), undefined);
