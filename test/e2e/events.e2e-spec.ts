@@ -21,6 +21,7 @@ import {
   deadLetterQueueName,
   replayDeadLetters,
   EventApplier,
+  HandOff,
   type AfterCommitEffect,
   type DeferredWrite,
   type DomainEvent,
@@ -88,17 +89,35 @@ class CountingHandlers {
   }
 }
 
-/** The event ids the hot queue's lane ran, and whether each ran inside a transaction. */
+/** The popularity events whose hot effect ran, and whether their handler ran inside a transaction. */
 const hotRuns: { id: string; inTransaction: boolean }[] = [];
+/** While set, the hot effect of this video's events fails as the hot buckets' does while Redis is down. */
+const HANDOFF_VIDEO = 888;
+const handOff = { on: false };
 
+class HotEffect implements AfterCommitEffect {
+  readonly runs: { id: string; inTransaction: boolean; video: number }[] = [];
+  run(): Promise<void> {
+    if (handOff.on && this.runs.some((r) => r.video === HANDOFF_VIDEO)) {
+      return Promise.reject(new HandOff(CONSUMER_QUEUES.hot.name, 'redis', 'test: Redis is down'));
+    }
+    hotRuns.push(...this.runs.map(({ id, inTransaction }) => ({ id, inTransaction })));
+    return Promise.resolve();
+  }
+}
+
+/** The hot buckets' shape: an effect run with the column's lane, and alone in `hot.worker` when handed over. */
 @Controller()
 class HotQueueHandlers {
-  @EventPattern('video.popularity.update', onQueue(CONSUMER_QUEUES.hot))
+  @EventPattern('video.popularity.update', onQueue(CONSUMER_QUEUES.popularity, CONSUMER_QUEUES.hot))
   hot(@Payload() payload: EventPayloads['video.popularity.update'], @Ctx() ctx: EventContext): void {
-    hotRuns.push({
-      id: payload.event_id,
-      inTransaction: ctx.apply.manager.queryRunner?.isTransactionActive === true,
-    });
+    ctx.apply
+      .afterCommit('hot_effects', () => new HotEffect())
+      .runs.push({
+        id: payload.event_id,
+        inTransaction: ctx.apply.manager.queryRunner?.isTransactionActive === true,
+        video: payload.video_id,
+      });
   }
 }
 
@@ -192,7 +211,8 @@ describe('event pipeline (MariaDB + RabbitMQ)', () => {
     ).toBe(OutboxStatus.Sent);
     expect(await queueDepth(CONSUMER_QUEUES.like.name)).toBe(1);
     expect(await queueDepth(CONSUMER_QUEUES.popularity.name)).toBe(1);
-    expect(await queueDepth(CONSUMER_QUEUES.hot.name)).toBe(1);
+    // Bound to no exchange: it gets only what a lane hands over.
+    expect(await queueDepth(CONSUMER_QUEUES.hot.name)).toBe(0);
     expect(await count('like.like', 1)).toBe(0);
   });
 
@@ -235,7 +255,7 @@ describe('event pipeline (MariaDB + RabbitMQ)', () => {
         (n) => n === 50,
       ),
     ).toBe(50);
-    // The hot queue's lane ran each popularity event's hot handler once, outside any transaction.
+    // Each popularity event's hot effect ran once, with its column, in the popularity lane's transaction.
     const popularityIds = emitted.map(([, popularity]) => popularity.payload.event_id);
     const ran = (): typeof hotRuns => hotRuns.filter((r) => popularityIds.includes(r.id));
     expect(
@@ -245,9 +265,42 @@ describe('event pipeline (MariaDB + RabbitMQ)', () => {
       ),
     ).toBe(50);
     expect(new Set(ran().map((r) => r.id)).size).toBe(50);
-    expect(ran().every((r) => !r.inTransaction)).toBe(true);
+    expect(ran().every((r) => r.inTransaction)).toBe(true);
     const pending = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM outbox WHERE status = 0');
     expect(Number(pending[0].n)).toBe(0);
+  });
+
+  it('an effect that hands over: the event is acked in its lane, counted once, and its effect retried alone in hot.worker until it runs', async () => {
+    const metrics = worker!.app.get(ConsumerMetrics);
+    const dlq = deadLetterQueueName(CONSUMER_QUEUES.popularity.name);
+    const deadBefore = await queueDepth(dlq);
+    handOff.on = true;
+    try {
+      const e = makeEvent('video.popularity.update', { video_id: HANDOFF_VIDEO, delta: 1, reason: 'like' });
+      await bus.transaction(async (_m, emit) => emit(e));
+      // The column's write is committed once; the effect waits in hot.worker's retries.
+      expect(
+        await waitFor(
+          async () => metrics.count(CONSUMER_QUEUES.hot.name, 'waited'),
+          (n) => n >= 1,
+        ),
+      ).toBeGreaterThanOrEqual(1);
+      expect(metrics.count(CONSUMER_QUEUES.popularity.name, 'handed_off')).toBeGreaterThanOrEqual(1);
+      expect(metrics.count(CONSUMER_QUEUES.popularity.name, 'waited')).toBe(0);
+      expect(await count('video.popularity.update', HANDOFF_VIDEO)).toBe(1);
+      expect(hotRuns.some((r) => r.id === e.payload.event_id)).toBe(false);
+      handOff.on = false;
+      // Back: hot.worker runs the effect alone, outside any transaction; nothing is applied twice.
+      const ran = await waitFor(
+        async () => hotRuns.filter((r) => r.id === e.payload.event_id),
+        (r) => r.length > 0,
+      );
+      expect(ran).toEqual([{ id: e.payload.event_id, inTransaction: false }]);
+      expect(await count('video.popularity.update', HANDOFF_VIDEO)).toBe(1);
+      expect(await queueDepth(dlq)).toBe(deadBefore);
+    } finally {
+      handOff.on = false;
+    }
   });
 
   it('a duplicated or redelivered message is applied once', async () => {

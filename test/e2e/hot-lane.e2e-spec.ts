@@ -68,8 +68,9 @@ if (PROFILES.includes('full')) {
         await publishComment(t, likers[2], video.id, 'and another');
         // The column reaches likes + comments while Redis is still away...
         expect(await waitFor(row, (r) => r.p === 8, 10_000)).toEqual({ p: 8, l: 6, c: 2 });
-        // ...because only the hot lane waits on Redis.
+        // ...because the column's lane hands the buckets over to the hot lane, which alone waits on Redis.
         expect(waited(CONSUMER_QUEUES.popularity.name)).toBe(popularityWaitedBefore);
+        expect(metrics.count(CONSUMER_QUEUES.popularity.name, 'handed_off')).toBeGreaterThan(0);
         expect(
           await waitFor(
             async () => waited(CONSUMER_QUEUES.hot.name),

@@ -5,6 +5,7 @@ import { connect, type AmqpConnectionManager, type ChannelWrapper } from 'amqp-c
 import { isObservable, lastValueFrom } from 'rxjs';
 import { Database, DependencyUnavailableError, isConnectionError, isLockContention } from '@app/core';
 import { AckBatcher } from './ack-batcher';
+import { HandOff } from './apply-context';
 import { connectionOptions, reconnectIfOnlyTheChannelClosed, waitFor } from './amqp-options';
 import { ConsumerMetrics } from './consumer-metrics';
 import type { EventApplier, HandlerInvoker } from './event-applier.service';
@@ -17,7 +18,7 @@ import {
   CONSUMER_PREFETCH,
   DEAD_LETTER_EXCHANGE,
   declareTopology,
-  handlerQueue,
+  handlerQueues,
   Headers,
   retryDelayMs,
   retryQueueName,
@@ -312,8 +313,8 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
    * guards, interceptors, filters). `Server` chains a routing key's further handlers behind the
    * first (`handler.next`), and Nest then runs the chain through an rxjs `forkJoin` per event
    * (~25 µs per event with two or three handlers, measured); the handlers of a routing key are
-   * kept in a list per queue here instead (the queue its `@EventPattern` extras name, else the
-   * key's first: {@link handlerQueue}) and run one after another by the queue's invoker.
+   * kept in a list per queue here instead (the queues its `@EventPattern` extras name, else the
+   * key's first: {@link handlerQueues}) and run one after another by the queue's invoker.
    */
   override addHandler(
     pattern: unknown,
@@ -330,8 +331,10 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
     if (!this.messageHandlers.has(key)) super.addHandler(pattern, callback, isEventHandler, extras);
     callback.isEventHandler = true;
     callback.extras = extras;
-    const list = listKey(handlerQueue(key as RoutingKey, extras), key);
-    this.handlerLists.set(list, [...(this.handlerLists.get(list) ?? []), callback]);
+    for (const queue of handlerQueues(key as RoutingKey, extras)) {
+      const list = listKey(queue, key);
+      this.handlerLists.set(list, [...(this.handlerLists.get(list) ?? []), callback]);
+    }
   }
 
   /** The `@EventPattern` handlers of the event's routing key for `queue`, through Nest's microservice pipeline. */
@@ -363,6 +366,10 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
       this.pauseUntilDatabaseAnswers(err);
       metrics.inc(d.queue.name, 'requeued');
       settleAlone(d.acks, d.msg, () => d.ch.nack(d.msg, false, true));
+      return;
+    }
+    if (err instanceof HandOff && err.queue !== d.queue.name) {
+      await this.handOff(d, err);
       return;
     }
     if (isLockContention(err) || err instanceof DependencyUnavailableError) {
@@ -403,6 +410,20 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
     const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
     const n = Number(headers[header] ?? 0);
     return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+  }
+
+  /**
+   * The event is applied but for one after-commit effect that waits on its dependency: a copy goes
+   * to the queue whose lane runs that effect alone (confirmed), and this one is acked. Not confirmed:
+   * it waits and comes back whole (its writes are deduped, its effects run again).
+   */
+  private async handOff(d: Delivery, err: HandOff): Promise<void> {
+    if (!(await republish(d.ch, '', err.queue, d.msg, {}))) {
+      await this.waitAndRetry(d, err.message);
+      return;
+    }
+    this.deps!.metrics.inc(d.queue.name, 'handed_off');
+    settleAlone(d.acks, d.msg, () => d.ch.ack(d.msg));
   }
 
   /** Not the message's fault: back through a delay queue, its failure count unchanged. */

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import { ApplyContext } from './apply-context';
+import { DependencyUnavailableError } from '@app/core';
+import { ApplyContext, HandOff } from './apply-context';
 
 describe('ApplyContext.runAfterCommit', () => {
   it('starts every effect at once, waits for all of them and returns the first failure', async () => {
@@ -41,5 +42,36 @@ describe('ApplyContext.runAfterCommit', () => {
     expect(await ctx.runAfterCommit()).toBeNull();
     expect(await ctx.runAfterCommit()).toBeNull();
     expect(runs).toBe(1);
+  });
+});
+
+describe('ApplyContext.runAfterCommit with hand-offs', () => {
+  const failing = (ctx: ApplyContext, key: string, err: Error): void => {
+    ctx.afterCommit(key, () => ({ run: () => Promise.reject(err) }));
+  };
+
+  it('returns the hand-off when every failure hands over to the same queue', async () => {
+    const ctx = new ApplyContext({} as EntityManager);
+    failing(ctx, 'a', new HandOff('hot.worker', 'redis', 'down'));
+    failing(ctx, 'b', new HandOff('hot.worker', 'redis', 'down too'));
+    const err = await ctx.runAfterCommit();
+    expect(err).toBeInstanceOf(HandOff);
+    expect((err as HandOff).queue).toBe('hot.worker');
+  });
+
+  it('prefers another failure: the event is then retried whole', async () => {
+    const ctx = new ApplyContext({} as EntityManager);
+    failing(ctx, 'a', new HandOff('hot.worker', 'redis', 'down'));
+    failing(ctx, 'b', new Error('broken'));
+    expect((await ctx.runAfterCommit())?.message).toBe('broken');
+  });
+
+  it('hand-offs to two queues become a plain dependency failure (no one queue can carry the event)', async () => {
+    const ctx = new ApplyContext({} as EntityManager);
+    failing(ctx, 'a', new HandOff('hot.worker', 'redis', 'down'));
+    failing(ctx, 'b', new HandOff('other.worker', 'redis', 'down'));
+    const err = await ctx.runAfterCommit();
+    expect(err).toBeInstanceOf(DependencyUnavailableError);
+    expect(err).not.toBeInstanceOf(HandOff);
   });
 });

@@ -1,4 +1,22 @@
 import type { EntityManager } from 'typeorm';
+import { DependencyUnavailableError } from '@app/core';
+
+/**
+ * An after-commit effect whose dependency is unavailable, and which can wait on its own in `queue`
+ * (an effects-only queue whose lane runs the same effect): the worker hands the event over to that
+ * queue and acks it here, instead of retrying it whole; its writes are committed. Anywhere else it
+ * is a {@link DependencyUnavailableError} (wait and retry).
+ */
+export class HandOff extends DependencyUnavailableError {
+  constructor(
+    readonly queue: string,
+    dependency: DependencyUnavailableError['dependency'],
+    message: string,
+  ) {
+    super(dependency, message);
+    this.name = 'HandOff';
+  }
+}
 
 /** A write a handler defers to the end of the transaction, merged across the events applied in it. */
 export interface DeferredWrite {
@@ -58,14 +76,22 @@ export class ApplyContext {
   /**
    * Runs every after-commit effect, all of them at once (an effect whose change needs a signal
    * after it carries that signal itself, as the detail marks carry the video-list generation);
-   * the first failure, or null.
+   * the first failure, or null. A {@link HandOff} only when every failure is one to that queue: a
+   * hand-over carries the event to a lane that runs only that effect.
    */
   async runAfterCommit(): Promise<Error | null> {
     const effects = [...this.effects.values()];
     this.effects.clear();
     const results = await Promise.allSettled(effects.map((e) => e.run()));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (!failed) return null;
-    return failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+    const failures = results
+      .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+      .map((r) => (r.reason instanceof Error ? r.reason : new Error(String(r.reason))));
+    if (failures.length === 0) return null;
+    const first = failures[0];
+    const handOff = first instanceof HandOff ? first.queue : undefined;
+    if (failures.every((f) => f instanceof HandOff && f.queue === handOff)) return first;
+    const other = failures.find((f) => !(f instanceof HandOff)) ?? first;
+    // Several hand-overs to different queues: none can carry the event alone; wait and retry it whole.
+    return other instanceof HandOff ? new DependencyUnavailableError(other.dependency, other.message) : other;
   }
 }

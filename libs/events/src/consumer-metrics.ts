@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export type ConsumerOutcome = 'consumed' | 'applied' | 'retried' | 'waited' | 'dead_lettered' | 'requeued';
+export type ConsumerOutcome =
+  'consumed' | 'applied' | 'retried' | 'waited' | 'handed_off' | 'dead_lettered' | 'requeued';
 
 /**
  * What this process's consumers did, per queue and outcome: consumed (delivered), applied,

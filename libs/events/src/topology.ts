@@ -12,20 +12,27 @@ export interface ConsumerQueue {
    * database writes are applied, and recorded, through the routing key's first queue.
    */
   effectsOnly?: boolean;
+  /**
+   * Bound to no exchange: its messages are events another queue's lane handed over
+   * ({@link HandOff}) because one of their after-commit effects could not run (its dependency down).
+   */
+  handOffOnly?: boolean;
 }
 
 /**
  * A routing key's handlers run in the worker from its first queue below, unless a handler names
- * another with {@link onQueue}. `video.popularity.update` has two: `popularity.worker` applies the
- * `videos.popularity` column, `hot.worker` the hot buckets in Redis, so a Redis outage, which makes
- * the buckets wait in `hot.worker`'s retry queues, does not hold the column back.
+ * others with {@link onQueue}. `popularity.worker` applies `video.popularity.update` whole: the
+ * `videos.popularity` column and, after commit, the hot buckets in Redis. While Redis is down the
+ * buckets' effect fails and its events are handed over to `hot.worker` (bound to no exchange), which
+ * retries the buckets alone until Redis is back: the column is not held back, and in normal times
+ * an event is one message.
  */
 export const CONSUMER_QUEUES = {
   like: { name: 'like.worker', routingKeys: ['like.like', 'like.unlike'] },
   comment: { name: 'comment.worker', routingKeys: ['comment.publish', 'comment.delete'] },
   social: { name: 'social.worker', routingKeys: ['social.follow', 'social.unfollow'] },
   popularity: { name: 'popularity.worker', routingKeys: ['video.popularity.update'] },
-  hot: { name: 'hot.worker', routingKeys: ['video.popularity.update'], effectsOnly: true },
+  hot: { name: 'hot.worker', routingKeys: ['video.popularity.update'], effectsOnly: true, handOffOnly: true },
   video: { name: 'video.worker', routingKeys: ['video.publish'] },
 } as const satisfies Record<string, ConsumerQueue>;
 
@@ -34,18 +41,23 @@ export const ALL_CONSUMER_QUEUES: readonly ConsumerQueue[] = Object.values(CONSU
 /** The `@EventPattern` extra naming the queue whose worker lane runs that handler. */
 export const QUEUE_EXTRA = 'queue';
 
-/** `@EventPattern(key, onQueue(CONSUMER_QUEUES.hot))`: the handler runs in the worker from that queue. */
-export function onQueue(queue: ConsumerQueue): Record<string, string> {
-  return { [QUEUE_EXTRA]: queue.name };
+/** `@EventPattern(key, onQueue(CONSUMER_QUEUES.a, …))`: the handler runs in the worker from those queues. */
+export function onQueue(...queues: ConsumerQueue[]): Record<string, string[]> {
+  return { [QUEUE_EXTRA]: queues.map((q) => q.name) };
 }
 
-/** The queue whose lane runs a handler of `key` with these `@EventPattern` extras. */
-export function handlerQueue(key: RoutingKey, extras: Record<string, unknown> | undefined): string {
+/** The queues whose lanes run a handler of `key` with these `@EventPattern` extras. */
+export function handlerQueues(key: RoutingKey, extras: Record<string, unknown> | undefined): string[] {
   const named = extras?.[QUEUE_EXTRA];
-  if (typeof named === 'string') return named;
+  if (Array.isArray(named) && named.every((n): n is string => typeof n === 'string')) return named;
   const first = ALL_CONSUMER_QUEUES.find((q) => q.routingKeys.includes(key));
   if (!first) throw new Error(`routing key ${key} is bound to no queue`);
-  return first.name;
+  return [first.name];
+}
+
+/** The queues an exchange delivers `key` to (a handed-over-only queue is not among them). */
+export function boundQueues(key: RoutingKey): ConsumerQueue[] {
+  return ALL_CONSUMER_QUEUES.filter((q) => !q.handOffOnly && q.routingKeys.includes(key));
 }
 
 /** Direct exchange every work queue dead-letters into (routing key = the work queue's name). */
@@ -133,7 +145,7 @@ export async function declareTopology(ch: Channel, options: TopologyOptions = {}
       deadLetterRoutingKey: q.name,
       arguments: args,
     });
-    for (const key of q.routingKeys) await ch.bindQueue(q.name, EXCHANGE_OF[key], key);
+    if (!q.handOffOnly) for (const key of q.routingKeys) await ch.bindQueue(q.name, EXCHANGE_OF[key], key);
     for (const delay of RETRY_DELAYS_MS) {
       await ch.assertQueue(retryQueueName(q.name, delay), {
         durable: true,
@@ -148,6 +160,8 @@ export async function declareTopology(ch: Channel, options: TopologyOptions = {}
 
 /** Every routing key must reach a queue, or mandatory publishes of it would all come back. */
 export function unboundRoutingKeys(keys: readonly RoutingKey[]): RoutingKey[] {
-  const bound = new Set<RoutingKey>(ALL_CONSUMER_QUEUES.flatMap((q) => q.routingKeys));
+  const bound = new Set<RoutingKey>(
+    ALL_CONSUMER_QUEUES.filter((q) => !q.handOffOnly).flatMap((q) => q.routingKeys),
+  );
   return keys.filter((k) => !bound.has(k));
 }

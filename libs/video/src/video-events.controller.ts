@@ -1,9 +1,10 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { CacheKeys, CacheStore, HOT_WINDOW_ADD_LUA, minuteBucket, RedisScript } from '@app/cache';
-import { DependencyUnavailableError, nowMs } from '@app/core';
+import { nowMs } from '@app/core';
 import {
   CONSUMER_QUEUES,
+  HandOff,
   onQueue,
   type AfterCommitEffect,
   type EventContext,
@@ -102,9 +103,14 @@ export class HotBuckets implements AfterCommitEffect {
         ],
       ),
     );
-    // The database is already right; the caller retries the events later (uncounted).
+    // The database is already right; the worker hands the events over to `hot.worker`, which
+    // retries the buckets alone (uncounted); elsewhere they are retried whole.
     if (result === undefined) {
-      throw new DependencyUnavailableError('redis', `hot buckets not updated for ${live.length} events`);
+      throw new HandOff(
+        CONSUMER_QUEUES.hot.name,
+        'redis',
+        `hot buckets not updated for ${live.length} events`,
+      );
     }
   }
 }
@@ -130,11 +136,12 @@ export class VideoEventsController {
 
   /**
    * The hot bucket of the event's minute, after commit (deduped per `event_id` in Redis). In the
-   * worker it runs from its own queue, with no transaction: while Redis is down these events wait
-   * in that queue's retries, and the column above is not held back. The direct paths (no broker,
-   * an unconfirmed publish, the outbox relay) run both handlers.
+   * worker it runs with the column (`popularity.worker`); while Redis is down its failure hands
+   * the event over to `hot.worker`, whose lane runs this handler alone, with no transaction, until
+   * Redis is back, so the column above is not held back. The direct paths (no broker, an
+   * unconfirmed publish, the outbox relay) run both handlers.
    */
-  @EventPattern('video.popularity.update', onQueue(CONSUMER_QUEUES.hot))
+  @EventPattern('video.popularity.update', onQueue(CONSUMER_QUEUES.popularity, CONSUMER_QUEUES.hot))
   hotBucket(@Payload() p: PopularityEventPayload, @Ctx() ctx: EventContext<'video.popularity.update'>): void {
     ctx.apply.afterCommit('video.hot-buckets', () => new HotBuckets(this.store)).events.push(p);
   }
