@@ -418,7 +418,8 @@ export class AmqpTransportStrategy extends Server implements CustomTransportStra
    * it waits and comes back whole (its writes are deduped, its effects run again).
    */
   private async handOff(d: Delivery, err: HandOff): Promise<void> {
-    if (!(await republish(d.ch, '', err.queue, d.msg, {}))) {
+    // Its waits start over there: the wait the copy begins is that queue's own.
+    if (!(await republish(d.ch, '', err.queue, d.msg, { [Headers.waits]: 0 }))) {
       await this.waitAndRetry(d, err.message);
       return;
     }
