@@ -5,7 +5,8 @@ import { deleteRedisPrefix, REDIS_URL } from '../helpers/test-env';
 /**
  * The store's own timeout (`REDIS_TIMEOUT_MS`): a call Redis does not answer in time gets its
  * fallback, and the breaker opens after three (RedisCacheStore.call: its own timeout bounds an
- * operation of several commands, each of which also has ioredis's `commandTimeout`).
+ * operation of several commands, each of which also has ioredis's `commandTimeout`; a read of one
+ * command has only the command's).
  * Redis is taken away by a partition of a proxy of our own (the connection stays up, nothing
  * crosses it), so only the timeouts can answer.
  */
@@ -56,10 +57,25 @@ describe('Redis calls past their timeout', () => {
 
     proxy.partition();
     const started = Date.now();
-    // Several at once, as a request sends them: each answers its fallback at its timeout.
-    const [a, b, c] = await Promise.all([store.get('k'), store.mget(['k']), store.get('k')]);
+    // Several at once, as a request sends them: each answers its fallback at its timeout, the
+    // reads of one command (no timer of the store's own) as well as an operation of several.
+    const [a, b, c, d, e, f] = await Promise.all([
+      store.get('k'),
+      store.mget(['k']),
+      store.withRedis((redis, p) => redis.smismember(`${p}set`, '1', '2'), true),
+      store.withRedis((redis, p) => redis.get(`${p}k`), false, true),
+      store.mgetWithStamps(['k']),
+      store.withRedis(async (redis, p) => [await redis.get(`${p}k`), await redis.get(`${p}k`)]),
+    ]);
     const took = Date.now() - started;
-    expect([a, b, c]).toEqual([null, [null], null]);
+    expect([a, b, c, d, e, f]).toEqual([
+      null,
+      [null],
+      undefined,
+      undefined,
+      { values: [null], stamps: undefined },
+      undefined,
+    ]);
     expect(took).toBeGreaterThanOrEqual(TIMEOUT - 5);
     expect(took).toBeLessThan(TIMEOUT * 3);
     // Three failures: the circuit is open, and a call answers its fallback at once.

@@ -148,11 +148,15 @@ export abstract class CacheStore {
    * Runs raw commands on the Redis client (scripts, sorted sets) behind the timeout and the
    * breaker. Resolves `undefined` when Redis is not configured, down, or the call failed; with
    * `read` (the op reads cached values a response is built from), also for a short while after
-   * Redis came back (`SETTLE_AFTER_RECOVERY_MS`), as `get` and `mget` answer misses then.
+   * Redis came back (`SETTLE_AFTER_RECOVERY_MS`), as `get` and `mget` answer misses then. A `read`
+   * op sends one command or runs one script (commands sent together, on a cluster), as does any op
+   * with `oneCommand`: on one server it is bounded by its commands' own timeout, with no timer of
+   * its own.
    */
   abstract withRedis<T>(
     op: (redis: RedisClient, prefix: string) => Promise<T>,
     read?: boolean,
+    oneCommand?: boolean,
   ): Promise<T | undefined>;
   /** Resolves once connected, or after `timeoutMs` (then the store just reports `down`). */
   ready(_timeoutMs: number): Promise<void> {

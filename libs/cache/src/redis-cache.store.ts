@@ -233,31 +233,49 @@ export class RedisCacheStore extends CacheStore {
     return this.prefix + key;
   }
 
-  private async call<T>(op: () => Promise<T>, fallback: T): Promise<T> {
-    if (!this.breaker.allow()) return fallback;
+  /**
+   * `op` behind the breaker and a timeout: `fallback` when the circuit is open, the client is not
+   * connected, or `op` fails or outlasts the timeout. `timed: false` leaves the timeout to each
+   * command's own (ioredis's `commandTimeout`, the same length) and saves a timer and a race per
+   * call: for an `op` of one command (or a script's EVALSHA, then its EVAL after a NOSCRIPT) on one
+   * server. A cluster's command may first wait for its slots, outside that timeout, so there every
+   * call is timed.
+   */
+  private call<T>(op: () => Promise<T>, fallback: T, timed = true): Promise<T> {
+    if (!this.breaker.allow()) return Promise.resolve(fallback);
     if (this.client.status !== 'ready') {
       this.breaker.failure();
-      return fallback;
+      return Promise.resolve(fallback);
     }
     // The half-open breaker's probe: its success closes the circuit, so it must have crossed to
     // Redis and back, which an operation that sends no command (nothing to read) does not.
     const probe = this.breaker.isOpen;
-    let timer: NodeJS.Timeout | undefined;
+    let run: Promise<T>;
     try {
-      const result = await Promise.race([
-        probe ? Promise.all([this.client.ping(), op()]).then(([, r]) => r) : op(),
+      run = probe ? Promise.all([this.client.ping(), op()]).then(([, r]) => r) : op();
+    } catch {
+      this.breaker.failure();
+      return Promise.resolve(fallback);
+    }
+    if (timed || this.isCluster) {
+      let timer: NodeJS.Timeout | undefined;
+      run = Promise.race([
+        run,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error('redis timeout')), this.timeoutMs);
         }),
-      ]);
-      this.breaker.success();
-      return result;
-    } catch {
-      this.breaker.failure();
-      return fallback;
-    } finally {
-      clearTimeout(timer);
+      ]).finally(() => clearTimeout(timer));
     }
+    return run.then(
+      (result) => {
+        this.breaker.success();
+        return result;
+      },
+      () => {
+        this.breaker.failure();
+        return fallback;
+      },
+    );
   }
 
   /** Whether reads answer "miss" now, a recovery's values not trusted yet ({@link SETTLE_AFTER_RECOVERY_MS}). */
@@ -275,8 +293,8 @@ export class RedisCacheStore extends CacheStore {
    */
   private read<T>(op: () => Promise<T>, fallback: T): Promise<T> {
     if (this.settling()) return Promise.resolve(fallback);
-    if (!this.breaker.isOpen) return this.call(op, fallback);
-    return this.call(op, fallback).then(() => fallback);
+    if (!this.breaker.isOpen) return this.call(op, fallback, false);
+    return this.call(op, fallback, false).then(() => fallback);
   }
 
   get(key: string): Promise<string | null> {
@@ -401,6 +419,7 @@ export class RedisCacheStore extends CacheStore {
     return this.call<(string | null)[] | undefined>(
       () => (this.isCluster ? Promise.all(stamps.map((k) => this.client.get(k))) : this.client.mget(stamps)),
       undefined,
+      false,
     );
   }
 
@@ -420,6 +439,7 @@ export class RedisCacheStore extends CacheStore {
     const read = await this.call<(string | null)[] | undefined>(
       () => this.client.mget(trusted ? [...keys.map((k) => this.k(k)), ...stampKeys] : stampKeys),
       undefined,
+      false,
     );
     if (read === undefined) return { values: misses, stamps: undefined };
     if (!trusted) return { values: misses, stamps: read };
@@ -494,9 +514,15 @@ export class RedisCacheStore extends CacheStore {
     return this.call(async () => (await this.client.pexpire(this.k(key), ttlMs)) === 1, false);
   }
 
-  withRedis<T>(op: (redis: RedisClient, prefix: string) => Promise<T>, read = false): Promise<T | undefined> {
+  withRedis<T>(
+    op: (redis: RedisClient, prefix: string) => Promise<T>,
+    read = false,
+    oneCommand = read,
+  ): Promise<T | undefined> {
     const run = (): Promise<T> => op(this.client, this.prefix);
-    return read ? this.read<T | undefined>(run, undefined) : this.call<T | undefined>(run, undefined);
+    return read
+      ? this.read<T | undefined>(run, undefined)
+      : this.call<T | undefined>(run, undefined, !oneCommand);
   }
 
   /** Waits (bounded) for the first connection so a fresh process starts with Redis `up`. */

@@ -37,7 +37,7 @@ export class VideoListGeneration {
   async current(): Promise<string | undefined> {
     const key = CacheKeys.videoListGeneration();
     if (this.store.kind !== 'redis') return `local:${this.local}:${(await this.store.get(key)) ?? 'none'}`;
-    const v = await this.store.withRedis((redis, prefix) => redis.get(prefix + key));
+    const v = await this.store.withRedis((redis, prefix) => redis.get(prefix + key), false, true);
     return v === undefined ? undefined : (v ?? 'none');
   }
 }
