@@ -43,8 +43,8 @@ export class FeedRepository {
   }
 
   /** Whether this request's reads go to a replica (then a page it builds may trail the primary). */
-  async readsReplica(): Promise<boolean> {
-    return this.db.reads.enabled && (await this.db.reads.mayUseReplica());
+  readsReplica(): boolean | Promise<boolean> {
+    return this.db.reads.enabled && this.db.reads.mayUseReplica();
   }
 
   /** (likes_count desc, id desc): index ix_videos_likes_count. */

@@ -103,6 +103,8 @@ const DELETED_MEMORY_MS = FEED_CACHE_TTL_MS + 2000;
 /** Pages whose last ids are remembered for {@link FeedService.viewerJson} (the oldest dropped first), and for how long. */
 const LAST_IDS_MAX = 20_000;
 const LAST_IDS_TTL_MS = 60_000;
+/** Following pages whose text and ids are remembered for 5 s (a page is a few KB; the oldest dropped first). */
+const FOLLOWING_READ_MAX = 2000;
 
 /** After a follow, a publish or a rename, its pages are dropped again this much later (a rebuild racing the write). */
 const SECOND_DROP_MS = 500;
@@ -127,6 +129,8 @@ export class FeedService implements OnModuleInit {
   private readonly detailRows: RowsOf;
   /** The ids each viewer page listed when this process last served it ({@link viewerJson}'s guess). */
   private readonly lastIds = new ExpiringMap<readonly number[]>(LAST_IDS_MAX);
+  /** The following pages this process last read from the cache, with their ids (parsed once per text). */
+  private readonly followingRead = new ExpiringMap<CachedPage>(FOLLOWING_READ_MAX);
 
   constructor(
     private readonly repo: FeedRepository,
@@ -350,20 +354,25 @@ export class FeedService implements OnModuleInit {
       const rows = await this.timelines.page(viewerId, q.limit + 1, q.latestTime, q.idBefore, onIds);
       if (rows !== undefined) return timePageOf(rows, q);
     }
-    const json = await this.followingRaw(q, viewerId);
-    return { json, ids: pageIds(json) };
+    const key = CacheKeys.followingFeed(
+      q.limit,
+      viewerId,
+      q.latestTime > 0 ? `${q.latestTime}:${q.idBefore}` : '0',
+    );
+    const json = await this.followingRaw(key, q, viewerId);
+    // The same cached text as last time (the usual case within its 5 s): its ids are known.
+    const known = this.followingRead.get(key);
+    if (known !== undefined && known.json === json) return known;
+    const page: CachedPage = { json, ids: pageIds(json) };
+    this.followingRead.set(key, page, Date.now() + FEED_CACHE_TTL_MS);
+    return page;
   }
 
   /**
    * The cached page's JSON (every `is_liked` false), under the SPEC §5 key and lock; built from the
    * timeline (the first page; a deeper one already asked it) or the SQL pull.
    */
-  private followingRaw(q: TimeCursorQuery, viewerId: number): Promise<string> {
-    const key = CacheKeys.followingFeed(
-      q.limit,
-      viewerId,
-      q.latestTime > 0 ? `${q.latestTime}:${q.idBefore}` : '0',
-    );
+  private followingRaw(key: string, q: TimeCursorQuery, viewerId: number): Promise<string> {
     return this.freshCached(key, () =>
       this.cache.getOrLoadRaw(key, { ttlMs: FEED_CACHE_TTL_MS, name: 'feed_following' }, async () => {
         const take = q.limit + 1;

@@ -25,7 +25,11 @@ const SHARED_HOLD_MAX = 2000;
 @Injectable()
 export class SharedPages {
   private readonly running = new Map<string, Promise<CachedPage>>();
-  private readonly held = new ExpiringMap<CachedPage>(SHARED_HOLD_MAX);
+  /** The pages held, by the source they read (primary, replica) and their key, under {@link heldGeneration}. */
+  private readonly held = [
+    new ExpiringMap<CachedPage>(SHARED_HOLD_MAX),
+    new ExpiringMap<CachedPage>(SHARED_HOLD_MAX),
+  ];
   /** The generation of the pages held: a new one makes them all unreachable, so they are dropped. */
   private heldGeneration: string | undefined;
 
@@ -37,20 +41,23 @@ export class SharedPages {
   async get(key: string, build: () => Promise<CachedPage>): Promise<CachedPage> {
     const generation = await this.generation.current();
     if (generation === undefined) return build();
-    const source = (await this.repo.readsReplica()) ? 'replica' : 'primary';
-    const shared = `${generation}:${source}:${key}`;
+    // Without read replicas (the usual case) no await: a held page costs no further turn.
+    const replicaRead = this.repo.readsReplica();
+    const replica = typeof replicaRead === 'boolean' ? replicaRead : await replicaRead;
     if (generation !== this.heldGeneration) {
-      this.held.clear();
+      for (const h of this.held) h.clear();
       this.heldGeneration = generation;
     }
-    const done = this.held.get(shared);
+    const held = this.held[replica ? 1 : 0];
+    const done = held.get(key);
     if (done !== undefined) return done;
+    const shared = `${generation}:${replica ? 'replica' : 'primary'}:${key}`;
     const running = this.running.get(shared);
     if (running !== undefined) return running;
     const started = Date.now();
     const p = build()
       .then((page) => {
-        if (generation === this.heldGeneration) this.held.set(shared, page, started + SHARED_HOLD_MS);
+        if (generation === this.heldGeneration) held.set(key, page, started + SHARED_HOLD_MS);
         return page;
       })
       .finally(() => this.running.delete(shared));
