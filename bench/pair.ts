@@ -28,7 +28,7 @@ import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { ROOT, sleep } from './processes';
+import { assertPortsFree, ROOT, sleep } from './processes';
 
 interface AcRequest {
   method: 'POST';
@@ -234,6 +234,7 @@ async function main(): Promise<void> {
     return;
   }
   const info = JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'seed-info.json'), 'utf8')) as SeedInfo;
+  await assertPortsFree(PORTS);
   const apis = [
     startApi(AGAINST, PORTS[0], OTHER_NODE_ARGS, prefixOf('other')),
     startApi(ROOT, PORTS[1], THIS_NODE_ARGS, prefixOf('this')),

@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
@@ -17,6 +18,27 @@ export const AMQP = new URL(process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.
 export function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/**
+ * Throws when one of `ports` is taken on 127.0.0.1. A server left from an interrupted run would
+ * answer in place of the one a benchmark starts (whose own start then fails with EADDRINUSE), so
+ * its figures would be that process's, not this build's.
+ */
+export async function assertPortsFree(ports: number[]): Promise<void> {
+  for (const port of ports) {
+    await new Promise<void>((resolve, reject) => {
+      const probe = createServer();
+      probe.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new Error(`port ${port} is in use (a server left from an earlier run?): stop it first`)
+            : err,
+        ),
+      );
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+    });
+  }
 }
 
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);

@@ -20,6 +20,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { assertPortsFree } from './processes';
 
 interface AcRequest {
   method: 'POST' | 'GET';
@@ -248,6 +249,7 @@ async function main(): Promise<void> {
     NODE_ENV: 'production',
   };
   if (!process.env.JWT_SECRET) env.JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
+  await assertPortsFree([BARE_PORT, ...Array.from({ length: APIS }, (_, i) => apiPort(i))]);
   const procs: ChildProcess[] = Array.from({ length: APIS }, (_, i) =>
     startPinned(join(DIST, 'apps/api/src/main.js'), { ...env, PORT: String(apiPort(i)) }, `api ${i}`),
   );

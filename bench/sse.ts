@@ -33,6 +33,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
 import { postJson, type JsonReply } from './http';
+import { assertPortsFree } from './processes';
 import { createConnection } from 'mysql2/promise';
 
 const run = promisify(execFile);
@@ -223,6 +224,7 @@ function percentile(sorted: number[], p: number): number {
 async function main(): Promise<void> {
   if (pinSelf()) return;
   const id = `sse${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  await assertPortsFree([PORT]);
   const dataDir = mkdtempSync(join(tmpdir(), `fsv-${id}-`));
   const env: Record<string, string> = {
     NODE_ENV: 'production',
