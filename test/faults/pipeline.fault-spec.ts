@@ -322,6 +322,27 @@ describe.each(QUEUE_TYPES)('faults (api + worker on MariaDB, Redis, RabbitMQ; %s
     ]);
   });
 
+  it('an api answers the request in flight and exits 0 on SIGTERM', async () => {
+    const { port, url } = apis[0];
+    const username = `sigterm${Date.now().toString(36)}`;
+    const post = (path: string, body: object): Promise<Response> =>
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await post('/account/register', { username, password: 'secret-password' })).status).toBe(200);
+    // A login (a bcrypt verify on the hasher's threads) sent just before the signal.
+    const login = post('/account/login', { username, password: 'secret-password' });
+    await sleep(5);
+    const started = Date.now();
+    const exited = apis[0].kill('SIGTERM');
+    expect((await login).status).toBe(200);
+    expect(await exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10000);
+    apis[0] = await spawnApi(procEnv, port);
+  });
+
   it('the worker finishes in-flight work and exits 0 on SIGTERM', async () => {
     const started = Date.now();
     expect(await workers[0].kill('SIGTERM')).toBe(0);

@@ -4,7 +4,7 @@ import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
 import { AppConfig, Database, loadConfig } from '@app/core';
-import { configureApp, fastifyOptions, migrate, nestOptions } from '../../apps/api/src/app.factory';
+import { closeApp, configureApp, fastifyOptions, migrate, nestOptions } from '../../apps/api/src/app.factory';
 import { AppModule } from '../../apps/api/src/app.module';
 import { createLogger } from '../../apps/api/src/http/logger';
 import { createTestEnv, Profile, TestEnv, TestEnvOptions } from './test-env';
@@ -58,11 +58,11 @@ async function boot(profile: Profile, testEnv: TestEnv, opts: StartAppOptions): 
     http: request(app.getHttpServer()),
     sql: (q, params = []) => db.query(q, params),
     close: async (closeOpts) => {
-      await app.close();
+      await closeApp(app, config.http.shutdownDrainMs);
       if (!closeOpts?.keepEnv) await testEnv.cleanup();
     },
     restart: async () => {
-      await app.close();
+      await closeApp(app, config.http.shutdownDrainMs);
       return boot(profile, testEnv, opts);
     },
   };

@@ -13,11 +13,13 @@ import { mountDocs } from './docs/openapi';
 import { AllExceptionsFilter, sendError, toErrorResponse } from './http/all-exceptions.filter';
 import { JSON_BODY_LIMIT, registerJsonParser } from './http/json-body';
 import { createLogger, lazyChildLogger, PinoNestLogger } from './http/logger';
+import { drain, trackConnections } from './http/drain';
 import { genRequestId, registerRequestHooks } from './http/request-hooks';
 import { registerSecurityHeaders } from './http/security-headers';
 import { capConnectionsPerIp, clientErrorHandler, registerRequestLimits } from './http/server-limits';
 import { AppValidationPipe } from './http/validation.pipe';
 import { MetricsService } from './metrics/metrics.service';
+import { NotificationStreams } from './notification/notification-streams.service';
 
 /** Runs pending migrations with a short-lived connection (seed: AutoMigrate), under a lock. */
 export async function migrate(config: AppConfig): Promise<string[]> {
@@ -57,7 +59,9 @@ export function fastifyOptions(
     loggerInstance: logger,
     childLoggerFactory: lazyChildLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // During the drain (closeApp) the modules are still up: a request that arrives on a kept-alive
+    // connection is served, with `Connection: close` (Fastify sets it while closing), not refused.
+    return503OnClosing: false,
     requestTimeout: limits.uploadTimeoutMs,
     connectionTimeout: limits.idleTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
@@ -88,6 +92,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   registerJsonParser(fastify);
   registerSecurityHeaders(fastify);
   registerRequestLimits(fastify, app.getHttpServer(), config.http);
+  trackConnections(app.getHttpServer());
   capConnectionsPerIp(app.getHttpServer(), config.http.maxConnectionsPerIp, config.trustedProxies);
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useGlobalPipes(new AppValidationPipe());
@@ -97,11 +102,52 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     config.metricsPort !== null ? app.get(MetricsService) : null,
     config.logLevel === 'info' || config.logLevel === 'debug',
   );
-  app.enableShutdownHooks();
+  // Before the HTTP server closes ({@link closeApp}): its long-lived streams end, or it waits for them.
+  const streams = app.get(NotificationStreams);
+  fastify.addHook('preClose', (done) => {
+    streams.endAll();
+    done();
+  });
   await app.init();
   mountDocs(app);
   // With a broker the worker prunes the event tables; without one there is no worker.
   if (!config.amqpUrl) app.get(EventHousekeeper).start();
+}
+
+/**
+ * Closes the api in the order a rolling restart needs (main.ts on SIGTERM/SIGINT, and the e2e
+ * harness): the HTTP server first, then Nest. Nest's own `close()` runs the modules' destroy hooks
+ * (the password hasher's threads, the rate limiter's fallback, …) before it stops the HTTP server,
+ * so a login in flight at SIGTERM found its hasher closed and answered 500.
+ *
+ * The HTTP server: open notification streams end (`preClose`, {@link configureApp}), no new
+ * connection is accepted, idle kept-alive ones close, a request still arriving on a kept-alive one
+ * is served with `Connection: close` (Fastify's, while closing), and the requests in flight
+ * finish, each with `Connection: close` ({@link drain}), for at most `drainMs`
+ * (`SHUTDOWN_DRAIN`); then the connections still open are cut.
+ * Then Nest's close: destroy hooks, and the connections to the database, Redis and the broker.
+ */
+export async function closeApp(app: NestFastifyApplication, drainMs: number): Promise<void> {
+  const server = app.getHttpServer();
+  let timer: NodeJS.Timeout | undefined;
+  const closing = drain(
+    server,
+    Promise.resolve(app.getHttpAdapter().close()).then(() => undefined),
+  );
+  const drained = await Promise.race([
+    closing.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), drainMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  if (!drained) {
+    new Logger('Api').warn(
+      `requests still in flight after ${drainMs} ms of draining: their connections are cut`,
+    );
+    server.closeAllConnections();
+    await closing;
+  }
+  await app.close();
 }
 
 /** Builds the api (routes registered, not listening). Used by main.ts and benchmarks. */

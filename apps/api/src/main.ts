@@ -1,7 +1,12 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { describeError as describe, loadConfigOrExit, whileDatabaseUnreachable } from '@app/core';
-import { createApp, migrate } from './app.factory';
+import {
+  closeOnSignals,
+  describeError as describe,
+  loadConfigOrExit,
+  whileDatabaseUnreachable,
+} from '@app/core';
+import { closeApp, createApp, migrate } from './app.factory';
 import { createLogger, PinoNestLogger } from './http/logger';
 
 async function bootstrap(): Promise<void> {
@@ -17,6 +22,8 @@ async function bootstrap(): Promise<void> {
     (err, ms) => logger.warn(`database unreachable at startup (${describe(err)}): retrying in ${ms} ms`),
   );
   const app = await createApp(config, logger);
+  // SIGTERM/SIGINT: the requests in flight finish (SHUTDOWN_DRAIN at most), then the app closes.
+  closeOnSignals('Api', () => closeApp(app, config.http.shutdownDrainMs));
   await app.listen({ port: config.port, host: config.host });
   const profile = [
     config.database.type === 'sqlite' ? `SQLite (${config.database.path})` : 'MySQL',

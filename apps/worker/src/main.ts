@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger, type LogLevel } from '@nestjs/common';
 import {
+  closeOnSignals,
   connectOnce,
   describeError as describe,
   loadConfigOrExit,
@@ -27,21 +28,7 @@ async function bootstrap(): Promise<void> {
   );
   const app = await createWorker(config, { logger: logLevels(config.logLevel) });
   // SIGTERM/SIGINT: stop consuming, finish the batches in flight, close, exit 0.
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    new Logger('Worker').log(`${signal}: draining and shutting down`);
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error('worker shutdown failed:', err);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  closeOnSignals('Worker', () => app.close());
   try {
     // Refuses to start (rejects) while a routing key of SPEC §4 has no @EventPattern handler.
     await app.listen();

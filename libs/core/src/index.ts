@@ -23,3 +23,4 @@ export * from './memo/expiring-map';
 export { routingAccountId } from './database/read-session.interceptor';
 export * from './hooks/after-commit-hooks';
 export * from './metrics/default-metrics';
+export * from './process/shutdown-signals';

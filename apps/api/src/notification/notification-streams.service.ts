@@ -78,6 +78,14 @@ export class NotificationStreams implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     for (const stop of this.stopListening) stop();
+    this.endAll();
+  }
+
+  /**
+   * Ends every open stream (a `shutdown` end): the api's close does this before it stops its HTTP
+   * server (Fastify's `preClose`), which otherwise waits for these long-lived responses.
+   */
+  endAll(): void {
     for (const set of [...this.byAccount.values()]) for (const s of [...set]) s.end(EndReason.shutdown);
     this.stopTimers();
   }

@@ -91,6 +91,7 @@ describe('loadConfig', () => {
       idleTimeoutMs: 60_000,
       keepAliveTimeoutMs: 72_000,
       maxConnectionsPerIp: 512,
+      shutdownDrainMs: 10_000,
     });
     const c = loadConfig({
       ...base(),
@@ -100,6 +101,7 @@ describe('loadConfig', () => {
       IDLE_TIMEOUT: '2m',
       KEEP_ALIVE_TIMEOUT: '65',
       MAX_CONNECTIONS_PER_IP: '0',
+      SHUTDOWN_DRAIN: '25s',
     });
     expect(c.metricsPort).toBe(9464);
     expect(c.http).toEqual({
@@ -108,6 +110,7 @@ describe('loadConfig', () => {
       idleTimeoutMs: 120_000,
       keepAliveTimeoutMs: 65_000,
       maxConnectionsPerIp: 0,
+      shutdownDrainMs: 25_000,
     });
   });
 

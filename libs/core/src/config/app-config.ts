@@ -55,6 +55,11 @@ export interface HttpLimits {
   keepAliveTimeoutMs: number;
   /** Open connections per client address (trusted proxies exempt); 0 = no cap. */
   maxConnectionsPerIp: number;
+  /**
+   * On SIGTERM/SIGINT the api's requests in flight get this long to finish (the HTTP server already
+   * closed to new connections) before the rest are cut and the app closes.
+   */
+  shutdownDrainMs: number;
 }
 
 export type DatabaseConfig = { type: 'sqlite'; path: string } | { type: 'mysql'; url: string };
@@ -378,6 +383,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     idleTimeoutMs: ms('IDLE_TIMEOUT', '60s'),
     keepAliveTimeoutMs: ms('KEEP_ALIVE_TIMEOUT', '72s'),
     maxConnectionsPerIp: int(env, 'MAX_CONNECTIONS_PER_IP', 512, 0, 1_000_000),
+    shutdownDrainMs: ms('SHUTDOWN_DRAIN', '10s'),
   };
   if (http.uploadTimeoutMs < http.requestTimeoutMs) {
     throw new ConfigError('UPLOAD_TIMEOUT', 'must be at least REQUEST_TIMEOUT');
