@@ -17,8 +17,8 @@ export function trackConnections(server: Server): void {
 }
 
 /**
- * Drains `server` while `closing` (Fastify's close: no new connection, idle ones closed, new
- * requests on busy ones answered 503 with `Connection: close`) runs: a request that was already
+ * Drains `server` while `closing` (Fastify's close: no new connection, idle ones closed, a request
+ * still arriving on a kept-alive one served with `Connection: close`) runs: a request that was already
  * in flight when the close began is answered with `Connection: close` (Node then closes its
  * connection after the response), and a connection that has become idle since is closed (checked
  * every 50 ms: a response already under way kept its keep-alive). Resolves when `closing` does.
