@@ -4,6 +4,13 @@ import { createTestEnv, PROFILES, type TestEnv } from '../helpers/test-env';
 
 jest.setTimeout(120_000);
 
+/** A line listener for a spawned process and a promise kept once it prints a line matching `pattern`. */
+function logged(pattern: RegExp): { onLine: (line: string) => void; seen: Promise<void> } {
+  let seen!: () => void;
+  const promise = new Promise<void>((resolve) => (seen = resolve));
+  return { onLine: (line) => pattern.test(line) && seen(), seen: promise };
+}
+
 /**
  * A process started while the database is unreachable (a container beside a database that is
  * still starting, a brief outage) waits for it, up to `DB_STARTUP_WAIT_MS`, instead of exiting at
@@ -15,7 +22,7 @@ if (PROFILES.includes('full')) {
     let env: TestEnv;
     let proxy: TcpProxy;
     let dbUrl: string;
-    const started: ServerProcess[] = [];
+    const spawned: Promise<ServerProcess>[] = [];
 
     beforeAll(async () => {
       env = await createTestEnv('full');
@@ -26,7 +33,8 @@ if (PROFILES.includes('full')) {
       dbUrl = target.toString();
     });
     afterAll(async () => {
-      for (const p of started) await p.kill('SIGKILL');
+      for (const p of await Promise.allSettled(spawned))
+        if (p.status === 'fulfilled') await p.value.kill('SIGKILL');
       await proxy?.stop();
       await env?.cleanup();
     });
@@ -34,19 +42,26 @@ if (PROFILES.includes('full')) {
     it('the api and the worker retry until it answers, then start', async () => {
       proxy.cut();
       const processEnv = { ...env.env, DATABASE_URL: dbUrl, LOG_LEVEL: 'warn' };
-      const api = spawnApi(processEnv);
-      const worker = spawnWorker(processEnv);
-      // Both are still there, retrying, well past the first tries.
+      // Each has logged a failed try and is still there, retrying. Waiting on the log, not a fixed
+      // time: on a loaded host a process can take seconds to reach its first try.
+      const retrying = /database unreachable at startup .*retrying in \d+ ms/;
+      const apiTried = logged(retrying);
+      const workerTried = logged(retrying);
+      const api = spawnApi(processEnv, undefined, apiTried.onLine);
+      const worker = spawnWorker(processEnv, workerTried.onLine);
+      spawned.push(api, worker);
       const early = await Promise.race([
-        Promise.allSettled([api, worker]).then(() => 'settled'),
-        new Promise((r) => setTimeout(() => r('waiting'), 3000)),
+        Promise.race([api, worker]).then(
+          () => 'one started',
+          () => 'one exited',
+        ),
+        Promise.all([apiTried.seen, workerTried.seen]).then(() => 'both retrying'),
       ]);
-      expect(early).toBe('waiting');
+      expect(early).toBe('both retrying');
       proxy.restore();
       const [a, w] = await Promise.all([api, worker]);
-      started.push(a, w);
-      expect(a.output()).toMatch(/database unreachable at startup .*retrying in \d+ ms/);
-      expect(w.output()).toMatch(/database unreachable at startup .*retrying in \d+ ms/);
+      expect(a.output()).toMatch(retrying);
+      expect(w.output()).toMatch(retrying);
       const health = await fetch(`${a.url}/healthz`);
       expect(health.status).toBe(200);
       expect(((await health.json()) as { database: string }).database).toBe('up');

@@ -70,10 +70,15 @@ export interface ApiProcess extends ServerProcess {
   url: string;
 }
 
-function track(proc: ChildProcess): ServerProcess {
+/** Called with each line a spawned process prints, while it starts and after. */
+export type OnLine = (line: string) => void;
+
+function track(proc: ChildProcess, onLine?: OnLine): ServerProcess {
   const lines: string[] = [];
   const keep = (chunk: Buffer): void => {
-    lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    const added = chunk.toString('utf8').split('\n').filter(Boolean);
+    lines.push(...added);
+    if (onLine) for (const line of added) onLine(line);
     if (lines.length > 200) lines.splice(0, lines.length - 200);
   };
   proc.stdout?.on('data', keep);
@@ -95,15 +100,22 @@ function track(proc: ChildProcess): ServerProcess {
   };
 }
 
-/** Starts the built api on `port` (a free one by default) and waits until `/healthz` answers 200. */
-export async function spawnApi(env: Record<string, string>, port?: number): Promise<ApiProcess> {
+/**
+ * Starts the built api on `port` (a free one by default) and waits until `/healthz` answers 200;
+ * `onLine` sees its output as it comes, before that.
+ */
+export async function spawnApi(
+  env: Record<string, string>,
+  port?: number,
+  onLine?: OnLine,
+): Promise<ApiProcess> {
   ensureBuilt();
   const p = port ?? (await freePort());
   const proc = spawn(process.execPath, [API_MAIN], {
     env: { ...process.env, ...env, PORT: String(p), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const t = track(proc);
+  const t = track(proc, onLine);
   const url = `http://127.0.0.1:${p}`;
   const deadline = Date.now() + 60000;
   for (;;) {
@@ -123,16 +135,19 @@ export async function spawnApi(env: Record<string, string>, port?: number): Prom
   return { ...t, port: p, url };
 }
 
-/** Starts the built worker and waits for its ready message (sent once it consumes). */
-export async function spawnWorker(env: Record<string, string>): Promise<ServerProcess> {
+/** Starts the built worker and waits for its ready message (sent once it consumes); `onLine` as for the api. */
+export async function spawnWorker(env: Record<string, string>, onLine?: OnLine): Promise<ServerProcess> {
   ensureBuilt();
   const proc = spawn(process.execPath, [WORKER_MAIN], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
-  const t = track(proc);
+  const t = track(proc, onLine);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker not ready in 60 s:\n${t.output()}`)), 60000);
+    const timer = setTimeout(() => {
+      reject(new Error(`worker not ready in 60 s:\n${t.output()}`));
+      void t.kill('SIGKILL');
+    }, 60000);
     proc.on('message', (m: { type?: string }) => {
       if (m?.type === 'ready') {
         clearTimeout(timer);
