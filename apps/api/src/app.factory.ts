@@ -48,7 +48,7 @@ function rewriteUrl(req: IncomingMessage): string {
 export function fastifyOptions(
   config: AppConfig,
   logger: PinoLogger,
-): FastifyServerOptions & { http: ServerOptions } {
+): FastifyServerOptions & { http: ServerOptions; skipMiddie: boolean } {
   const limits = config.http;
   const errors = new Logger('HttpError');
   return {
@@ -73,6 +73,10 @@ export function fastifyOptions(
     },
     clientErrorHandler,
     frameworkErrors: (err, req, reply) => sendError(reply, toErrorResponse(err, errors, req.id)),
+    // No Nest middleware here (guards, pipes and Fastify hooks do that work), so no @fastify/middie,
+    // whose `onRequest` hook ran on every request, fast reads included. A module that adds
+    // middleware fails at startup (Fastify has no `use` without it) rather than being skipped.
+    skipMiddie: true,
   };
 }
 
