@@ -133,7 +133,10 @@ export async function startMariadbPair(): Promise<MariadbPairHandle> {
       } catch {
         /* starting */
       }
-      if (n > 600) throw new Error(`mariadbd (${name}) did not answer in 60 s`);
+      if (n > 600) {
+        child.kill('SIGKILL'); // not left running, unanswered, behind a failed start
+        throw new Error(`mariadbd (${name}) did not answer in 60 s`);
+      }
       await sleep(100);
     }
     pids[name] = child.pid;

@@ -61,18 +61,25 @@ export async function startS3Server(): Promise<S3TestServer> {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`s3rver did not start in 20 s:\n${output}`)), 20_000);
-      child.on('message', (m: { type?: string; port?: number }) => {
-        if (m?.type !== 'ready' || typeof m.port !== 'number') return;
-        clearTimeout(timer);
-        resolve(m.port);
+    try {
+      port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`s3rver did not start in 20 s:\n${output}`)), 20_000);
+        child.on('message', (m: { type?: string; port?: number }) => {
+          if (m?.type !== 'ready' || typeof m.port !== 'number') return;
+          clearTimeout(timer);
+          resolve(m.port);
+        });
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`s3rver exited with ${code}:\n${output}`));
+        });
       });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`s3rver exited with ${code}:\n${output}`));
-      });
-    });
+    } catch (err) {
+      // Not started: leave no process (nor its IPC channel) behind.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.connected) child.disconnect();
+      throw err;
+    }
     child.disconnect();
     proc = child;
   };

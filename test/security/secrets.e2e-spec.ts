@@ -114,9 +114,18 @@ describe('#14 weak secrets and bad proxy ranges stop the process', () => {
       { NODE_ENV: 'staging', JWT_SECRET: 'a', DATA_DIR: dir },
       { wait: false },
     );
-    const code = await api.exited;
-    expect(code).toBe(1);
-    expect(api.output()).toMatch(/JWT_SECRET: must be at least 32 bytes when NODE_ENV=staging/);
+    try {
+      // Bounded: an api that started anyway is stopped (finally), not left to the test's timeout.
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([
+        api.exited,
+        new Promise<string>((r) => (timer = setTimeout(() => r('still running after 30 s'), 30_000))),
+      ]).finally(() => clearTimeout(timer));
+      expect(code).toBe(1);
+      expect(api.output()).toMatch(/JWT_SECRET: must be at least 32 bytes when NODE_ENV=staging/);
+    } finally {
+      await api.stop();
+    }
   });
 });
 
