@@ -315,7 +315,7 @@ if (PROFILES.includes('full')) {
 
     /** The entries' texts once every one of `ids` has one (the page's fills are not waited for). */
     const waitForEntries = async (ids: number[]): Promise<string[]> => {
-      for (let i = 0; i < 50; i++) {
+      for (const end = Date.now() + 15_000; Date.now() < end;) {
         const got = await redis.mget(...ids.map((id) => key(CacheKeys.videoDetail(id))));
         if (got.every((e) => e !== null)) return got;
         await new Promise((r) => setTimeout(r, 20));

@@ -11,6 +11,7 @@ import { createAccount, TestAccount } from '../factories/accounts';
 import { expectError, startApp, TestApp } from '../helpers/test-app';
 import { STORAGE_PROFILES, storedKeys } from '../helpers/stored-files';
 import * as media from '../fixtures/media-fixtures';
+import { SpoolSlots } from '../../apps/api/src/upload/spooled-part';
 
 jest.setTimeout(120_000);
 
@@ -615,6 +616,7 @@ describe.each(STORAGE_PROFILES)('chunked uploads (%s)', (_label, profile, storag
           .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
           .join('') + `--${boundary}--\r\n`;
       // Two uploads send their file, then stall before their fields: each holds a slot.
+      const took = jest.spyOn(SpoolSlots.prototype, 'take');
       const stalled = await Promise.all(
         [0, 1].map(
           (i) =>
@@ -628,13 +630,21 @@ describe.each(STORAGE_PROFILES)('chunked uploads (%s)', (_label, profile, storag
                 );
                 // The file and the next part's first line: the server has the whole file.
                 sock.write(Buffer.concat([filePart(i), Buffer.from(`--${boundary}\r\n`)]), () =>
-                  setTimeout(() => resolve(sock), 300),
+                  resolve(sock),
                 );
               });
               sock.on('error', reject);
             }),
         ),
       );
+      // The server has taken a slot for each (held until their requests end).
+      const held = () => took.mock.results.filter((r) => r.value === true).length;
+      for (const end = Date.now() + 10_000; held() < 2 && Date.now() < end;) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const holding = held();
+      took.mockRestore();
+      expect(holding).toBe(2);
       const send = (i: number) =>
         t.http
           .post('/video/chunk/upload')

@@ -72,7 +72,9 @@ describeMysql('database calls are bounded (MariaDB through a partitioning proxy)
     try {
       const ping = await timed(db.ping());
       expect(ping.value).toBe(false);
-      expect(ping.ms).toBeLessThan(1500);
+      // Its 1 s timeout, with headroom for a loaded host (a call that waited for the silent
+      // server would wait for ever; one without its bound, for the 5 s connect timeout at least).
+      expect(ping.ms).toBeLessThan(1000 + 2000);
 
       const [read, write] = await Promise.all([
         timed(db.query('SELECT COUNT(*) AS n FROM videos')),
@@ -89,13 +91,13 @@ describeMysql('database calls are bounded (MariaDB through a partitioning proxy)
       for (const r of [read, write]) {
         expect(isConnectionError(r.error)).toBe(true);
         expect(isDatabaseUnavailable(r.error)).toBe(true);
-        expect(r.ms).toBeLessThan(STATEMENT_MS + 1000);
+        expect(r.ms).toBeLessThan(STATEMENT_MS + 2500);
       }
       // More callers than the pool holds: each still gets its answer in bounded time.
       const many = await Promise.all(Array.from({ length: 30 }, () => timed(db.query('SELECT 1'))));
       for (const r of many) {
         expect(r.error).toBeDefined();
-        expect(r.ms).toBeLessThan(STATEMENT_MS + 1500);
+        expect(r.ms).toBeLessThan(STATEMENT_MS + 3000);
       }
     } finally {
       proxy.heal();

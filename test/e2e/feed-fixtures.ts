@@ -16,7 +16,7 @@ export const shownRows = (rows: PageRow[]): unknown[] => rows.map((r) => JSON.pa
 
 /** Waits (up to 3 s) until a Redis key exists, e.g. an index a read started building off its path. */
 export async function waitForKey(redis: Redis, k: string): Promise<void> {
-  const deadline = Date.now() + 3000;
+  const deadline = Date.now() + 15_000;
   while ((await redis.exists(k)) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   expect(await redis.exists(k)).toBe(1);
 }

@@ -347,8 +347,15 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
       return rows;
     });
     const until = async (ok: () => boolean): Promise<void> => {
-      for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+      for (const end = Date.now() + 15_000; !ok() && Date.now() < end;) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
     };
+    // A request that finds the page's query running joins it: SharedPages's lookup of it answers.
+    const feeds: object = t.app.get(FeedService);
+    const { running } = (feeds as { shared: { running: Map<string, unknown> } }).shared;
+    const lookups = jest.spyOn(running, 'get');
+    const joined = () => lookups.mock.results.filter((r) => r.value !== undefined).length;
     try {
       const first = Array.from({ length: 10 }, () =>
         t.http
@@ -356,8 +363,8 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
           .send({ limit: 5 })
           .then((r) => r),
       );
-      await until(() => queries > 0);
-      await new Promise((r) => setTimeout(r, 200));
+      await until(() => queries > 0 && joined() >= 9);
+      expect(joined()).toBe(9); // the other nine joined the first one's query
       expect(queries).toBe(1);
       // Answered while that query runs: a request after it must not get the older query's page.
       const renameRes = await t.http
@@ -397,6 +404,7 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
       expect(queries).toBe(3);
       expect(next.body.video_list[0]).toMatchObject({ id: top.id, author: { username: renamedAgain } });
     } finally {
+      lookups.mockRestore();
       release();
       spy.mockRestore();
       noIndex.mockRestore();

@@ -191,7 +191,7 @@ if (PROFILES.includes('full')) {
       expect(before).toMatchObject({ likes_count: 0, author: { username: expect.stringMatching(/^li/) } });
       const liker = await registerAndLogin(t, 'liliker');
       expect((await post('/like/like', liker.token, { video_id: id })).status).toBe(200);
-      const deadline = Date.now() + 3000;
+      const deadline = Date.now() + 15_000;
       while ((await item())?.likes_count !== 1 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 50));
       }

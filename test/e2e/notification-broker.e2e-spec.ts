@@ -207,10 +207,10 @@ describe('notifications through the broker and the worker (full)', () => {
       await post('/like/like', bob, { video_id: v.id }).expect(200);
       const now = await rows(alice.id);
       expect(now.map((r) => [r.type, Number(r.actor_id)])).toEqual([['like', bob.id]]);
-      await s.count(1, 1000);
+      await s.count(1);
       await post('/social/follow', bob, { vlogger_id: alice.id }).expect(200);
       expect(await rows(alice.id)).toHaveLength(2);
-      await s.count(2, 1000);
+      await s.count(2);
     } finally {
       proxy.restore();
     }

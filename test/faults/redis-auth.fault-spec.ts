@@ -83,7 +83,7 @@ describe('Redis cut mid-run: auth keeps working (full)', () => {
       slow.push(Math.max(...r.timings));
     }
     // Login spends ~50-100 ms on bcrypt; the Redis timeout is 250 ms; allow a margin for a loaded CI box.
-    expect(Math.max(...slow)).toBeLessThan(250 + 500);
+    expect(Math.max(...slow)).toBeLessThan(250 + 2000);
 
     // Rate limits still apply while Redis is out (per-process fallback).
     let limited = false;

