@@ -14,7 +14,7 @@ import type { TestApp } from '../helpers/test-app';
 /** The feed items rows show, every field (a SQL row and one made from a cached entry agree on all of them). */
 export const shownRows = (rows: PageRow[]): unknown[] => rows.map((r) => JSON.parse(itemJson(r)) as unknown);
 
-/** Waits (up to 3 s) until a Redis key exists, e.g. an index a read started building off its path. */
+/** Waits (up to 15 s) until a Redis key exists, e.g. an index a read started building off its path. */
 export async function waitForKey(redis: Redis, k: string): Promise<void> {
   const deadline = Date.now() + 15_000;
   while ((await redis.exists(k)) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
