@@ -3,6 +3,7 @@ import { FeedRepository, FeedService, TagIndex, timelineMember as member } from 
 import { AuthorIndex, toVideoView, VideoRepository, VideoService, type VideoView } from '@app/video';
 import { startApp, TestApp } from '../helpers/test-app';
 import { PROFILES, redisClient } from '../helpers/test-env';
+import { waitFor } from '../helpers/wait';
 import {
   byTimeDesc,
   FixtureVideo,
@@ -315,12 +316,13 @@ if (PROFILES.includes('full')) {
 
     /** The entries' texts once every one of `ids` has one (the page's fills are not waited for). */
     const waitForEntries = async (ids: number[]): Promise<string[]> => {
-      for (const end = Date.now() + 15_000; Date.now() < end;) {
-        const got = await redis.mget(...ids.map((id) => key(CacheKeys.videoDetail(id))));
-        if (got.every((e) => e !== null)) return got;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      throw new Error('entries not filled');
+      const got = await waitFor(
+        () => redis.mget(...ids.map((id) => key(CacheKeys.videoDetail(id)))),
+        (entries) => entries.every((e) => e !== null),
+        15_000,
+      );
+      if (got.some((e) => e === null)) throw new Error('entries not filled');
+      return got as string[];
     };
   });
 }

@@ -10,6 +10,7 @@ import { UploadJanitor } from '@app/storage';
 import { createAccount, TestAccount } from '../factories/accounts';
 import { expectError, startApp, TestApp } from '../helpers/test-app';
 import { STORAGE_PROFILES, storedKeys } from '../helpers/stored-files';
+import { until } from '../helpers/wait';
 import * as media from '../fixtures/media-fixtures';
 import { SpoolSlots } from '../../apps/api/src/upload/spooled-part';
 
@@ -639,9 +640,7 @@ describe.each(STORAGE_PROFILES)('chunked uploads (%s)', (_label, profile, storag
       );
       // The server has taken a slot for each (held until their requests end).
       const held = () => took.mock.results.filter((r) => r.value === true).length;
-      for (const end = Date.now() + 10_000; held() < 2 && Date.now() < end;) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await until(() => held() >= 2, 10_000);
       const holding = held();
       took.mockRestore();
       expect(holding).toBe(2);

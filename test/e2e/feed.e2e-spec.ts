@@ -16,6 +16,7 @@ import {
   registerAndLogin,
   walk,
 } from './feed-fixtures';
+import { until } from '../helpers/wait';
 
 const DAY = 86_400_000;
 const LIMITS = [1, 7, 10, 50];
@@ -346,11 +347,6 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
       await held; // the query has read its rows and is still "running" while the next requests arrive
       return rows;
     });
-    const until = async (ok: () => boolean): Promise<void> => {
-      for (const end = Date.now() + 15_000; !ok() && Date.now() < end;) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    };
     // A request that finds the page's query running joins it: SharedPages's lookup of it answers.
     const feeds: object = t.app.get(FeedService);
     const { running } = (feeds as { shared: { running: Map<string, unknown> } }).shared;
@@ -363,7 +359,7 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
           .send({ limit: 5 })
           .then((r) => r),
       );
-      await until(() => queries > 0 && joined() >= 9);
+      await until(() => queries > 0 && joined() >= 9, 15_000);
       expect(joined()).toBe(9); // the other nine joined the first one's query
       expect(queries).toBe(1);
       // Answered while that query runs: a request after it must not get the older query's page.
@@ -376,7 +372,7 @@ describe.each(PROFILES)('feeds (%s)', (profile) => {
         .post('/feed/listLikesCount')
         .send({ limit: 5 })
         .then((r) => r);
-      await until(() => queries > 1);
+      await until(() => queries > 1, 15_000);
       expect(queries).toBe(2);
       release();
       const pages = await Promise.all(first);

@@ -5,6 +5,7 @@ import { startApp, TestApp } from '../helpers/test-app';
 import { PROFILES, redisClient } from '../helpers/test-env';
 import { TcpProxy } from '../helpers/tcp-proxy';
 import { startWorker, TestWorker } from '../helpers/worker';
+import { waitFor } from '../helpers/wait';
 import { byLikesDesc, FixtureVideo, insertAccounts, insertVideos, registerAndLogin } from './feed-fixtures';
 
 const LIMITS = [1, 7, 10, 50];
@@ -174,11 +175,11 @@ if (PROFILES.includes('full')) {
       // The index's marks held back until the detail marks, with a generation of their own, have
       // landed (the generation moved: at most 10 s, then they go anyway and the test fails).
       const slow = jest.spyOn(index, 'mark').mockImplementation(async (ids, also) => {
-        for (const end = Date.now() + 10_000; Date.now() < end;) {
-          if ((await redis.get(genKey)) !== before) break;
-          await new Promise((r) => setTimeout(r, 10));
-        }
-        beforeMarks = await redis.get(genKey);
+        beforeMarks = await waitFor(
+          () => redis.get(genKey),
+          (g) => g !== before,
+          10_000,
+        );
         marksSent = true;
         await realMark(ids, also);
       });

@@ -6,6 +6,7 @@ import { ChunkUploadService, FILE_STORAGE, UploadService } from '@app/storage';
 import type { FileStorage } from '@app/storage';
 import { expectError, startApp, TestApp } from '../helpers/test-app';
 import { STORAGE_PROFILES, storedKeys } from '../helpers/stored-files';
+import { until } from '../helpers/wait';
 import * as media from '../fixtures/media-fixtures';
 
 const MiB = 1024 * 1024;
@@ -640,12 +641,6 @@ describe.each(STORAGE_PROFILES)('uploads (%s)', (_label, profile, storage) => {
       const logs = jest.spyOn(Logger.prototype, 'log');
       const store = jest.spyOn(t.app.get(UploadService), 'store');
       const storePart = jest.spyOn(t.app.get(ChunkUploadService), 'storePart');
-      /** Polls `ok` every 20 ms for up to 10 s. */
-      const until = async (ok: () => boolean) => {
-        for (const end = Date.now() + 10_000; !ok() && Date.now() < end;) {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      };
       /**
        * Sends the headers, the text fields and part of the file, waits until the request has
        * reached its service (`reached` called), then drops the connection.
@@ -672,7 +667,7 @@ describe.each(STORAGE_PROFILES)('uploads (%s)', (_label, profile, storage) => {
         );
         sock.write(pre);
         sock.write(head);
-        await until(() => reached.mock.calls.length > 0);
+        await until(() => reached.mock.calls.length > 0, 10_000);
         sock.destroy();
       };
       try {
@@ -690,7 +685,7 @@ describe.each(STORAGE_PROFILES)('uploads (%s)', (_label, profile, storage) => {
         }
         const cutOffLogs = () =>
           logs.mock.calls.map((c) => String(c[0])).filter((m) => m.startsWith('upload cut off'));
-        await until(() => cutOffLogs().length >= 2 || errors.mock.calls.length > 0);
+        await until(() => cutOffLogs().length >= 2 || errors.mock.calls.length > 0, 10_000);
         await new Promise((r) => setTimeout(r, 200)); // anything logged just after
         expect(errors.mock.calls.map((c) => String(c[0]))).toEqual([]);
         expect(cutOffLogs()).toHaveLength(2);

@@ -4,6 +4,7 @@ import { createTestEnv, AMQP_BASE, MYSQL_ADMIN_URL, REDIS_URL, type TestEnv } fr
 import { startMariadbPair, type MariadbPairHandle } from '../helpers/mariadb-pair';
 import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster';
 import { TcpProxy } from '../helpers/tcp-proxy';
+import { until } from '../helpers/wait';
 import {
   ensureBuilt,
   freePort,
@@ -352,9 +353,7 @@ describe.each(QUEUE_TYPES)('faults (api + worker on MariaDB, Redis, RabbitMQ; %s
         `POST /account/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
           `Expect: 100-continue\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`,
       );
-      for (const end = Date.now() + 10_000; !reply.includes('\r\n\r\n') && Date.now() < end;) {
-        await sleep(10);
-      }
+      await until(() => reply.includes('\r\n\r\n'), 10_000);
       expect(reply).toMatch(/^HTTP\/1\.1 100 /);
       const started = Date.now();
       const exited = apis[0].kill('SIGTERM');

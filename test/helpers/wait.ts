@@ -15,3 +15,12 @@ export async function waitFor<T>(
   }
   return v;
 }
+
+/** {@link waitFor} for a condition this process can see at once (a spy's calls, a reply read so far). */
+export async function until(ok: () => boolean, timeoutMs: number): Promise<boolean> {
+  return waitFor(
+    async () => ok(),
+    (v) => v,
+    timeoutMs,
+  );
+}
