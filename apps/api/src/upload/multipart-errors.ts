@@ -131,14 +131,17 @@ function cutShort(): Error {
 
 /**
  * Stops reading the request as soon as the file stream is torn down before its end (the service
- * refused it: too large, wrong type, quota, a store failure): the client is then held back by TCP
- * instead of streaming the rest of the body into a parser that discards it while the refusal is
- * cleaned up (an S3 multipart abort can take a while). The answer's lingering close resumes it.
+ * refused it: too large, wrong type, quota, a store failure), or the file reached the size limit
+ * (busboy's `limit`: it then ends the file and would discard the rest of the body as fast as it
+ * comes): the client is then held back by TCP instead of streaming the rest of the body into a
+ * parser that discards it while the refusal is cleaned up (an S3 multipart abort can take a
+ * while). The answer's lingering close resumes it.
  */
 export function pauseBodyOnAbort(
   req: FastifyRequest,
   file: NodeJS.ReadableStream & { readableEnded?: boolean },
 ): void {
+  file.once('limit', () => req.raw.pause());
   file.once('close', () => {
     if (!file.readableEnded) req.raw.pause();
   });
