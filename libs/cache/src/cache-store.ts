@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import type { NearCache } from './near-cache';
 
 export type DependencyState = 'up' | 'down' | 'disabled';
 
@@ -151,13 +152,24 @@ export abstract class CacheStore {
    * Redis came back (`SETTLE_AFTER_RECOVERY_MS`), as `get` and `mget` answer misses then. A `read`
    * op sends one command or runs one script (commands sent together, on a cluster), as does any op
    * with `oneCommand`: on one server it is bounded by its commands' own timeout, with no timer of
-   * its own.
+   * its own. `writes`: the keys (without the prefix) a non-`read` op may write, `[]` for none;
+   * without it, values held near ({@link nearCache}) are not used until Redis has told what the
+   * op changed.
    */
   abstract withRedis<T>(
     op: (redis: RedisClient, prefix: string) => Promise<T>,
     read?: boolean,
     oneCommand?: boolean,
+    writes?: readonly string[],
   ): Promise<T | undefined>;
+  /**
+   * Values of a few hot keys held in this process and kept current by Redis ({@link NearCache}),
+   * when they may be used now; undefined for the in-process store, a cluster, or while Redis is
+   * not trusted.
+   */
+  nearCache(): NearCache | undefined {
+    return undefined;
+  }
   /** Resolves once connected, or after `timeoutMs` (then the store just reports `down`). */
   ready(_timeoutMs: number): Promise<void> {
     return Promise.resolve();

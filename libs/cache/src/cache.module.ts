@@ -42,6 +42,7 @@ export function createCacheStore(config: AppConfig): CacheStore {
         clusterAuth: config.redisClusterAuth,
         keyPrefix: config.redisKeyPrefix,
         timeoutMs: config.redisTimeoutMs,
+        nearCache: config.redisNearCache,
       })
     : new MemoryCacheStore();
 }

@@ -283,19 +283,25 @@ export async function markCounts(
   also?: AlsoSet,
 ): Promise<number | undefined> {
   const members = ids.map(indexMember);
-  const r = await store.withRedis(async (redis, prefix) => {
-    if (also && !redis.isCluster) {
-      return scripts.markAlso.run(
-        redis,
-        [...prefixed(keys, prefix), prefix + also.key],
-        [maxDirty, also.value, also.ttlMs, ...members],
-      );
-    }
-    const marked = await scripts.mark.run(redis, prefixed(keys, prefix), [maxDirty, ...members]);
-    // Another slot: its own command, once the marks have landed.
-    if (also) await redis.set(prefix + also.key, also.value, 'PX', also.ttlMs);
-    return marked;
-  });
+  const r = await store.withRedis(
+    async (redis, prefix) => {
+      if (also && !redis.isCluster) {
+        return scripts.markAlso.run(
+          redis,
+          [...prefixed(keys, prefix), prefix + also.key],
+          [maxDirty, also.value, also.ttlMs, ...members],
+        );
+      }
+      const marked = await scripts.mark.run(redis, prefixed(keys, prefix), [maxDirty, ...members]);
+      // Another slot: its own command, once the marks have landed.
+      if (also) await redis.set(prefix + also.key, also.value, 'PX', also.ttlMs);
+      return marked;
+      // The index's keys are not held near; the generation is.
+    },
+    false,
+    false,
+    also ? [also.key] : [],
+  );
   return r === undefined ? undefined : Number(r);
 }
 

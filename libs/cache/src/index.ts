@@ -14,3 +14,5 @@ export * from './scoped-id-index';
 export * from './count-index';
 export * from './hot-window';
 export * from './redis-subscriber';
+export { NearCache, NEAR_PREFIXES } from './near-cache';
+export type { NearTicket } from './near-cache';

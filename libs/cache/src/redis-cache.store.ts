@@ -4,6 +4,7 @@ import Redis, { Cluster } from 'ioredis';
 import { boundedKey } from './bounded-key';
 import { type AlsoSet, CacheStore, DependencyState, type RedisClient } from './cache-store';
 import { CircuitBreaker } from './circuit-breaker';
+import { NearCache } from './near-cache';
 // Its scripts exist before any client does, so defineAll defines them (see RedisScript).
 import './id-index';
 import { RedisScript } from './redis-script';
@@ -136,6 +137,11 @@ export interface RedisStoreOptions {
   keyPrefix: string;
   timeoutMs: number;
   onStateChange?: (state: DependencyState) => void;
+  /**
+   * Hold the values of a few hot keys in this process, kept current by Redis's client-side caching
+   * ({@link NearCache}); one server only (`REDIS_NEAR_CACHE`, default on).
+   */
+  nearCache?: boolean;
 }
 
 /**
@@ -153,6 +159,7 @@ export class RedisCacheStore extends CacheStore {
   private readonly timeoutMs: number;
   /** Until when reads answer "miss" after a recovery ({@link SETTLE_AFTER_RECOVERY_MS}); 0 = not settling. */
   private settleUntil = 0;
+  private readonly near: NearCache | undefined;
 
   constructor(opts: RedisStoreOptions) {
     super();
@@ -165,6 +172,8 @@ export class RedisCacheStore extends CacheStore {
           : `Redis back: circuit closed (cached values read again in ${SETTLE_AFTER_RECOVERY_MS} ms)`,
       );
       if (!open) this.settleUntil = Date.now() + SETTLE_AFTER_RECOVERY_MS;
+      // What Redis told this process may have missed changes meanwhile: read again once trusted.
+      else this.near?.clear();
       opts.onStateChange?.(open ? 'down' : 'up');
     });
     const connectTimeout = Math.max(1000, opts.timeoutMs * 4);
@@ -212,6 +221,29 @@ export class RedisCacheStore extends CacheStore {
     // and cached values read again, as soon as Redis answers.
     this.client.on('ready', () => this.breaker.probeNow());
     RedisScript.defineAll(this.client);
+    this.near =
+      opts.nearCache && !(this.client instanceof Cluster) && opts.url
+        ? new NearCache({ url: opts.url, prefix: opts.keyPrefix, timeoutMs: opts.timeoutMs })
+        : undefined;
+  }
+
+  /**
+   * The values held in this process ({@link NearCache}) while Redis answers and is trusted (the
+   * breaker closed, not settling after a recovery); undefined otherwise, or when not configured.
+   */
+  override nearCache(): NearCache | undefined {
+    const near = this.near;
+    if (near === undefined || this.breaker.isOpen || this.client.status !== 'ready' || this.settling())
+      return undefined;
+    return near.usable ? near : undefined;
+  }
+
+  /** A write of these keys (without the prefix) is about to be sent: their values held here are dropped. */
+  private dropHeld(...keys: string[]): void {
+    if (this.near === undefined) return;
+    let held = false;
+    for (const k of keys) if (NearCache.holds(k)) held = true;
+    if (held) this.near.evict(keys);
   }
 
   /** For code that needs the raw client type (e.g. hash-tag aware helpers). */
@@ -313,10 +345,12 @@ export class RedisCacheStore extends CacheStore {
   }
 
   set(key: string, value: string, ttlMs: number): Promise<boolean> {
+    this.dropHeld(key);
     return this.call(async () => (await this.client.set(this.k(key), value, 'PX', ttlMs)) === 'OK', false);
   }
 
   setNx(key: string, value: string, ttlMs: number): Promise<boolean | null> {
+    // NX (as the fills below): it never replaces a value, so nothing held can go stale by it.
     return this.call<boolean | null>(
       async () => (await this.client.set(this.k(key), value, 'PX', ttlMs, 'NX')) === 'OK',
       null,
@@ -325,6 +359,7 @@ export class RedisCacheStore extends CacheStore {
 
   del(...keys: string[]): Promise<boolean> {
     if (keys.length === 0) return Promise.resolve(true);
+    this.dropHeld(...keys);
     return this.call(async () => {
       // One DEL per key: keys may live in different cluster slots.
       await Promise.all(keys.map((k) => this.client.del(this.k(k))));
@@ -333,6 +368,7 @@ export class RedisCacheStore extends CacheStore {
   }
 
   delIfEquals(key: string, value: string): Promise<boolean> {
+    this.dropHeld(key);
     return this.call(async () => {
       await DEL_IF_EQUALS.run(this.client, [this.k(key)], [value]);
       return true;
@@ -365,6 +401,7 @@ export class RedisCacheStore extends CacheStore {
     token: string,
   ): Promise<boolean> {
     if (this.isCluster) return super.setAndUnlock(key, value, ttlMs, lockKey, token);
+    this.dropHeld(key);
     return this.call(
       async () =>
         (await SET_AND_UNLOCK.run(this.client, [this.k(key), this.k(lockKey)], [value, ttlMs, token])) === 1,
@@ -373,6 +410,7 @@ export class RedisCacheStore extends CacheStore {
   }
 
   replaceIfEquals(key: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
+    this.dropHeld(key);
     return this.call(
       async () => (await REPLACE_IF_EQUALS.run(this.client, [this.k(key)], [expected, value, ttlMs])) === 1,
       false,
@@ -395,6 +433,8 @@ export class RedisCacheStore extends CacheStore {
     mark?: { value: string; ttlMs: number },
     also?: AlsoSet,
   ): Promise<boolean> {
+    if (also) this.dropHeld(key, also.key);
+    else this.dropHeld(key);
     return this.call(async () => {
       const keys = [this.k(key), this.stampKey(key)];
       const args = [randomUUID(), stampTtlMs, mark?.value ?? '', mark?.ttlMs ?? 0];
@@ -511,6 +551,7 @@ export class RedisCacheStore extends CacheStore {
   }
 
   pexpire(key: string, ttlMs: number): Promise<boolean> {
+    this.dropHeld(key);
     return this.call(async () => (await this.client.pexpire(this.k(key), ttlMs)) === 1, false);
   }
 
@@ -518,11 +559,17 @@ export class RedisCacheStore extends CacheStore {
     op: (redis: RedisClient, prefix: string) => Promise<T>,
     read = false,
     oneCommand = read,
+    writes?: readonly string[],
   ): Promise<T | undefined> {
     const run = (): Promise<T> => op(this.client, this.prefix);
-    return read
-      ? this.read<T | undefined>(run, undefined)
-      : this.call<T | undefined>(run, undefined, !oneCommand);
+    if (read) return this.read<T | undefined>(run, undefined);
+    // Keys it may write unknown: the values held here wait until Redis has told what it changed.
+    if (writes === undefined && this.near !== undefined) {
+      const end = this.near.fence();
+      return this.call<T | undefined>(run, undefined, !oneCommand).finally(end);
+    }
+    if (writes !== undefined) this.dropHeld(...writes);
+    return this.call<T | undefined>(run, undefined, !oneCommand);
   }
 
   /** Waits (bounded) for the first connection so a fresh process starts with Redis `up`. */
@@ -539,6 +586,7 @@ export class RedisCacheStore extends CacheStore {
   }
 
   async close(): Promise<void> {
+    await this.near?.close();
     try {
       await this.client.quit();
     } catch {

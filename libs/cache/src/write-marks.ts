@@ -16,7 +16,7 @@ export class CacheWriteMarks implements SharedWriteMarks {
 
   async isMarked(accountId: number): Promise<boolean | undefined> {
     const key = CacheKeys.recentWrite(accountId);
-    const n = await this.store.withRedis((redis, prefix) => redis.exists(prefix + key));
+    const n = await this.store.withRedis((redis, prefix) => redis.exists(prefix + key), false, false, []);
     return n === undefined ? undefined : n > 0;
   }
 }

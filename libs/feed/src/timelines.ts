@@ -323,8 +323,11 @@ export class Timelines implements OnModuleDestroy {
 
   private async removeGone(viewerId: number, gone: number[]): Promise<void> {
     if (gone.length === 0) return;
-    await this.store.withRedis((redis, prefix) =>
-      redis.zrem(prefix + CacheKeys.timeline(viewerId), ...gone.map(timelineMember)),
+    await this.store.withRedis(
+      (redis, prefix) => redis.zrem(prefix + CacheKeys.timeline(viewerId), ...gone.map(timelineMember)),
+      false,
+      false,
+      [],
     );
   }
 
@@ -340,7 +343,12 @@ export class Timelines implements OnModuleDestroy {
 
   /** The current timeline version ('0' before any bump); undefined when Redis cannot say. */
   private async version(): Promise<string | undefined> {
-    const v = await this.store.withRedis((redis, prefix) => redis.get(prefix + CacheKeys.timelineVersion()));
+    const v = await this.store.withRedis(
+      (redis, prefix) => redis.get(prefix + CacheKeys.timelineVersion()),
+      false,
+      false,
+      [],
+    );
     return v === undefined ? undefined : (v ?? '0');
   }
 
@@ -383,7 +391,12 @@ export class Timelines implements OnModuleDestroy {
   private async bigAmong(follows: number[]): Promise<number[] | undefined> {
     if (follows.length === 0) return [];
     const key = CacheKeys.timelineBigAuthors();
-    const flags = await this.store.withRedis((redis, prefix) => redis.smismember(prefix + key, ...follows));
+    const flags = await this.store.withRedis(
+      (redis, prefix) => redis.smismember(prefix + key, ...follows),
+      false,
+      false,
+      [],
+    );
     return flags === undefined ? undefined : follows.filter((_, i) => flags[i] === 1);
   }
 

@@ -12,6 +12,14 @@ const VERSION_TTL_MS = 2 * LIKED_SET_TTL_MS;
 /** Members that are not video ids: "the set is loaded" and "too many likes to keep". */
 const LOADED = '0';
 const TOO_MANY = '-1';
+/**
+ * What this process holds of an account's liked set ({@link NearCache}): whether each video asked
+ * about so far is in it, or that the account has too many likes to keep.
+ */
+type HeldLiked = { tooMany: true } | { tooMany: false; known: Map<number, boolean> };
+/** Videos remembered per held set; past it the set starts again from the next page's. */
+const HELD_IDS_MAX = 4096;
+
 /** How often invalidations Redis refused are tried again. */
 const REPAIR_EVERY_MS = 250;
 
@@ -82,13 +90,34 @@ export class LikedSets implements OnModuleDestroy {
   async likedAmong(accountId: number, videoIds: readonly number[]): Promise<Set<number> | undefined> {
     if (!this.enabled || this.dirty.has(accountId)) return undefined;
     const key = CacheKeys.likedSet(accountId);
+    // What this process holds of the set (kept current by Redis), when it covers every id: no round trip.
+    const near = this.store.nearCache();
+    const held = near?.get<HeldLiked>(key);
+    if (held?.tooMany) return undefined;
+    if (held !== undefined) {
+      const liked = heldAmong(held.known, videoIds);
+      if (liked !== undefined) return liked;
+    }
+    const ticket = near?.ticket(key);
     const flags = await this.store.withRedis(
       (redis, prefix) => redis.smismember(prefix + key, LOADED, TOO_MANY, ...videoIds),
       true,
     );
     if (flags === undefined) return undefined;
-    if (flags[0] === 1) return new Set(videoIds.filter((_, i) => flags[i + 2] === 1));
-    if (flags[1] === 1) return undefined;
+    if (flags[0] === 1) {
+      if (ticket)
+        near?.update<HeldLiked>(ticket, (h) => {
+          const known =
+            h?.tooMany === false && h.known.size < HELD_IDS_MAX ? h.known : new Map<number, boolean>();
+          videoIds.forEach((id, i) => known.set(id, flags[i + 2] === 1));
+          return { tooMany: false, known };
+        });
+      return new Set(videoIds.filter((_, i) => flags[i + 2] === 1));
+    }
+    if (flags[1] === 1) {
+      if (ticket) near?.fill(ticket, { tooMany: true });
+      return undefined;
+    }
     const all = await this.load(accountId);
     return all ? new Set(videoIds.filter((id) => all.has(id))) : undefined;
   }
@@ -101,7 +130,7 @@ export class LikedSets implements OnModuleDestroy {
     if (!this.enabled) return;
     const ids = [...new Set(accountIds)];
     for (const id of ids) this.loading.delete(id); // a later read must not join a load that may predate the write
-    const cluster = await this.store.withRedis((redis) => Promise.resolve(redis.isCluster));
+    const cluster = await this.store.withRedis((redis) => Promise.resolve(redis.isCluster), false, true, []);
     const groups = cluster === false ? [ids] : ids.map((id) => [id]);
     await Promise.all(
       groups.map(async (group) => {
@@ -111,16 +140,18 @@ export class LikedSets implements OnModuleDestroy {
   }
 
   private runInvalidate(accountIds: number[]): Promise<boolean> {
+    const keys = accountIds.flatMap((id) => [CacheKeys.likedSet(id), CacheKeys.likedSetVersion(id)]);
     return this.store
-      .withRedis((redis, prefix) =>
-        INVALIDATE.run(
-          redis,
-          accountIds.flatMap((id) => [
-            prefix + CacheKeys.likedSet(id),
-            prefix + CacheKeys.likedSetVersion(id),
-          ]),
-          [String(VERSION_TTL_MS), randomUUID()],
-        ),
+      .withRedis(
+        (redis, prefix) =>
+          INVALIDATE.run(
+            redis,
+            keys.map((k) => prefix + k),
+            [String(VERSION_TTL_MS), randomUUID()],
+          ),
+        false,
+        false,
+        keys,
       )
       .then((r) => r !== undefined);
   }
@@ -148,12 +179,16 @@ export class LikedSets implements OnModuleDestroy {
     const tooMany = rows.length > LIKED_SET_MAX;
     const ids = tooMany ? [] : rows.map((r) => Number(r.video_id));
     const members = tooMany ? [TOO_MANY] : [LOADED, ...ids.map(String)];
-    await this.store.withRedis((redis, prefix) =>
-      STORE_IF_UNCHANGED.run(
-        redis,
-        [prefix + setKey, prefix + verKey],
-        [version ?? '0', String(LIKED_SET_TTL_MS), ...members],
-      ),
+    await this.store.withRedis(
+      (redis, prefix) =>
+        STORE_IF_UNCHANGED.run(
+          redis,
+          [prefix + setKey, prefix + verKey],
+          [version ?? '0', String(LIKED_SET_TTL_MS), ...members],
+        ),
+      false,
+      false,
+      [setKey, verKey],
     );
     return tooMany ? null : new Set(ids);
   }
@@ -180,4 +215,15 @@ export class LikedSets implements OnModuleDestroy {
   onModuleDestroy(): void {
     if (this.repairTimer) clearInterval(this.repairTimer);
   }
+}
+
+/** The liked ones among `ids` when `known` says for every one; else undefined. */
+function heldAmong(known: ReadonlyMap<number, boolean>, ids: readonly number[]): Set<number> | undefined {
+  const liked = new Set<number>();
+  for (const id of ids) {
+    const k = known.get(id);
+    if (k === undefined) return undefined;
+    if (k) liked.add(id);
+  }
+  return liked;
 }

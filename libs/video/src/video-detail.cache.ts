@@ -118,6 +118,11 @@ export class VideoDetailCache implements OnModuleDestroy {
   private async getRaw(id: number, load: () => Promise<VideoView | null>): Promise<string | undefined> {
     if (this.dirty.has(id)) return undefined;
     const key = CacheKeys.videoDetail(id);
+    // Held in this process (kept current by Redis): no round trip.
+    const near = this.store.nearCache();
+    const held = near?.get<string>(key);
+    if (held !== undefined) return held;
+    const ticket = near?.ticket(key);
     const raw = await this.aside.getOrLoadRaw(
       key,
       {
@@ -128,6 +133,8 @@ export class VideoDetailCache implements OnModuleDestroy {
       },
       async () => JSON.stringify(await load()),
     );
+    // Only a video's view: not a refill mark, nor a "no such video".
+    if (ticket && isViewText(raw)) near?.fill(ticket, raw);
     return raw;
   }
 

@@ -37,7 +37,14 @@ export class VideoListGeneration {
   async current(): Promise<string | undefined> {
     const key = CacheKeys.videoListGeneration();
     if (this.store.kind !== 'redis') return `local:${this.local}:${(await this.store.get(key)) ?? 'none'}`;
-    const v = await this.store.withRedis((redis, prefix) => redis.get(prefix + key), false, true);
-    return v === undefined ? undefined : (v ?? 'none');
+    // Held in this process (kept current by Redis): no round trip.
+    const near = this.store.nearCache();
+    const held = near?.get<string>(key);
+    if (held !== undefined) return held;
+    const ticket = near?.ticket(key);
+    const v = await this.store.withRedis((redis, prefix) => redis.get(prefix + key), false, true, []);
+    if (v === undefined) return undefined;
+    if (ticket) near?.fill(ticket, v ?? 'none');
+    return v ?? 'none';
   }
 }

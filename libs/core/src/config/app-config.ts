@@ -82,6 +82,12 @@ export interface AppConfig {
   redisClusterAuth: { username?: string; password?: string; tls: boolean };
   redisKeyPrefix: string;
   redisTimeoutMs: number;
+  /**
+   * `REDIS_NEAR_CACHE`: hold the token cache, liked sets, the video-list generation and getDetail
+   * entries in each process, kept current by Redis's client-side caching (`CLIENT TRACKING BCAST`;
+   * one server only, not a cluster). Default on.
+   */
+  redisNearCache: boolean;
   amqpUrl: string | null;
   jwtSecret: string;
   jwtTtlSeconds: number;
@@ -405,6 +411,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     redisClusterAuth,
     redisKeyPrefix: keyPrefix,
     redisTimeoutMs: int(env, 'REDIS_TIMEOUT_MS', 250, 10, 60000),
+    redisNearCache: flag(env, 'REDIS_NEAR_CACHE', true),
     amqpUrl,
     jwtSecret,
     jwtTtlSeconds: parseDuration('JWT_TTL', str(env, 'JWT_TTL') ?? '24h'),
