@@ -102,6 +102,7 @@ export class NearCache {
   private heartbeat: NodeJS.Timeout | undefined;
   /** When the subscribed connection last answered (a PONG; set when armed). */
   private heardAt = 0;
+  private armCount = 0;
 
   constructor(private readonly opts: NearCacheOptions) {
     this.maxEntries = opts.maxEntries ?? 50_000;
@@ -208,6 +209,11 @@ export class NearCache {
   /** Whether tracking is on and values are being held (tests, health). */
   get isArmed(): boolean {
     return this.armed;
+  }
+
+  /** How many times tracking was turned on (tests: a re-arm after a lost connection). */
+  get arms(): number {
+    return this.armCount;
   }
 
   private sync(): void {
@@ -319,6 +325,7 @@ export class NearCache {
       if (this.writing === 0) this.syncedSeq = this.writeSeq;
       this.heardAt = Date.now();
       this.armed = true;
+      this.armCount++;
     } catch (err) {
       this.logger.warn(`near cache not armed: ${String(err)}`);
       // A server without tracking (Redis < 6) or a refused command: stay off; a reconnect tries again.
