@@ -1,4 +1,4 @@
-import { CacheStore, NearCache, RedisCacheStore } from '@app/cache';
+import { CacheMetrics, CacheStore, NearCache, RedisCacheStore } from '@app/cache';
 import Redis from 'ioredis';
 import { TcpProxy } from '../helpers/tcp-proxy';
 import { startApp, startSibling, TestApp } from '../helpers/test-app';
@@ -252,6 +252,11 @@ if (PROFILES.includes('full')) {
           await page(r, viewer.token).expect(200);
         }
         expect(held()).toBe(true);
+        // A getDetail answered from what is held counts as the cache's hit (/metrics).
+        const hits = r.app.get(CacheMetrics).hits;
+        const before = hits.get('video_detail') ?? 0;
+        await r.http.post('/video/getDetail').send({ id }).expect(200);
+        expect(hits.get('video_detail')).toBe(before + 1);
         const liked = n % 2 === 1;
         await postAs(w, liked ? '/like/like' : '/like/unlike', viewer.token, { video_id: id }).expect(200);
         const detail = await r.http.post('/video/getDetail').send({ id }).expect(200);

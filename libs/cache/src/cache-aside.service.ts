@@ -37,6 +37,11 @@ export class CacheAside {
     private readonly metrics: CacheMetrics,
   ) {}
 
+  /** A hit answered before this cache was asked (the value held near, {@link CacheStore.nearCache}): counted as its own. */
+  countHit(name: string): void {
+    this.metrics.hit(name);
+  }
+
   /** Returns the cached JSON text, or loads, stores and returns it. */
   async getOrLoadRaw(key: string, opts: CacheAsideOptions, load: () => Promise<string>): Promise<string> {
     // A rebuild already running in this process answers everyone who arrives meanwhile.

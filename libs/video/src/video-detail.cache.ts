@@ -121,7 +121,10 @@ export class VideoDetailCache implements OnModuleDestroy {
     // Held in this process (kept current by Redis): no round trip.
     const near = this.store.nearCache();
     const held = near?.get<string>(key);
-    if (held !== undefined) return held;
+    if (held !== undefined) {
+      this.aside.countHit('video_detail');
+      return held;
+    }
     const ticket = near?.ticket(key);
     const raw = await this.aside.getOrLoadRaw(
       key,
