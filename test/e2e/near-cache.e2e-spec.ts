@@ -186,6 +186,25 @@ describe('near cache (real Redis)', () => {
       expect(await hold(viaProxy, 'account:5')).toBe('b');
     });
 
+    it('only the control connection lost: tracking is turned on again, and changes are told again', async () => {
+      const near = armed(viaProxy);
+      const arms = near.arms;
+      const list = (await other.client('LIST')) as string;
+      const ids = list
+        .split('\n')
+        .filter((l) => l.includes(` name=fsv-near-ctl:${prefix} `))
+        .map((l) => /^id=(\d+)/.exec(l)?.[1]);
+      expect(ids.length).toBe(2);
+      for (const id of ids) await other.client('KILL', 'ID', String(id));
+      expect(await until(() => near.arms > arms && viaProxy.nearCache() !== undefined, 10_000)).toBe(true);
+      await other.set(`${prefix}account:7`, 'x');
+      await settled(viaProxy);
+      expect(await hold(viaProxy, 'account:7')).toBe('x');
+      expect(near.get('account:7')).toBe('x');
+      await other.set(`${prefix}account:7`, 'y');
+      expect(await until(() => near.get('account:7') === undefined, 5000)).toBe(true);
+    });
+
     it('a partition (nothing crosses, nothing closes): held values are not used once the heartbeat goes unanswered', async () => {
       await other.set(`${prefix}account:6`, 'a');
       await settled(viaProxy);

@@ -103,6 +103,11 @@ export class NearCache {
   /** When the subscribed connection last answered (a PONG; set when armed). */
   private heardAt = 0;
   private armCount = 0;
+  /** Closes of either connection so far: an arm that saw one meanwhile set up a connection that is gone. */
+  private closes = 0;
+  /** The subscribed connection's closes, and its client id once subscribed (valid for that many closes). */
+  private subCloses = 0;
+  private subscribedAs: { id: number; subCloses: number } | undefined;
 
   constructor(private readonly opts: NearCacheOptions) {
     this.maxEntries = opts.maxEntries ?? 50_000;
@@ -253,7 +258,11 @@ export class NearCache {
     this.ctl = ctl;
     for (const c of [sub, ctl]) {
       c.on('error', () => undefined);
-      c.on('close', () => this.disarm());
+      c.on('close', () => {
+        this.closes++;
+        if (c === sub) this.subCloses++;
+        this.disarm();
+      });
       c.on('ready', () => void this.arm());
     }
     sub.on('messageBuffer', (channel: Buffer, message: unknown) => this.invalidated(channel, message));
@@ -311,13 +320,22 @@ export class NearCache {
     if (this.arming || this.armed || this.closed || !sub || !ctl) return;
     if (sub.status !== 'ready' || ctl.status !== 'ready') return;
     this.arming = true;
+    const closes = this.closes;
     try {
-      const id = Number(await sub.client('ID'));
-      await sub.subscribe(INVALIDATE_CHANNEL);
+      // Only the control connection came back: the subscribed one (which takes no other command) stays.
+      let id = this.subscribedAs?.subCloses === this.subCloses ? this.subscribedAs.id : undefined;
+      if (id === undefined) {
+        const subCloses = this.subCloses;
+        id = Number(await sub.client('ID'));
+        await sub.subscribe(INVALIDATE_CHANNEL);
+        this.subscribedAs = { id, subCloses };
+      }
       await ctl.client('TRACKING', 'OFF');
       const prefixes = NEAR_PREFIXES.flatMap((p) => ['PREFIX', this.opts.prefix + p]);
       await ctl.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', ...prefixes);
-      if (sub.status !== 'ready' || ctl.status !== 'ready' || this.closed) return;
+      // A connection closed meanwhile (and perhaps came back as a new one, not subscribed or not
+      // tracking): not armed; tried again below.
+      if (closes !== this.closes || this.closed) return;
       this.epoch++;
       this.entries.clear();
       this.pending.clear();
@@ -332,6 +350,8 @@ export class NearCache {
     } finally {
       this.arming = false;
     }
+    // Both came back while this arm ran (their `ready` found it running): arm them now.
+    if (!this.armed && closes !== this.closes) setTimeout(() => void this.arm(), 100).unref();
   }
 
   async close(): Promise<void> {
