@@ -147,6 +147,16 @@ describe('near cache (real Redis)', () => {
 
   describe('when the connections that tell changes are lost', () => {
     let viaProxy: RedisCacheStore;
+    /** Kills the near cache's subscribed (`sub`) or control (`ctl`) connections of both stores of this suite. */
+    const kill = async (which: 'sub' | 'ctl'): Promise<void> => {
+      const list = (await other.client('LIST')) as string;
+      const ids = list
+        .split('\n')
+        .filter((l) => l.includes(` name=fsv-near-${which}:${prefix} `))
+        .map((l) => /^id=(\d+)/.exec(l)?.[1]);
+      expect(ids.length).toBe(2);
+      for (const id of ids) await other.client('KILL', 'ID', String(id));
+    };
 
     beforeAll(async () => {
       const target = new URL(REDIS_URL);
@@ -171,13 +181,7 @@ describe('near cache (real Redis)', () => {
       expect(near.get('account:5')).toBe('a');
       const arms = near.arms;
       // Both stores of this suite use the prefix: the subscribed connections of both are killed.
-      const list = (await other.client('LIST')) as string;
-      const ids = list
-        .split('\n')
-        .filter((l) => l.includes(` name=fsv-near-sub:${prefix} `))
-        .map((l) => /^id=(\d+)/.exec(l)?.[1]);
-      expect(ids.length).toBe(2);
-      for (const id of ids) await other.client('KILL', 'ID', String(id));
+      await kill('sub');
       // A change while it is gone goes untold.
       await other.set(`${prefix}account:5`, 'b');
       // Once this process has seen the close and tracking is on again, nothing from before is held.
@@ -189,13 +193,7 @@ describe('near cache (real Redis)', () => {
     it('only the control connection lost: tracking is turned on again, and changes are told again', async () => {
       const near = armed(viaProxy);
       const arms = near.arms;
-      const list = (await other.client('LIST')) as string;
-      const ids = list
-        .split('\n')
-        .filter((l) => l.includes(` name=fsv-near-ctl:${prefix} `))
-        .map((l) => /^id=(\d+)/.exec(l)?.[1]);
-      expect(ids.length).toBe(2);
-      for (const id of ids) await other.client('KILL', 'ID', String(id));
+      await kill('ctl');
       expect(await until(() => near.arms > arms && viaProxy.nearCache() !== undefined, 10_000)).toBe(true);
       await other.set(`${prefix}account:7`, 'x');
       await settled(viaProxy);
