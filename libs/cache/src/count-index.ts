@@ -296,10 +296,10 @@ export async function markCounts(
       // Another slot: its own command, once the marks have landed.
       if (also) await redis.set(prefix + also.key, also.value, 'PX', also.ttlMs);
       return marked;
-      // The index's keys are not held near; the generation is.
     },
     false,
     false,
+    // The index's keys are not held near; the generation is.
     also ? [also.key] : [],
   );
   return r === undefined ? undefined : Number(r);

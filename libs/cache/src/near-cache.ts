@@ -92,7 +92,7 @@ export class NearCache {
   private closed = false;
   private sub: Redis | undefined;
   private ctl: Redis | undefined;
-  /** Writes with unknown keys under way, and the fence ({@link fenced}). */
+  /** Writes with unknown keys under way, and the fence they raise ({@link fence}, {@link usable}). */
   private writing = 0;
   private writeSeq = 0;
   private syncedSeq = 0;
