@@ -306,7 +306,10 @@ export class NearCache {
   }
 
   private disarm(): void {
-    if (this.armed) this.logger.warn('Redis tracking connection lost: near cache off until it is back');
+    // Not on close(): the process is shutting down, nothing was lost.
+    if (this.armed && !this.closed) {
+      this.logger.warn('Redis tracking connection lost: near cache off until it is back');
+    }
     this.armed = false;
     this.epoch++;
     this.entries.clear();
