@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { CacheKeys, CacheStore } from '@app/cache';
 import { ApplyContext } from '@app/events';
-import { VideoDetailCache, VideoRepository, type VideoEntity } from '@app/video';
+import { VideoDetailCache, VideoRepository, type VideoView } from '@app/video';
 import { createAccounts } from '../factories/accounts';
 import { publishVideo } from '../factories/videos';
 import { startApp, startSibling, TestApp } from '../helpers/test-app';
@@ -40,18 +40,18 @@ describe.each(PROFILES)(
       during: () => Promise<void>,
     ): Promise<{ likes_count: number }> => {
       const repo = reader.app.get(VideoRepository);
-      const original = repo.findById.bind(repo);
+      const original = repo.viewsByIds.bind(repo);
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
       let read!: () => void;
       const hasRead = new Promise<void>((r) => (read = r));
       const spy = jest
-        .spyOn(repo, 'findById')
-        .mockImplementationOnce(async (vid: number): Promise<VideoEntity | null> => {
-          const row = await original(vid);
+        .spyOn(repo, 'viewsByIds')
+        .mockImplementationOnce(async (ids: number[], primary?: boolean): Promise<VideoView[]> => {
+          const rows = await original(ids, primary);
           read();
           await gate;
-          return row;
+          return rows;
         });
       try {
         const slow = detail(reader, id);

@@ -1,10 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import DataLoader from 'dataloader';
 import { EntityManager, In, Repository } from 'typeorm';
-import { CounterBatch, Database, placeholders, TransactionFacts } from '@app/core';
+import { CounterBatch, Database, outsideReplicaRead, placeholders, TransactionFacts } from '@app/core';
 import type { ApplyContext } from '@app/events';
 import { VideoEntity } from './video.entity';
 import { rowToVideoView, VIDEO_VIEW_COLUMNS, type VideoView, type VideoViewRow } from './video.view';
+
+/** Most ids one merged item load asks for (a prepared statement's parameters, see directReads). */
+const MAX_ITEM_BATCH = 64;
+/** The lengths a merged load's `IN` list is padded to (repeating an id): a few prepared statements, not 64. */
+const ITEM_BATCH_SIZES = [1, 10, 20, 40, MAX_ITEM_BATCH];
 
 /** The derived counters of a video. */
 export type VideoCounter = 'likes_count' | 'comments_count' | 'popularity';
@@ -21,13 +27,16 @@ export const lockedVideoAuthors = new TransactionFacts<number>();
 /** The `videos` aggregate. Reads use the repository; writes take the caller's manager. */
 @Injectable()
 export class VideoRepository {
+  /** Item loads of concurrent pages, merged per route ({@link viewsByIds}). */
+  private readonly itemLoads: Record<'primary' | 'replica', DataLoader<number, VideoView | null>>;
+
   constructor(
     @InjectRepository(VideoEntity) private readonly repo: Repository<VideoEntity>,
     private readonly db: Database,
-  ) {}
-
-  findById(id: number): Promise<VideoEntity | null> {
-    return this.repo.findOne({ where: { id } });
+  ) {
+    const loader = (route: 'primary' | 'replica'): DataLoader<number, VideoView | null> =>
+      new DataLoader((ids) => this.loadViews(ids, route), { cache: false, maxBatchSize: MAX_ITEM_BATCH });
+    this.itemLoads = { primary: loader('primary'), replica: loader('replica') };
   }
 
   async exists(id: number): Promise<boolean> {
@@ -55,14 +64,49 @@ export class VideoRepository {
     return rows.map(rowToVideoView);
   }
 
-  /** The videos of `ids` as `getDetail` shows them, any order: from the primary, or as reads go. */
+  /**
+   * The videos of `ids` as `getDetail` shows them, in the order of `ids`, gone ones left out: from
+   * the primary, or as reads go (a replica when {@link ReadRouting.mayUseReplica} allows).
+   *
+   * The loads of concurrent callers are merged ({@link https://github.com/graphql/dataloader
+   * dataloader}, no cache): every call made in the same tick on the same route (primary, replica)
+   * is one `SELECT … WHERE id IN (…)` of at most {@link MAX_ITEM_BATCH} ids, its list padded to one
+   * of {@link ITEM_BATCH_SIZES} so that a few prepared statements serve every length. Pages whose
+   * items missed the cache together (their `MGET` replies arrive in one read of Redis's socket)
+   * cost MySQL one statement, not one each. Each call still reads after it was made, so a fill
+   * guarded by a change stamp read before the call stays guarded. A failed statement fails every
+   * call it served. A view may be shared by concurrent callers: read it, do not change it.
+   */
   async viewsByIds(ids: number[], primary = false): Promise<VideoView[]> {
     if (ids.length === 0) return [];
-    const rows = await (primary ? this.db : this.db.reader).query<VideoViewRow>(
-      `SELECT ${VIDEO_VIEW_COLUMNS} FROM videos v WHERE v.id IN (${placeholders(ids.length)})`,
-      ids,
+    const route = !primary && (await this.db.reads.mayUseReplica()) ? 'replica' : 'primary';
+    const got = await this.itemLoads[route].loadMany(ids);
+    const out: VideoView[] = [];
+    for (const v of got) {
+      if (v instanceof Error) throw v;
+      if (v) out.push(v);
+    }
+    return out;
+  }
+
+  private async loadViews(
+    ids: readonly number[],
+    route: 'primary' | 'replica',
+  ): Promise<(VideoView | null)[]> {
+    const unique = [...new Set(ids)];
+    const n = ITEM_BATCH_SIZES.find((size) => size >= unique.length) ?? unique.length;
+    const params = unique.concat(Array<number>(n - unique.length).fill(unique[unique.length - 1]));
+    const sql = `SELECT ${VIDEO_VIEW_COLUMNS} FROM videos v WHERE v.id IN (${placeholders(n)})`;
+    const rows = await (route === 'primary'
+      ? outsideReplicaRead(() => this.db.query<VideoViewRow>(sql, params))
+      : this.db.reader.runAllowed(() => this.db.query<VideoViewRow>(sql, params)));
+    const byId = new Map(
+      rows.map((r) => {
+        const v = rowToVideoView(r);
+        return [v.id, v];
+      }),
     );
-    return rows.map(rowToVideoView);
+    return ids.map((id) => byId.get(id) ?? null);
   }
 
   /** Inside a transaction: the row, `FOR UPDATE` (MySQL) against a concurrent delete or like. */

@@ -168,10 +168,7 @@ export class VideoService {
   /** The cached entry's text, or the view; 404 when there is no such video. */
   private async detailEntry(id: number): Promise<string | VideoView> {
     // A fill may come from a replica; right after a change the cache has it read the primary.
-    const entry = await this.cache.getText(id, async () => {
-      const v = await this.db.reader.run(() => this.videos.findById(id));
-      return v ? toVideoView(v) : null;
-    });
+    const entry = await this.cache.getText(id, async () => (await this.videos.viewsByIds([id]))[0] ?? null);
     if (!entry) throw VideoErrors.notFound();
     // An entry cached by a build from before tags existed lacks the field (for its TTL at most): getText adds it.
     return entry;

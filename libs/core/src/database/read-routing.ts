@@ -140,4 +140,9 @@ export class ReplicaReader {
     if (!(await this.routing.mayUseReplica())) return work();
     return replicaReads.run(true, work);
   }
+
+  /** Runs `work` as a read already allowed a replica (its callers each asked {@link ReadRouting.mayUseReplica}). */
+  runAllowed<T>(work: () => Promise<T>): Promise<T> {
+    return replicaReads.run(true, work);
+  }
 }
