@@ -1,3 +1,5 @@
+import { CacheKeys, CacheStore } from '@app/cache';
+import { VideoRepository } from '@app/video';
 import { createAccount, TestAccount } from '../factories/accounts';
 import { publishVideo } from '../factories/videos';
 import { expectError, startApp, TestApp } from '../helpers/test-app';
@@ -199,6 +201,44 @@ describe.each(PROFILES)('video routes (%s)', (profile) => {
       const v = await publishVideo(t, alice);
       expect(v.id).toBe(id);
       await t.http.post('/video/getDetail').send({ id }).expect(200);
+    });
+
+    it('concurrent misses are loaded together: each answers its own video, an unknown id its 404', async () => {
+      const videos = await Promise.all(Array.from({ length: 12 }, () => publishVideo(t, alice)));
+      const store = t.app.get(CacheStore);
+      await Promise.all(videos.map((v) => store.del(CacheKeys.videoDetail(v.id))));
+      const unknown = videos[videos.length - 1].id + 1000;
+      const answers = await Promise.all(
+        [...videos.map((v) => v.id), unknown].map((id) => t.http.post('/video/getDetail').send({ id })),
+      );
+      videos.forEach((v, i) => {
+        expect(answers[i].status).toBe(200);
+        expect(answers[i].body).toEqual(v);
+      });
+      expectError(answers[videos.length], 404, 'NOT_FOUND', 'video not found');
+
+      // Straight on the repository, on this profile's database: calls made together (85 ids, so
+      // statements of 64 and 40 after padding), then one at a time (1, 10 and 20), an id asked
+      // twice answered twice.
+      const repo = t.app.get(VideoRepository);
+      const ids = videos.map((v) => v.id);
+      const many = Array.from(
+        { length: 70 },
+        (_, i) => ids[i % ids.length] + (i >= ids.length ? 5000 + i : 0),
+      );
+      const [one, some, ahead, all] = await Promise.all([
+        repo.viewsByIds([ids[3]]),
+        repo.viewsByIds([ids[5], unknown, ids[1]]),
+        repo.viewsByIds(ids.slice(0, 11)),
+        repo.viewsByIds(many),
+      ]);
+      expect(one).toEqual([videos[3]]);
+      expect(some.map((v) => v.id)).toEqual([ids[5], ids[1]]);
+      expect(ahead.map((v) => v.id)).toEqual(ids.slice(0, 11));
+      expect(all.map((v) => v.id)).toEqual(ids);
+      for (const n of [1, 10, 11, 21, 41, 64]) {
+        expect((await repo.viewsByIds(ids.concat(ids, ids, ids, ids, ids).slice(0, n))).length).toBe(n);
+      }
     });
 
     it.each([[{ id: 'x' }], [{ id: 0 }], [{ id: -1 }], [{ id: 1.2 }], [{}], [{ id: null }]])(
