@@ -6,6 +6,7 @@ import { createAccounts } from '../factories/accounts';
 import { publishVideo } from '../factories/videos';
 import { startApp, startSibling, TestApp } from '../helpers/test-app';
 import { PROFILES } from '../helpers/test-env';
+import { signal } from '../helpers/wait';
 import { postAs, registerAndLogin } from './feed-fixtures';
 
 /**
@@ -41,25 +42,23 @@ describe.each(PROFILES)(
     ): Promise<{ likes_count: number }> => {
       const repo = reader.app.get(VideoRepository);
       const original = repo.viewsByIds.bind(repo);
-      let release!: () => void;
-      const gate = new Promise<void>((r) => (release = r));
-      let read!: () => void;
-      const hasRead = new Promise<void>((r) => (read = r));
+      const gate = signal();
+      const hasRead = signal();
       const spy = jest
         .spyOn(repo, 'viewsByIds')
         .mockImplementationOnce(async (ids: number[], primary?: boolean): Promise<VideoView[]> => {
           const rows = await original(ids, primary);
-          read();
-          await gate;
+          hasRead.fire();
+          await gate.done;
           return rows;
         });
       try {
         const slow = detail(reader, id);
-        await hasRead;
+        await hasRead.done;
         await during();
         // Past the second invalidation (500 ms after the first).
         await new Promise((r) => setTimeout(r, 800));
-        release();
+        gate.fire();
         return await slow;
       } finally {
         spy.mockRestore();

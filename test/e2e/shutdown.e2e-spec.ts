@@ -1,5 +1,9 @@
 import { connect, type Socket } from 'node:net';
+import { LikeRepository, LikeService } from '@app/like';
+import { createAccount } from '../factories/accounts';
+import { publishVideo } from '../factories/videos';
 import { startApp, type TestApp } from '../helpers/test-app';
+import { signal } from '../helpers/wait';
 import { PROFILES } from '../helpers/test-env';
 import { listen, SseClient } from './notification-sse';
 
@@ -112,6 +116,47 @@ describe.each(PROFILES)('api shutdown (%s)', (profile) => {
     expect((JSON.parse(res.body) as { token?: string }).token).toEqual(expect.any(String));
     await closing;
     expect(Date.now() - startedAt).toBeLessThan(5000); // the drain ended with the request, not at SHUTDOWN_DRAIN
+  });
+
+  it('a like whose client went away is finished before the connections close', async () => {
+    const app = await startApp(profile);
+    t = app;
+    const author = await createAccount(app, 'gonea');
+    const fan = await account(app, 'gonef');
+    const video = await publishVideo(app, author);
+    const port = await listen(app.app);
+    // The like's transaction is held open (its insert waits on a gate) while its client goes away
+    // and the api closes.
+    const likes = app.app.get(LikeRepository);
+    const insert = likes.insertManyIfVideosExist.bind(likes);
+    const gate = signal();
+    const inside = signal();
+    jest.spyOn(likes, 'insertManyIfVideosExist').mockImplementationOnce(async (...args) => {
+      inside.fire();
+      await gate.done;
+      return insert(...args);
+    });
+    const service = app.app.get(LikeService);
+    const like = jest.spyOn(service, 'like');
+    const body = JSON.stringify({ video_id: video.id });
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write(
+      `POST /like/like HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+        `Authorization: Bearer ${fan.token}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    await inside.done;
+    socket.destroy(); // the client is gone; its handler still runs
+    await sleep(50);
+    t = undefined;
+    const closing = app.close();
+    // Long enough for the connections to have closed, had the close not waited for the handler.
+    await sleep(500);
+    gate.fire();
+    await closing;
+    // The like was written: its handler finished on open connections.
+    expect(like).toHaveBeenCalledTimes(1);
+    await expect(like.mock.results[0].value).resolves.toBeUndefined();
   });
 
   it('open notification streams end when the api closes and do not hold the close up', async () => {

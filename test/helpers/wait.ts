@@ -24,3 +24,10 @@ export async function until(ok: () => boolean, timeoutMs: number): Promise<boole
     timeoutMs,
   );
 }
+
+/** A promise and the function that resolves it (a gate a test opens, or a signal it waits for). */
+export function signal(): { done: Promise<void>; fire: () => void } {
+  let fire!: () => void;
+  const done = new Promise<void>((r) => (fire = r));
+  return { done, fire };
+}
