@@ -14,7 +14,7 @@ import { AllExceptionsFilter, sendError, toErrorResponse } from './http/all-exce
 import { JSON_BODY_LIMIT, registerJsonParser } from './http/json-body';
 import { createLogger, lazyChildLogger, PinoNestLogger } from './http/logger';
 import { drain, trackConnections } from './http/drain';
-import { InFlightHandlers } from './http/in-flight';
+import { inFlightHandlers, trackHandlers } from './http/in-flight';
 import { genRequestId, registerRequestHooks } from './http/request-hooks';
 import { registerSecurityHeaders } from './http/security-headers';
 import { capConnectionsPerIp, clientErrorHandler, registerRequestLimits } from './http/server-limits';
@@ -98,6 +98,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   registerSecurityHeaders(fastify);
   registerRequestLimits(fastify, app.getHttpServer(), config.http);
   trackConnections(app.getHttpServer());
+  trackHandlers(fastify, app.getHttpServer());
   capConnectionsPerIp(app.getHttpServer(), config.http.maxConnectionsPerIp, config.trustedProxies);
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useGlobalPipes(new AppValidationPipe());
@@ -130,7 +131,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
  * is served with `Connection: close` (Fastify's, while closing), and the requests in flight
  * finish, each with `Connection: close` ({@link drain}), for at most `drainMs`
  * (`SHUTDOWN_DRAIN`); then the connections still open are cut.
- * Then the route handlers still running finish ({@link InFlightHandlers}: those whose client went
+ * Then the route handlers still running finish (`InFlightHandlers`: those whose client went
  * away, which the drain does not see), within the same `drainMs`.
  * Then Nest's close: destroy hooks, and the connections to the database, Redis and the broker.
  */
@@ -157,8 +158,8 @@ export async function closeApp(app: NestFastifyApplication, drainMs: number): Pr
   }
   // A handler whose client went away (its connection is closed, so the drain did not wait for
   // it) finishes before the connections to the database, Redis and the broker close.
-  const handlers = app.get(InFlightHandlers);
-  if (!(await handlers.idle(Math.max(0, deadline - Date.now())))) {
+  const handlers = inFlightHandlers(server);
+  if (handlers && !(await handlers.idle(Math.max(0, deadline - Date.now())))) {
     new Logger('Api').warn(
       `${handlers.count} request handler(s) still running after ${drainMs} ms of draining: closing anyway`,
     );

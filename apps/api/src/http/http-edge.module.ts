@@ -1,9 +1,8 @@
 import { Global, Module } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { AccountModule, JwtAuthGuard, SoftJwtAuthGuard } from '@app/account';
 import { BodyShapeGuard } from './body-shape.guard';
 import { FastReads } from './fast-reads';
-import { InFlightHandlers } from './in-flight';
 import { RateLimitGuard } from './rate-limit.guard';
 import { RateLimiter } from './rate-limit.service';
 
@@ -29,10 +28,7 @@ import { RateLimiter } from './rate-limit.service';
     { provide: APP_GUARD, useClass: JwtAuthGuard },
     { provide: APP_GUARD, useClass: SoftJwtAuthGuard },
     { provide: APP_GUARD, useClass: RateLimitGuard },
-    // Counts the handlers running, so that the api's close waits for those whose client is gone.
-    InFlightHandlers,
-    { provide: APP_INTERCEPTOR, useExisting: InFlightHandlers },
   ],
-  exports: [RateLimiter, FastReads, InFlightHandlers],
+  exports: [RateLimiter, FastReads],
 })
 export class HttpEdgeModule {}
