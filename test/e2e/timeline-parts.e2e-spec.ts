@@ -62,7 +62,15 @@ if (PROFILES.includes('full')) {
 
     beforeAll(async () => {
       t = await startApp('full', {
-        env: { TIMELINE_MAX_LENGTH: String(TL_CAP), TIMELINE_MERGE_MAX_FOLLOWS: '0' },
+        env: {
+          TIMELINE_MAX_LENGTH: String(TL_CAP),
+          TIMELINE_MERGE_MAX_FOLLOWS: '0',
+          // Every page is counted as the parts' or SQL's: a command timed out by a stall of this
+          // loaded test process (250 ms by default) sends that page to SQL, as designed, and fails
+          // the count. CI once counted 499 of 500 here; the cause was not seen, and a timeout is
+          // the one way found for a single page to go to SQL in this walk.
+          REDIS_TIMEOUT_MS: '2000',
+        },
       });
       feed = t.app.get(FeedService);
       repo = t.app.get(FeedRepository);
