@@ -1,29 +1,24 @@
 import { beginCountBuild, markCounts, RedisCacheStore, RedisScript } from '@app/cache';
-import { deleteRedisPrefix, REDIS_URL } from '../helpers/test-env';
+import { closeRedisStore, openRedisStore } from '../helpers/test-env';
 // Its scripts (the stream cap's) are created when the module loads, as in the api.
 import '../../apps/api/src/notification/stream-cap';
 
 /**
- * Lua scripts on an auto-pipelining client (libs/cache/src/redis-script.ts). ioredis copies a
- * client's scripts into a pipeline when it opens one; a script defined while a pipeline of the
- * same tick is open is missing from it, and ioredis then ends the process with an uncaught
+ * Lua scripts on the store's client (libs/cache/src/redis-script.ts). With auto-pipelining (the
+ * one-server client used it until it batched its own writes; a Cluster's still does), ioredis
+ * copies a client's scripts into a pipeline when it opens one; a script defined while a pipeline
+ * of the same tick is open is missing from it, and ioredis then ends the process with an uncaught
  * `results[i] is not iterable` (ioredis #1931): the api died under the first load that built an
  * author index. Scripts are now defined when the client is created, and a later one runs as EVAL.
  */
-describe('Redis scripts on an auto-pipelining client', () => {
+describe("Redis scripts on the store's client", () => {
   const prefix = `fsv:scripts:${process.pid}:`;
   let store: RedisCacheStore;
 
   beforeAll(async () => {
-    store = new RedisCacheStore({ url: REDIS_URL, keyPrefix: prefix, timeoutMs: 1000 });
-    // Connected (no command before: one sent while connecting fails and counts against the breaker).
-    for (let i = 0; i < 50 && store.state() !== 'up'; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(store.state()).toBe('up');
+    store = await openRedisStore(prefix);
   });
-  afterAll(async () => {
-    await deleteRedisPrefix(prefix);
-    await store.close();
-  });
+  afterAll(() => closeRedisStore(store, prefix));
 
   it('the scripts that exist when a client is created are defined on it before it sends anything', async () => {
     const defined = await store.withRedis(async (redis) => {

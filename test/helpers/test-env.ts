@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Redis, { Cluster } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
+import { RedisCacheStore } from '@app/cache';
 import type { S3TestServer } from './s3-server';
 
 const run = promisify(execFile);
@@ -143,6 +144,23 @@ async function startS3(t: TestEnv): Promise<void> {
   const { startS3Server } = require('./s3-server') as typeof import('./s3-server');
   t.s3 = await startS3Server();
   Object.assign(t.env, t.s3.env);
+}
+
+/**
+ * A cache store on the test Redis under `prefix`, connected: no command is sent before (one sent
+ * while connecting fails and counts against the breaker).
+ */
+export async function openRedisStore(prefix: string): Promise<RedisCacheStore> {
+  const store = new RedisCacheStore({ url: REDIS_URL, keyPrefix: prefix, timeoutMs: 1000 });
+  for (let i = 0; i < 50 && store.state() !== 'up'; i++) await new Promise((r) => setTimeout(r, 100));
+  if (store.state() !== 'up') throw new Error(`Redis at ${REDIS_URL} not up after 5 s`);
+  return store;
+}
+
+/** Deletes the store's keys (its `prefix`) and closes it. */
+export async function closeRedisStore(store: RedisCacheStore, prefix: string): Promise<void> {
+  await deleteRedisPrefix(prefix);
+  await store.close();
 }
 
 /** Deletes the prefix's keys: on one server, or on every master of a cluster (`clusterNodes`). */

@@ -5,6 +5,7 @@ import { boundedKey } from './bounded-key';
 import { type AlsoSet, CacheStore, DependencyState, type RedisClient } from './cache-store';
 import { CircuitBreaker } from './circuit-breaker';
 import { NearCache } from './near-cache';
+import { batchWritesPerTurn } from './batched-writes';
 // Its scripts exist before any client does, so defineAll defines them (see RedisScript).
 import './id-index';
 import { RedisScript } from './redis-script';
@@ -210,10 +211,11 @@ export class RedisCacheStore extends CacheStore {
         lazyConnect: false,
         enableOfflineQueue: false,
         retryStrategy: retry,
-        // Commands issued in the same tick (a consumer batch's invalidations and hot-bucket
-        // scripts, concurrent requests' lookups) go out in one write: one syscall, not one each.
-        enableAutoPipelining: true,
       });
+      // Commands issued in the same turn of the event loop (a consumer batch's invalidations and
+      // hot-bucket scripts, concurrent requests' lookups) go out in one write: one syscall, not
+      // one each. Not by auto-pipelining, whose batches fill the old generation (batched-writes.ts).
+      batchWritesPerTurn(this.client);
     }
     this.client.on('error', () => undefined); // state is tracked by the breaker; avoid log floods
     // Reconnected: the next call probes at once instead of after the breaker's open window (a call
