@@ -157,6 +157,31 @@ describeFull('Redis Cluster (3 masters, full)', () => {
     expect(owners.size).toBeGreaterThanOrEqual(2);
   });
 
+  it("each node's commands of one turn leave in one write (batched-writes.ts)", async () => {
+    const out = await store().withRedis(async (client, p) => {
+      const nodes = (client as Cluster).nodes('master');
+      // The node sockets' two ways into the system (net.Socket's own methods, not in its types).
+      const spies = nodes.flatMap((n) => {
+        const socket = n.stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+        return [jest.spyOn(socket, '_write'), jest.spyOn(socket, '_writev')];
+      });
+      try {
+        // 30 keys over the three masters' slots, each its own command.
+        const got = await Promise.all(
+          Array.from({ length: 30 }, (_, i) => client.set(`${p}bw:${i}`, String(i))),
+        );
+        return { got, writes: spies.reduce((n, s) => n + s.mock.calls.length, 0), masters: nodes.length };
+      } finally {
+        for (const s of spies) s.mockRestore();
+      }
+    });
+    expect(out?.got).toEqual(Array.from({ length: 30 }, () => 'OK'));
+    expect(out?.masters).toBe(3);
+    // One write per master at most (30 without the batching).
+    expect(out?.writes).toBeLessThanOrEqual(3);
+    expect(out?.writes).toBeGreaterThanOrEqual(1);
+  });
+
   it("a following page past the timeline is kept in the timeline's deep parts on the cluster (one slot)", async () => {
     // Accounts inserted, not registered: the suite's register budget is the next test's.
     const [readerId, ...authors] = await insertAccounts(t, 4, 'rcdeep');

@@ -4,10 +4,10 @@ import { closeRedisStore, openRedisStore } from '../helpers/test-env';
 import '../../apps/api/src/notification/stream-cap';
 
 /**
- * Lua scripts on the store's client (libs/cache/src/redis-script.ts). With auto-pipelining (the
- * one-server client used it until it batched its own writes; a Cluster's still does), ioredis
- * copies a client's scripts into a pipeline when it opens one; a script defined while a pipeline
- * of the same tick is open is missing from it, and ioredis then ends the process with an uncaught
+ * Lua scripts on the store's client (libs/cache/src/redis-script.ts). With auto-pipelining
+ * (which the store used until it batched its own writes, batched-writes.ts), ioredis copies a
+ * client's scripts into a pipeline when it opens one; a script defined while a pipeline of the
+ * same tick is open is missing from it, and ioredis then ends the process with an uncaught
  * `results[i] is not iterable` (ioredis #1931): the api died under the first load that built an
  * author index. Scripts are now defined when the client is created, and a later one runs as EVAL.
  */

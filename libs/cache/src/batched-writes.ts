@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * Makes the commands `client` sends in one turn of the event loop leave in one write (one `writev`
@@ -6,7 +6,7 @@ import type Redis from 'ioredis';
  * the loop's check phase (`setImmediate`), after the I/O callbacks of that turn (other requests'
  * commands) have run. That is when ioredis's auto-pipelining sends its batch.
  *
- * It stands in for `enableAutoPipelining` on a single server. Auto-pipelining batches by creating
+ * It stands in for ioredis's `enableAutoPipelining`. Auto-pipelining batches by creating
  * a `Pipeline` per batch and lets one batch per connection be in flight at a time (the next waits
  * for its answers); measured here, it sends a large share of what its commands allocate (the
  * commands, their arguments, their replies) to the old generation. In an api answering deeper
@@ -16,8 +16,7 @@ import type Redis from 'ioredis';
  * were sent, as they do without batching.
  *
  * Only ioredis's `sendCommand` is wrapped (every command goes through it): the client and its
- * connection handling are ioredis's own. Not for a Cluster (its commands go through one client per
- * node).
+ * connection handling are ioredis's own. For a Cluster, {@link batchClusterWritesPerTurn}.
  */
 export function batchWritesPerTurn(client: Redis): void {
   const send = client.sendCommand.bind(client);
@@ -39,4 +38,16 @@ export function batchWritesPerTurn(client: Redis): void {
     }
     return send(command, stream);
   };
+}
+
+/** {@link batchWritesPerTurn} for each node client of a Cluster, those it has and those it adds. */
+export function batchClusterWritesPerTurn(cluster: Cluster): void {
+  const done = new WeakSet<Redis>();
+  const wrap = (node: Redis): void => {
+    if (done.has(node)) return;
+    done.add(node);
+    batchWritesPerTurn(node);
+  };
+  cluster.on('+node', wrap);
+  for (const node of cluster.nodes('all')) wrap(node);
 }

@@ -5,7 +5,7 @@ import { boundedKey } from './bounded-key';
 import { type AlsoSet, CacheStore, DependencyState, type RedisClient } from './cache-store';
 import { CircuitBreaker } from './circuit-breaker';
 import { NearCache } from './near-cache';
-import { batchWritesPerTurn } from './batched-writes';
+import { batchClusterWritesPerTurn, batchWritesPerTurn } from './batched-writes';
 // Its scripts exist before any client does, so defineAll defines them (see RedisScript).
 import './id-index';
 import { RedisScript } from './redis-script';
@@ -189,7 +189,6 @@ export class RedisCacheStore extends CacheStore {
       this.client = new Cluster(opts.clusterNodes, {
         lazyConnect: false,
         enableOfflineQueue: false,
-        enableAutoPipelining: true,
         clusterRetryStrategy: retry,
         slotsRefreshTimeout: connectTimeout,
         // A slot whose master is gone answers CLUSTERDOWN or a refused connection: retried a few
@@ -204,6 +203,8 @@ export class RedisCacheStore extends CacheStore {
           ...(opts.clusterAuth?.tls ? { tls: {} } : {}),
         },
       });
+      // Each node's commands of one turn in one write, as below.
+      batchClusterWritesPerTurn(this.client);
     } else {
       if (!opts.url) throw new Error('RedisCacheStore needs a url or cluster nodes');
       this.client = new Redis(opts.url, {
@@ -339,7 +340,7 @@ export class RedisCacheStore extends CacheStore {
     if (keys.length === 0) return Promise.resolve([]);
     const prefixed = keys.map((k) => this.k(k));
     return this.read(
-      // MGET across slots is refused by a cluster; one GET per key (auto-pipelined per node).
+      // MGET across slots is refused by a cluster; one GET per key (written together per node).
       () =>
         this.isCluster ? Promise.all(prefixed.map((k) => this.client.get(k))) : this.client.mget(prefixed),
       keys.map(() => null),
