@@ -27,9 +27,17 @@ interface AcRequest {
   path: string;
   headers?: Record<string, string>;
   body?: string;
-  setupRequest?: (req: AcRequest) => AcRequest;
+  setupRequest?: (req: AcRequest, context: AcContext) => AcRequest;
+  onResponse?: (status: number, body: string, context: AcContext) => void;
+}
+/** autocannon's per-connection context: one request in flight on a connection (no pipelining). */
+interface AcContext {
+  kind?: 'read' | 'like';
+  sentAt?: number;
 }
 interface AcResult {
+  /** A scenario with likes among its reads: each kind's p99 (ms), from the load's own timing. */
+  p99ByKind?: { read: number; like: number };
   requests: { average: number; total: number };
   latency: { p50: number; p99: number; average: number; max: number };
   errors: number;
@@ -56,12 +64,17 @@ interface Scenario {
   name: string;
   target: 'api' | 'bare';
   requests: AcRequest[];
+  /** Likes among the reads: the p99 of each kind is reported too ({@link timedByKind}). */
+  likes?: boolean;
 }
 
 interface Row {
   scenario: string;
   req_per_s: number;
   p50_ms: number;
+  /** For a scenario with likes: the reads' p99 and the likes' (ms). */
+  p99_reads_ms?: number;
+  p99_likes_ms?: number;
   p99_ms: number;
   errors: number;
   non2xx: number;
@@ -206,8 +219,41 @@ http.createServer((req, res) => {
   return file;
 }
 
+/**
+ * The scenario's requests, each timed by kind (a like, else a read) from the moment autocannon
+ * builds it (just before it writes it) to its response: autocannon's own latency is one histogram
+ * for all, so the p99 of a scenario with 10 % likes is mostly the likes' (each waits on its
+ * transaction). `p99()` gives each kind's, in ms.
+ */
+function timedByKind(requests: AcRequest[]): {
+  requests: AcRequest[];
+  p99: () => { read: number; like: number };
+} {
+  const times = { read: [] as number[], like: [] as number[] };
+  const timed = requests.map((r): AcRequest => ({
+    ...r,
+    setupRequest: (req, context) => {
+      const out = r.setupRequest ? r.setupRequest(req, context) : req;
+      context.kind = out.path === '/like/like' ? 'like' : 'read';
+      context.sentAt = performance.now();
+      return out;
+    },
+    onResponse: (_status, _body, context) => {
+      if (context.kind !== undefined && context.sentAt !== undefined)
+        times[context.kind].push(performance.now() - context.sentAt);
+    },
+  }));
+  const p99 = (xs: number[]): number => {
+    if (xs.length === 0) return 0;
+    const sorted = Float64Array.from(xs).sort();
+    return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]);
+  };
+  return { requests: timed, p99: () => ({ read: p99(times.read), like: p99(times.like) }) };
+}
+
 async function run(s: Scenario, duration = DURATION): Promise<AcResult> {
   const ports = s.target === 'bare' ? [BARE_PORT] : Array.from({ length: APIS }, (_, i) => apiPort(i));
+  const byKind = s.likes ? timedByKind(s.requests) : undefined;
   const results = await Promise.all(
     ports.map((port, i) =>
       autocannon({
@@ -215,10 +261,11 @@ async function run(s: Scenario, duration = DURATION): Promise<AcResult> {
         // The remainder goes to the first ones, so the sum is CONNECTIONS.
         connections: Math.floor(CONNECTIONS / ports.length) + (i < CONNECTIONS % ports.length ? 1 : 0),
         duration,
-        requests: s.requests,
+        requests: byKind?.requests ?? s.requests,
       }),
     ),
   );
+  if (byKind) results[0].p99ByKind = byKind.p99();
   if (results.length === 1) return results[0];
   const sum = (f: (r: AcResult) => number): number => results.reduce((n, r) => n + f(r), 0);
   const worst = (f: (r: AcResult) => number): number => Math.max(...results.map(f));
@@ -238,6 +285,7 @@ async function run(s: Scenario, duration = DURATION): Promise<AcResult> {
     errors: sum((r) => r.errors),
     timeouts: sum((r) => r.timeouts),
     non2xx: sum((r) => r.non2xx),
+    p99ByKind: results[0].p99ByKind,
   };
 }
 
@@ -481,6 +529,7 @@ async function main(): Promise<void> {
         // Likes move the hot buckets, so the current minute's snapshot is rebuilt while it is read.
         name: 'listByPopularity first page under likes (90% / 10%)',
         target: 'api',
+        likes: true,
         requests: [
           {
             method: 'POST',
@@ -571,6 +620,7 @@ async function main(): Promise<void> {
       {
         name: 'mix 90% reads / 10% likes',
         target: 'api',
+        likes: true,
         requests: [
           {
             method: 'POST',
@@ -641,10 +691,11 @@ async function main(): Promise<void> {
         load_cpu_us: r.requests.total === 0 ? 0 : Math.round((load.user + load.system) / r.requests.total),
         host_idle_pct: idleShare(idleBefore, idleAfter),
         warmup: warm && { req_per_s: Math.round(warm.requests.average), p99_ms: warm.latency.p99 },
+        ...(r.p99ByKind && { p99_reads_ms: r.p99ByKind.read, p99_likes_ms: r.p99ByKind.like }),
       };
       rows.push(row);
       console.log(
-        `${row.scenario.padEnd(58)} ${String(row.req_per_s).padStart(7)} req/s  p50 ${String(row.p50_ms).padStart(4)} ms  p99 ${String(row.p99_ms).padStart(4)} ms  errors ${row.errors}  non2xx ${row.non2xx}  ratio ${row.ratio_to_bare ?? '-'}  cpu µs/req api ${row.api_cpu_us ?? '-'} db ${row.db_cpu_us ?? '-'} redis ${row.redis_cpu_us ?? '-'} load ${row.load_cpu_us}  idle ${row.host_idle_pct ?? '-'} %${row.warmup ? `  (warm-up ${row.warmup.req_per_s} req/s p99 ${row.warmup.p99_ms} ms)` : ''}`,
+        `${row.scenario.padEnd(58)} ${String(row.req_per_s).padStart(7)} req/s  p50 ${String(row.p50_ms).padStart(4)} ms  p99 ${String(row.p99_ms).padStart(4)} ms  errors ${row.errors}  non2xx ${row.non2xx}  ratio ${row.ratio_to_bare ?? '-'}  cpu µs/req api ${row.api_cpu_us ?? '-'} db ${row.db_cpu_us ?? '-'} redis ${row.redis_cpu_us ?? '-'} load ${row.load_cpu_us}  idle ${row.host_idle_pct ?? '-'} %${row.p99_reads_ms === undefined ? '' : `  p99 reads ${row.p99_reads_ms} ms, likes ${row.p99_likes_ms} ms`}${row.warmup ? `  (warm-up ${row.warmup.req_per_s} req/s p99 ${row.warmup.p99_ms} ms)` : ''}`,
       );
     }
     const dir = join(process.cwd(), 'bench', 'results');
